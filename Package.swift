@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// A system-library target for a C library found through pkg-config.
+func cLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
+    .systemLibrary(name: name, path: "Sources/\(name)", pkgConfig: pkgConfig, providers: [.apt([apt])])
+}
+
+let stages: [(target: String, executable: String)] = [
+    ("Ingest", "ingest"), ("Spectro", "spectro"), ("Pack", "pack"),
+    ("Train", "train"), ("Infer", "infer"), ("Corpus", "corpus"),
+]
+
+let package = Package(
+    name: "piano-thumbs",
+    platforms: [.macOS(.v13)],
+    products: [.library(name: "PianoKit", targets: ["PianoKit"])]
+        + stages.map { .executable(name: $0.executable, targets: [$0.target]) },
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        cLibrary("CSndfile", pkgConfig: "sndfile", apt: "libsndfile1-dev"),
+        cLibrary("CFFTW3", pkgConfig: "fftw3f", apt: "libfftw3-dev"),
+        cLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
+        cLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
+        cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
+        .target(
+            name: "PianoKit",
+            dependencies: ["CSndfile", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"]
+        ),
+        .testTarget(name: "PianoKitTests", dependencies: ["PianoKit"]),
+    ] + stages.map {
+        .executableTarget(
+            name: $0.target,
+            dependencies: ["PianoKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        )
+    }
+)

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import PianoKit
+
+@main
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Turn MAPS recordings (NAME.wav + NAME.mid and/or NAME.txt) into note maps.",
+        discussion: """
+        Finds recordings under the given folders (recursively) and files, pairs .wav/.mid/.txt by \
+        stem, and writes <output>/<stem>.notemap.json for each, plus <output>/index.json listing \
+        every note map in the folder. Note maps hold the notes, the wav's header and the per-step \
+        labels on the time grid (step k at k*hop/sr seconds); see Schemas/notemap.md.
+
+        A bad recording is reported on stderr and skipped; the others finish, and the exit code \
+        is 1 if any failed. Outputs that are newer than their inputs and made with the same \
+        settings are skipped unless --force is given.
+        """)
+
+    @Argument(help: "MAPS folders or recording files.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "Folder for the note maps.")
+    var output: String
+
+    @Option(help: "Samples between time steps (the pipeline's hop).")
+    var hop = 512
+
+    @Option(help: "Take notes from 'mid', 'txt', or 'auto' (MIDI when present, since it has velocities).")
+    var notesFrom: NotesSource = .auto
+
+    @Flag(inversion: .prefixedNo, help: "Lengthen MIDI note ends by the sustain pedal (CC64), as MAPS's txt files do.")
+    var pedal = true
+
+    @Option(help: "Cross-check: largest onset difference (s) for a txt and a MIDI note to match.")
+    var onsetTolerance = 0.01
+
+    @Option(help: "Cross-check: largest offset difference (s) before a matched note is reported.")
+    var offsetTolerance = 0.01
+
+    @Flag(help: "Fail a recording whose txt and MIDI disagree instead of warning.")
+    var strict = false
+
+    @Option(name: .shortAndLong, help: "Recordings to process in parallel.")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Remake note maps even when they are up to date.")
+    var force = false
+
+    func validate() throws {
+        guard hop > 0 else { throw ValidationError("--hop must be positive") }
+        guard jobs > 0 else { throw ValidationError("--jobs must be positive") }
+        guard onsetTolerance >= 0, offsetTolerance >= 0 else { throw ValidationError("tolerances must not be negative") }
+    }
+
+    func run() throws {
+        var options = IngestOptions()
+        options.hop = hop
+        options.sustainPedal = pedal
+        options.notesFrom = notesFrom
+        options.onsetTolerance = onsetTolerance
+        options.offsetTolerance = offsetTolerance
+        options.strict = strict
+        let summary = try IngestRun(outputDirectory: output, options: options, force: force, jobs: jobs).run(inputs)
+        if summary.total == 0 && summary.failures.isEmpty {
+            throw StageFailure("no recordings found in \(inputs.joined(separator: " "))")
+        }
+        if !summary.failures.isEmpty { throw ExitCode(1) }
+    }
+}
+
+extension NotesSource: ExpressibleByArgument {}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// One recording: a wav and the note sources (MIDI, MAPS txt) that share its stem and folder.
+public struct Recording: Sendable, Equatable {
+    /// The file name without extension, e.g. `MAPS_ISOL_NO_F_S0_M60_AkPnBcht`.
+    public var stem: String
+    /// The audio file.
+    public var wav: String
+    /// The MIDI file, if any.
+    public var mid: String?
+    /// The MAPS note list, if any.
+    public var txt: String?
+
+    /// Creates a recording from its files.
+    public init(stem: String, wav: String, mid: String? = nil, txt: String? = nil) {
+        self.stem = stem
+        self.wav = wav
+        self.mid = mid
+        self.txt = txt
+    }
+
+    /// All files of the recording.
+    public var files: [String] { [wav] + [mid, txt].compactMap { $0 } }
+}
+
+/// Finds recordings in folders (recursively) and file lists, pairing files by stem.
+public enum RecordingFinder {
+    /// What a search found: complete recordings and, for the rest, one error each.
+    public struct Result: Sendable {
+        /// Recordings with a wav and at least one note source, sorted by stem.
+        public var recordings: [Recording]
+        /// Problems: files without partners, duplicate stems, inputs that do not exist.
+        public var problems: [FileError]
+    }
+
+    static let audioExtensions: Set<String> = ["wav"]
+    static let midiExtensions: Set<String> = ["mid", "midi"]
+    static let textExtensions: Set<String> = ["txt"]
+
+    /// Searches `inputs`: folders are walked recursively (hidden entries skipped); files are taken as given.
+    public static func find(_ inputs: [String]) -> Result {
+        var problems: [FileError] = []
+        var files: [String] = []
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+                problems.append(FileError(input, "no such file or directory"))
+                continue
+            }
+            if isDirectory.boolValue {
+                let found = walk(input)
+                if found.isEmpty { problems.append(FileError(input, "folder holds no .wav, .mid or .txt files")) }
+                files += found
+            } else {
+                files.append(input)
+            }
+        }
+        struct Group { var wav: String?; var mid: String?; var txt: String?; var extra: [String] = [] }
+        var groups: [String: Group] = [:]  // key: folder + stem
+        for file in files {
+            let url = URL(fileURLWithPath: file)
+            let ext = url.pathExtension.lowercased()
+            let key = url.deletingPathExtension().path
+            var group = groups[key] ?? Group()
+            func assign(_ slot: inout String?) {
+                if slot == nil { slot = file } else { group.extra.append(file) }
+            }
+            if audioExtensions.contains(ext) { assign(&group.wav) }
+            else if midiExtensions.contains(ext) { assign(&group.mid) }
+            else if textExtensions.contains(ext) { assign(&group.txt) }
+            else {
+                problems.append(FileError(file, "not a recording file (expected .wav, .mid or .txt)"))
+                continue
+            }
+            groups[key] = group
+        }
+        var recordings: [Recording] = []
+        var seenStems: [String: String] = [:]
+        for key in groups.keys.sorted() {
+            let group = groups[key]!
+            let stem = URL(fileURLWithPath: key).lastPathComponent
+            for file in group.extra {
+                problems.append(FileError(file, "a second file for recording \(stem) (already have one of this kind)"))
+            }
+            guard let wav = group.wav else {
+                problems.append(FileError(group.mid ?? group.txt!, "no .wav beside it (expected \(key).wav)"))
+                continue
+            }
+            guard group.mid != nil || group.txt != nil else {
+                problems.append(FileError(wav, "no .mid or .txt beside it to give its notes"))
+                continue
+            }
+            if let other = seenStems[stem] {
+                problems.append(FileError(wav, "stem \(stem) already used by \(other); note maps are named by stem"))
+                continue
+            }
+            seenStems[stem] = wav
+            recordings.append(Recording(stem: stem, wav: wav, mid: group.mid, txt: group.txt))
+        }
+        recordings.sort { $0.stem < $1.stem }
+        return Result(recordings: recordings, problems: problems)
+    }
+
+    /// Lists recording files under `root`, skipping hidden files and folders.
+    static func walk(_ root: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+        var files: [String] = []
+        let wanted = audioExtensions.union(midiExtensions).union(textExtensions)
+        while let relative = enumerator.nextObject() as? String {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(".") {
+                enumerator.skipDescendants()
+                continue
+            }
+            let ext = (name as NSString).pathExtension.lowercased()
+            if wanted.contains(ext) { files.append(root + "/" + relative) }
+        }
+        return files.sorted()
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// One `ingest` run: find recordings, make each note map that is missing or stale, rewrite the index.
+public struct IngestRun: Sendable {
+    /// Where the note maps go.
+    public var outputDirectory: String
+    /// The settings.
+    public var options: IngestOptions
+    /// Whether to remake up-to-date note maps.
+    public var force: Bool
+    /// Recordings processed in parallel.
+    public var jobs: Int
+
+    /// Creates a run.
+    public init(outputDirectory: String, options: IngestOptions, force: Bool, jobs: Int) {
+        self.outputDirectory = outputDirectory
+        self.options = options
+        self.force = force
+        self.jobs = jobs
+    }
+
+    /// Runs over `inputs`, printing errors, warnings and the summary line on stderr.
+    ///
+    /// Problems found while pairing files (a wav without notes, notes without a wav) count as failures.
+    public func run(_ inputs: [String]) throws -> BatchSummary {
+        let found = RecordingFinder.find(inputs)
+        for problem in found.problems { printError("error: \(problem)") }
+        do {
+            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw FileError(outputDirectory, "cannot create output folder: \(error.localizedDescription)")
+        }
+        AtomicWrite.removeStale(in: outputDirectory)
+        let directory = outputDirectory, options = self.options, force = self.force
+        var summary = BatchRunner.run(found.recordings, jobs: jobs, label: "ingest", name: \.wav) { recording, warn in
+            let path = NoteMapBuilder.outputPath(for: recording, in: directory)
+            if !force && NoteMapBuilder.isUpToDate(path, recording: recording, options: options) { return .upToDate }
+            let map = try NoteMapBuilder.build(recording, options: options, outputDirectory: directory, warn: warn)
+            try AtomicWrite.write(try map.encoded(), to: path)
+            return .made
+        }
+        summary.total += found.problems.count
+        summary.failures = found.problems + summary.failures
+        let (index, problems) = NoteMapIndex.scan(directory)
+        for problem in problems { printError("warning: left out of the index: \(problem)") }
+        try AtomicWrite.write(try index.encoded(), to: directory + "/" + NoteMapIndex.fileName)
+        printError(summary.line)
+        return summary
+    }
+}

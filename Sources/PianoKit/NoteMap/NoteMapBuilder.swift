@@ -1,0 +1,100 @@
+import Foundation
+
+/// Which note source a note map takes its notes from.
+public enum NotesSource: String, Sendable, CaseIterable, Codable {
+    /// The MIDI file when there is one (it has velocities), else the txt.
+    case auto
+    /// The MIDI file; a recording without one fails.
+    case mid
+    /// The MAPS txt; a recording without one fails.
+    case txt
+}
+
+/// The settings of an `ingest` run.
+public struct IngestOptions: Sendable, Equatable {
+    /// Samples between steps of the time grid.
+    public var hop = 512
+    /// Whether CC64 sustain lengthens MIDI notes (MAPS's txt always includes it).
+    public var sustainPedal = true
+    /// Where the notes come from.
+    public var notesFrom = NotesSource.auto
+    /// Cross-check onset tolerance in seconds.
+    public var onsetTolerance = 0.01
+    /// Cross-check offset tolerance in seconds.
+    public var offsetTolerance = 0.01
+    /// Whether a txt/MIDI disagreement fails the recording instead of warning.
+    public var strict = false
+
+    /// Default settings.
+    public init() {}
+}
+
+/// Builds a recording's note map: reads the wav header, the note sources and the MAPS name,
+/// cross-checks txt against MIDI, and labels every step.
+public enum NoteMapBuilder {
+    /// MIDI files larger than this are refused before they are read.
+    public static let midiSizeLimit = 64 << 20
+    /// Note lists larger than this are refused before they are read.
+    public static let textSizeLimit = 64 << 20
+
+    /// The path of `recording`'s note map in `directory`.
+    public static func outputPath(for recording: Recording, in directory: String) -> String {
+        directory + "/" + recording.stem + NoteMap.fileSuffix
+    }
+
+    /// Builds the note map; `warn` hears about txt/MIDI disagreements.
+    public static func build(_ recording: Recording, options: IngestOptions, outputDirectory: String, warn: (String) -> Void = { _ in }) throws -> NoteMap {
+        let audio = try SoundFileReader(path: recording.wav).info
+        let midNotes = try recording.mid.map { path in
+            let bytes = try Paths.readBytes(path, limit: midiSizeLimit)
+            do {
+                return MIDIPerformance(try MIDIReader.parse(bytes)).notes(sustain: options.sustainPedal)
+            } catch {
+                throw FileError.wrap(error, path: path)
+            }
+        }
+        let txtNotes = try recording.txt.map { path in
+            _ = try Paths.readBytes(path, limit: textSizeLimit)  // size check only
+            return try MAPSNoteList.read(path: path)
+        }
+        let notes: [Note], source: String
+        switch (options.notesFrom, midNotes, txtNotes) {
+        case (.auto, let mid?, _), (.mid, let mid?, _): (notes, source) = (mid, "mid")
+        case (.auto, nil, let txt?), (.txt, _, let txt?): (notes, source) = (txt, "txt")
+        case (.mid, nil, _): throw FileError(recording.wav, "--notes-from mid, but there is no .mid beside it")
+        default: throw FileError(recording.wav, "--notes-from txt, but there is no .txt beside it")
+        }
+        var crossCheck: CrossCheck?
+        if let mid = midNotes, let txt = txtNotes {
+            let check = CrossCheck(txt: txt, mid: mid, onsetTolerance: options.onsetTolerance, offsetTolerance: options.offsetTolerance)
+            if !check.agree {
+                let message = "\(recording.mid!): \(check.summary)"
+                if options.strict { throw FileError(recording.mid!, check.summary) }
+                warn("warning: " + message)
+            }
+            crossCheck = check
+        }
+        let grid = TimeGrid(sampleRate: audio.sampleRate, hop: options.hop)
+        let steps = grid.stepCount(frames: audio.frames)
+        let relative = { (path: String) in Paths.relative(path, from: outputDirectory) }
+        return NoteMap(
+            format: NoteMap.formatName, version: NoteMap.currentVersion, stem: recording.stem,
+            maps: MAPSName(stem: recording.stem),
+            sources: .init(wav: relative(recording.wav), mid: recording.mid.map(relative), txt: recording.txt.map(relative)),
+            audio: audio, hop: options.hop, steps: steps, notesFrom: source, sustainPedal: options.sustainPedal,
+            notes: notes, crossCheck: crossCheck, labels: StepLabels(notes: notes, grid: grid, steps: steps))
+    }
+
+    /// Whether the note map at `path` is newer than the recording's files and was made with the same settings.
+    public static func isUpToDate(_ path: String, recording: Recording, options: IngestOptions) -> Bool {
+        guard Paths.isNewer(path, than: recording.files), let existing = try? NoteMap.read(path: path) else { return false }
+        let expectedSource: String? = switch options.notesFrom {
+        case .auto: recording.mid != nil ? "mid" : "txt"
+        case .mid: "mid"
+        case .txt: "txt"
+        }
+        return existing.hop == options.hop && existing.sustainPedal == options.sustainPedal
+            && existing.notesFrom == expectedSource && existing.stem == recording.stem
+            && (existing.crossCheck.map { $0.onsetTolerance == options.onsetTolerance && $0.offsetTolerance == options.offsetTolerance } ?? true)
+    }
+}
