@@ -83,6 +83,7 @@ public final class SoundFileReader {
 public enum WavWriter {
     /// Writes interleaved 16-bit samples to `path` atomically.
     public static func write(samples: [Int16], channels: Int, sampleRate: Int, to path: String) throws {
+        try AtomicWrite.createParent(of: path)
         let temporary = AtomicWrite.temporaryPath(for: path)
         var info = SF_INFO()
         info.samplerate = Int32(sampleRate)

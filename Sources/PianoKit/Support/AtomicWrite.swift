@@ -16,17 +16,22 @@ public enum AtomicWrite {
 
     /// Writes `data` to `path` atomically, creating the parent directory if needed.
     public static func write(_ data: Data, to path: String) throws {
+        try createParent(of: path)
+        let temporary = temporaryPath(for: path)
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+            throw FileError(path, "cannot write (temporary file \(temporary) could not be created)")
+        }
+        try commit(temporary, to: path)
+    }
+
+    /// Creates the folder that will hold `path`, if it is not there yet.
+    public static func createParent(of path: String) throws {
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
             throw FileError(parent, "cannot create directory: \(error.localizedDescription)")
         }
-        let temporary = temporaryPath(for: path)
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw FileError(path, "cannot write (temporary file \(temporary) could not be created)")
-        }
-        try commit(temporary, to: path)
     }
 
     /// Renames a finished temporary file into place, removing it if the rename fails.
