@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job end to end on the small built-in corpus: install, build, render the demo corpus, ingest it.
+# Usage: scripts/demo.sh [OUTPUT_DIR]   (default: demo/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-demo}"
+bash scripts/install-deps.sh
+swift build -c release
+bin="$(swift build -c release --show-bin-path)"
+start=$SECONDS
+"$bin/corpus" --size demo -o "$out/corpus"
+echo "corpus: $((SECONDS - start)) s"
+start=$SECONDS
+"$bin/ingest" "$out/corpus" -o "$out/notemaps"
+echo "ingest: $((SECONDS - start)) s"
+echo "demo corpus in $out/corpus, note maps in $out/notemaps (index: $out/notemaps/index.json)"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the toolkit builds and runs with (run as root, or with sudo on PATH).
+set -euo pipefail
+packages=(
+  pkg-config
+  libsndfile1-dev      # audio I/O
+  libfftw3-dev         # FFTs (single precision: fftw3f)
+  libturbojpeg0-dev    # JPEG thumbnails
+  zlib1g-dev           # archive compression and CRC-32
+  libopenblas-dev      # CNN matrix work
+  fluidsynth           # corpus rendering
+  fluid-soundfont-gm   # FluidR3 GM SoundFont
+)
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+echo "installed: ${packages[*]}"

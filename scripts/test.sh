@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift suite, then the Python checks against independent references
+# (mido for MIDI, jsonschema for the formats) in a venv made here from PyPI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build --build-tests
+swift test
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q --disable-pip-version-check -r Tests/python/requirements.txt
+BIN_DIR="$(swift build --show-bin-path)" .venv/bin/python -m pytest -q Tests/python
