@@ -4,9 +4,12 @@ import Foundation
 ///
 /// Starting fluidsynth costs far more than rendering a short note, so pieces are laid end to end
 /// in one "sheet" MIDI file with silent gaps, rendered in one run as 32-bit float, and cut apart
-/// at exact sample positions. The gap lets reverb and note releases die away, and the float
-/// output is rounded to 16 bits here without dither, so each piece's samples do not depend on
-/// what else was on the sheet.
+/// at exact sample positions. Reverb and chorus are off (fluidsynth's reverb is modulated by a
+/// free-running oscillator, so a piece would sound different at another place on the sheet), the
+/// gap lets note releases die away, and the float output is rounded to 16 bits here without
+/// dither. The same command therefore gives byte-identical files; a piece rendered on another
+/// sheet (a resumed run, a subset of categories) can differ by one 64-sample block in the timing
+/// of a few notes, from fluidsynth's floating-point player clock.
 public struct FluidSynthRenderer: Sendable {
     /// The SoundFont file.
     public var soundFont: String
@@ -14,10 +17,13 @@ public struct FluidSynthRenderer: Sendable {
     public var executable: String
     /// Output sample rate.
     public var sampleRate = 44100
-    /// Silence between pieces on a sheet, in seconds (a multiple of 0.01 s).
+    /// Silence between pieces on a sheet, in seconds (at least).
     public var gap = 3.0
     /// fluidsynth's master gain.
     public var gain = 1.5
+
+    /// The grid pieces start on, in seconds (see `render`); assumes the default 44.1 kHz.
+    static let slot = 0.64
 
     /// Sheet ticks per second: division 1000 at 120 BPM.
     static let sheetTicksPerSecond = 2000.0
@@ -42,13 +48,14 @@ public struct FluidSynthRenderer: Sendable {
 
     /// Renders `pieces` in one fluidsynth run and returns each one's interleaved stereo 16-bit samples, in order.
     public func render(_ pieces: [Piece], workDirectory: String) throws -> [[Int16]] {
-        // Lay the pieces out: each starts on a 10 ms boundary, so its start is a whole number of
-        // samples and of sheet ticks.
+        // Lay the pieces out on a 0.64 s grid: 28224 samples, a whole number of fluidsynth's
+        // 64-sample blocks and of milliseconds (its player's clock), so every piece meets the
+        // same block boundaries and sounds the same wherever it sits on the sheet.
         var starts: [Double] = []
-        var cursor = 0.5
+        var cursor = Self.slot
         for piece in pieces {
             starts.append(cursor)
-            cursor = ((cursor + piece.duration + gap) * 100).rounded(.up) / 100
+            cursor += ((piece.duration + gap) / Self.slot).rounded(.up) * Self.slot
         }
         let sheet = Self.sheet(pieces, starts: starts, end: cursor)
         let name = UUID().uuidString
@@ -60,7 +67,7 @@ public struct FluidSynthRenderer: Sendable {
         guard FileManager.default.createFile(atPath: midiPath, contents: Data(MIDIWriter.encode(sheet))) else {
             throw FileError(midiPath, "cannot write render sheet")
         }
-        let arguments = ["-n", "-i", "-q", "-C", "0", "-R", "1", "-g", String(gain), "-r", String(sampleRate),
+        let arguments = ["-n", "-i", "-q", "-C", "0", "-R", "0", "-g", String(gain), "-r", String(sampleRate),
                          "-O", "float", "-T", "wav", "-F", wavPath, soundFont, midiPath]
         _ = try Self.capture(executable, arguments)
         let reader = try SoundFileReader(path: wavPath)
@@ -86,14 +93,17 @@ public struct FluidSynthRenderer: Sendable {
         for (piece, start) in zip(pieces, starts) {
             let file = piece.midiFile
             let tempo = TempoMap(file)
+            let startTick = Int((start * sheetTicksPerSecond).rounded())
             var order = 0
             for track in file.tracks {
                 for timed in track.events {
                     switch timed.event {
                     case .noteOn, .noteOff, .controlChange, .programChange:
-                        let time = start + tempo.seconds(atTick: timed.tick)
+                        // Round the offset within the piece, not the sheet time, so that the
+                        // rounding does not depend on where the piece sits.
+                        let offset = tempo.seconds(atTick: timed.tick)
                         order += 1
-                        events.append((Int((time * sheetTicksPerSecond).rounded()), time, order, timed.event))
+                        events.append((startTick + Int((offset * sheetTicksPerSecond).rounded()), start + offset, order, timed.event))
                     default: continue
                     }
                 }
