@@ -1,17 +1,77 @@
 import ArgumentParser
+import Foundation
 import PianoKit
 
 @main
 struct Spectro: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spectro",
-        abstract: "Not built yet: this stage is planned (issue 3) and does nothing so far.")
+        abstract: "Turn note maps into per-step 32x32 spectrogram thumbnails (JPEG) with labels.",
+        discussion: """
+        For each note map, reads its wav (stereo averaged to mono), computes a constant-Q (or \
+        STFT) spectrogram on the note map's time grid, maps it to levels (dB below the \
+        recording's peak, 80 dB range) and writes <output>/<stem>/: one grayscale JPEG per step \
+        (<step>.jpg, the spectrogram around the step area-averaged to --size x --size), \
+        labels.tsv (step, time, file, class label, sounding keys), preview.jpg (the whole track) \
+        and thumbs.json (every parameter). See Schemas/thumbs.md.
 
-    @Argument(parsing: .captureForPassthrough, help: .hidden)
-    var arguments: [String] = []
+        A bad note map or wav is reported and skipped; the exit code is 1 if any failed. \
+        Folders newer than their inputs and made with the same settings are skipped unless \
+        --force is given; a folder appears only once it is complete.
+        """)
+
+    @Argument(help: "Note maps, or folders of them (searched recursively).")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "Folder for the per-recording thumbnail folders.")
+    var output: String
+
+    @Option(help: "Time-frequency transform: cqt or stft.")
+    var transform = "cqt"
+
+    @Option(help: "CQT bins per octave (12, 24, 36, ...); the STFT keeps the same frequency range.")
+    var binsPerOctave = 36
+
+    @Option(help: "Thumbnail width and height in pixels.")
+    var size = 32
+
+    @Option(help: "Spectrogram frames in each thumbnail, centred on its step.")
+    var context = 16
+
+    @Option(help: "JPEG quality, 1-100.")
+    var quality = 90
+
+    @Option(help: "Write a thumbnail for every Nth step only.")
+    var every = 1
+
+    @Flag(help: "Also write the raw magnitudes as spectrogram.npy (float32, frames x bins).")
+    var saveSpectrogram = false
+
+    @Option(name: .shortAndLong, help: "Recordings to process in parallel.")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Remake folders even when they are up to date.")
+    var force = false
+
+    func validate() throws {
+        guard ["cqt", "stft"].contains(transform) else { throw ValidationError("--transform must be cqt or stft") }
+        guard binsPerOctave > 0, binsPerOctave % 12 == 0 else { throw ValidationError("--bins-per-octave must be a positive multiple of 12") }
+        guard size > 0, size <= 1024 else { throw ValidationError("--size must be 1...1024") }
+        guard context > 0 else { throw ValidationError("--context must be positive") }
+        guard (1 ... 100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
+        guard every > 0, jobs > 0 else { throw ValidationError("--every and --jobs must be positive") }
+    }
 
     func run() throws {
-        printError("spectro: this stage is not built yet (planned in issue 3); nothing was done")
-        throw ExitCode(2)
+        var options = SpectroOptions()
+        options.transform = transform
+        options.binsPerOctave = binsPerOctave
+        options.geometry = ThumbnailGeometry(size: size, context: context)
+        options.quality = quality
+        options.every = every
+        options.saveSpectrogram = saveSpectrogram
+        let summary = try SpectroRun(outputDirectory: output, options: options, force: force, jobs: jobs).run(inputs)
+        if summary.total == 0 && summary.failures.isEmpty { throw StageFailure("no note maps found in \(inputs.joined(separator: " "))") }
+        if !summary.failures.isEmpty { throw ExitCode(1) }
     }
 }

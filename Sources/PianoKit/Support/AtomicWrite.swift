@@ -43,13 +43,13 @@ public enum AtomicWrite {
         }
     }
 
-    /// Removes temporary files left in `directory` by a run that was killed; returns how many.
+    /// Removes temporary files and folders left in `directory` by a run that was killed; returns how many.
     @discardableResult
     public static func removeStale(in directory: String) -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         var removed = 0
         for name in names where name.hasPrefix(temporaryPrefix) {
-            if unlink(directory + "/" + name) == 0 { removed += 1 }
+            if (try? FileManager.default.removeItem(atPath: directory + "/" + name)) != nil { removed += 1 }
         }
         return removed
     }

@@ -1,0 +1,60 @@
+import CTurboJPEG
+import Foundation
+
+/// A TurboJPEG compressor for grayscale images; owns its handle. One per thread.
+public final class JPEGEncoder {
+    private let handle: tjhandle
+    /// Quality 1...100.
+    public let quality: Int
+
+    /// Creates an encoder.
+    public init(quality: Int) throws {
+        guard let handle = tjInitCompress() else { throw FormatError("TurboJPEG: cannot create a compressor") }
+        self.handle = handle
+        self.quality = quality
+    }
+
+    deinit { tjDestroy(handle) }
+
+    /// Compresses `pixels` (width x height bytes, row-major) as a baseline grayscale JPEG.
+    public func encode(gray pixels: [UInt8], width: Int, height: Int) throws -> Data {
+        precondition(pixels.count == width * height)
+        var buffer: UnsafeMutablePointer<UInt8>? = nil
+        var size: UInt = 0
+        let status = pixels.withUnsafeBufferPointer {
+            tjCompress2(handle, $0.baseAddress, Int32(width), 0, Int32(height), Int32(TJPF_GRAY.rawValue),
+                        &buffer, &size, Int32(TJSAMP_GRAY.rawValue), Int32(quality), 0)
+        }
+        defer { if let buffer { tjFree(buffer) } }
+        guard status == 0, let buffer else {
+            throw FormatError("TurboJPEG: \(String(cString: tjGetErrorStr2(handle)))")
+        }
+        return Data(bytes: buffer, count: Int(size))
+    }
+}
+
+/// A TurboJPEG decompressor for grayscale images; owns its handle.
+public final class JPEGDecoder {
+    private let handle: tjhandle
+
+    /// Creates a decoder.
+    public init() throws {
+        guard let handle = tjInitDecompress() else { throw FormatError("TurboJPEG: cannot create a decompressor") }
+        self.handle = handle
+    }
+
+    deinit { tjDestroy(handle) }
+
+    /// Decodes a JPEG to grayscale: width, height and row-major bytes.
+    public func decodeGray(_ data: Data) throws -> (width: Int, height: Int, pixels: [UInt8]) {
+        let bytes = [UInt8](data)
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0,
+              width > 0, height > 0, Int(width) * Int(height) <= 1 << 28
+        else { throw FormatError("not a JPEG: \(String(cString: tjGetErrorStr2(handle)))") }
+        var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height))
+        let status = tjDecompress2(handle, bytes, UInt(bytes.count), &pixels, width, 0, height, Int32(TJPF_GRAY.rawValue), 0)
+        guard status == 0 else { throw FormatError("bad JPEG data: \(String(cString: tjGetErrorStr2(handle)))") }
+        return (Int(width), Int(height), pixels)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// The sidecar `thumbs.json` in each recording's thumbnail folder: every parameter that shaped
+/// the pixels, so that `pack` can record them and refuse to mix folders made differently.
+/// Documented in `Schemas/thumbs.md`.
+public struct ThumbnailSet: Codable, Sendable, Equatable {
+    /// The value of `format`.
+    public static let formatName = "piano-thumbs"
+    /// The version this code writes and reads.
+    public static let currentVersion = 1
+    /// The sidecar's file name.
+    public static let fileName = "thumbs.json"
+    /// The label index's file name.
+    public static let labelsFileName = "labels.tsv"
+    /// The whole-track picture's file name.
+    public static let previewFileName = "preview.jpg"
+    /// The optional raw spectrogram's file name.
+    public static let spectrogramFileName = "spectrogram.npy"
+
+    /// Always `piano-thumbs`.
+    public var format = formatName
+    /// Format version.
+    public var version = currentVersion
+    /// The recording's stem (the folder's name).
+    public var stem: String
+    /// What the MAPS name says (category, instrument...), copied from the note map.
+    public var maps: MAPSName
+    /// The note map, relative to this folder.
+    public var noteMap: String
+    /// The audio, relative to this folder.
+    public var wav: String
+    /// The time-frequency transform.
+    public var transform: TransformParameters
+    /// Magnitude to level mapping.
+    public var decibels: DecibelScale
+    /// Thumbnail size and context.
+    public var geometry: ThumbnailGeometry
+    /// JPEG quality.
+    public var quality: Int
+    /// Every how many steps a thumbnail was written (1 = all).
+    public var every: Int
+    /// Steps of the recording's time grid.
+    public var steps: Int
+    /// Thumbnails written: ceil(steps / every).
+    public var images: Int
+    /// Digits in the zero-padded step numbers of the JPEG names.
+    public var digits: Int
+    /// Whether `spectrogram.npy` (float32 magnitudes, frames x bins) was written.
+    public var spectrogram: Bool
+
+    /// The JPEG name of step `k`, e.g. `000042.jpg`.
+    public func imageName(step k: Int) -> String {
+        let number = String(k)
+        return String(repeating: "0", count: max(0, digits - number.count)) + number + ".jpg"
+    }
+
+    /// Whether `other` was made with the same settings (so its pixels would be the same).
+    public func sameSettings(as other: ThumbnailSet) -> Bool {
+        transform == other.transform && decibels == other.decibels && geometry == other.geometry
+            && quality == other.quality && every == other.every && spectrogram == other.spectrogram
+    }
+
+    /// Reads and checks a sidecar.
+    public static func read(path: String) throws -> ThumbnailSet {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FileError(path, "cannot read file") }
+        let set: ThumbnailSet
+        do {
+            set = try JSONDecoder().decode(ThumbnailSet.self, from: data)
+        } catch let error as DecodingError {
+            throw FileError(path, "not a thumbnail sidecar: \(error.shortDescription)")
+        }
+        guard set.format == formatName else { throw FileError(path, "format is '\(set.format)', expected '\(formatName)'") }
+        guard set.version == currentVersion else { throw FileError(path, "version \(set.version) is not supported (this build reads \(currentVersion))") }
+        guard set.every > 0, set.images == (set.steps + set.every - 1) / set.every else {
+            throw FileError(path, "images (\(set.images)) does not match steps \(set.steps) every \(set.every)")
+        }
+        return set
+    }
+
+    /// The sidecar as pretty JSON.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    /// The label index: one line per thumbnail: step, time (s), file, class label, sounding keys (comma-separated).
+    public func labelsTSV(_ map: NoteMap) -> String {
+        var text = "step\ttime\tfile\tlabel\tnotes\n"
+        let grid = map.grid
+        for k in stride(from: 0, to: steps, by: every) {
+            let notes = map.labels.multi[k].map(String.init).joined(separator: ",")
+            text += "\(k)\t\(String(format: "%.6f", grid.time(ofStep: k)))\t\(imageName(step: k))\t\(map.labels.single[k])\t\(notes)\n"
+        }
+        return text
+    }
+}
