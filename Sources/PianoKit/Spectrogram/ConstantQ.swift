@@ -30,13 +30,63 @@ public final class ConstantQTransform: Sendable {
         var hop: Int
         /// Whether the signal is halved after this octave.
         var halveAfter: Bool
-        var rows: [KernelRow]
+        var rows: [KernelRow] {
+            didSet { packed = PackedKernels(rows) }
+        }
+        /// The rows' values in two flat arrays, so the hot loop touches no reference counts.
+        private(set) var packed: PackedKernels
+
+        init(firstBin: Int, fftSize: Int, hop: Int, halveAfter: Bool, rows: [KernelRow]) {
+            self.firstBin = firstBin
+            self.fftSize = fftSize
+            self.hop = hop
+            self.halveAfter = halveAfter
+            self.rows = rows
+            packed = PackedKernels(rows)
+        }
     }
 
-    /// A kernel's non-negligible FFT values: bins `start ..< start + values.count / 2`, interleaved re, im.
+    /// All kernels of an octave back to back: row r's floats are at offsets[r] ..< offsets[r + 1].
+    struct PackedKernels: Sendable {
+        var starts: [Int]
+        var offsets: [Int]
+        var real: [Float]
+        var imaginary: [Float]
+
+        init(_ rows: [KernelRow]) {
+            starts = rows.map(\.start)
+            offsets = [0]
+            real = []
+            imaginary = []
+            for row in rows {
+                real += row.real
+                imaginary += row.imaginary
+                offsets.append(real.count)
+            }
+        }
+    }
+
+    /// A kernel's non-negligible FFT values from bin `start`, laid out for two real dot products
+    /// with the interleaved (re, im) spectrum: `real` holds (kr, -ki) pairs and `imaginary`
+    /// (ki, kr) pairs, zero-padded to a multiple of 8 floats.
     struct KernelRow: Sendable {
         var start: Int
-        var values: [Float]
+        var real: [Float]
+        var imaginary: [Float]
+        /// Non-zero-padded complex values.
+        var count: Int
+
+        init(start: Int, values: [(Float, Float)]) {
+            self.start = start
+            count = values.count
+            let padded = (2 * values.count + 7) / 8 * 8
+            real = [Float](repeating: 0, count: padded)
+            imaginary = [Float](repeating: 0, count: padded)
+            for (i, (kr, ki)) in values.enumerated() {
+                real[2 * i] = kr; real[2 * i + 1] = -ki
+                imaginary[2 * i] = ki; imaginary[2 * i + 1] = kr
+            }
+        }
     }
 
     /// Plans the transform; throws if the top bin's kernel would reach past Nyquist.
@@ -112,11 +162,8 @@ public final class ConstantQTransform: Sendable {
             let threshold = sorted[thresholdIndex]
             let kept = magnitudes.indices.filter { magnitudes[$0] >= threshold }
             let start = kept.first!, end = kept.last! + 1
-            var values = [Float](repeating: 0, count: 2 * (end - start))
-            for k in kept {
-                values[2 * (k - start)] = spectrum[k].0 * Float(gain)
-                values[2 * (k - start) + 1] = spectrum[k].1 * Float(gain)
-            }
+            var values = [(Float, Float)](repeating: (0, 0), count: end - start)
+            for k in kept { values[k - start] = (spectrum[k].0 * Float(gain), spectrum[k].1 * Float(gain)) }
             rows.append(KernelRow(start: start, values: values))
         }
         return (fftSize, rows)
@@ -133,11 +180,9 @@ public final class ConstantQTransform: Sendable {
         result.magnitudes.withUnsafeMutableBufferPointer { out in
             let output = SendablePointer(out.baseAddress!)
             for octave in octaves {
-                let chunk = (frames + threads - 1) / threads
                 let signal = y
-                DispatchQueue.concurrentPerform(iterations: max(1, threads)) { part in
-                    let range = (part * chunk) ..< min(frames, (part + 1) * chunk)
-                    if !range.isEmpty { respond(octave, signal: signal, frames: range, into: output.pointer) }
+                forEachPart(of: frames, threads: threads) { range in
+                    respond(octave, signal: signal, frames: range, into: output.pointer)
                 }
                 if octave.halveAfter { y = decimator.halve(y) }
             }
@@ -152,6 +197,12 @@ public final class ConstantQTransform: Sendable {
         let plan = RealFFTBatch.shared(size: n, batch: Self.batch)
         let buffers = RealFFTBatch.Buffers(size: n, batch: Self.batch)
         let totalBins = parameters.bins
+        let packed = octave.packed, rowCount = octave.rows.count, firstBin = octave.firstBin
+        let starts = packed.starts, offsets = packed.offsets
+        packed.real.withUnsafeBufferPointer { realBuffer in
+        packed.imaginary.withUnsafeBufferPointer { imaginaryBuffer in
+        binScale.withUnsafeBufferPointer { scale in
+        let real = realBuffer.baseAddress!, imaginary = imaginaryBuffer.baseAddress!
         signal.withUnsafeBufferPointer { y in
             var frame = frames.lowerBound
             while frame < frames.upperBound {
@@ -174,23 +225,44 @@ public final class ConstantQTransform: Sendable {
                 for b in 0 ..< count {
                     let spectrum = spectra + 2 * b * bins
                     let row = output + (frame + b) * totalBins
-                    for (r, kernel) in octave.rows.enumerated() {
-                        var re: Float = 0, im: Float = 0
-                        kernel.values.withUnsafeBufferPointer { k in
-                            let s = spectrum + 2 * kernel.start
-                            for i in 0 ..< k.count / 2 {
-                                let kr = k[2 * i], ki = k[2 * i + 1], dr = s[2 * i], di = s[2 * i + 1]
-                                re += kr * dr - ki * di
-                                im += kr * di + ki * dr
-                            }
-                        }
-                        let bin = octave.firstBin + r
-                        row[bin] = (re * re + im * im).squareRoot() * binScale[bin]
+                    for r in 0 ..< rowCount {
+                        let s = spectrum + 2 * starts[r]
+                        let length = offsets[r + 1] - offsets[r]
+                        let re = dot(real + offsets[r], s, length), im = dot(imaginary + offsets[r], s, length)
+                        row[firstBin + r] = (re * re + im * im).squareRoot() * scale[firstBin + r]
                     }
                 }
                 frame += count
             }
         }
+        }
+        }
+        }
+    }
+}
+
+/// The dot product of `count` floats (a multiple of 8) of `kernel` and `spectrum`, 8 lanes at a time.
+@inline(__always)
+private func dot(_ kernel: UnsafePointer<Float>, _ spectrum: UnsafePointer<Float>, _ count: Int) -> Float {
+    let kRaw = UnsafeRawPointer(kernel), sRaw = UnsafeRawPointer(spectrum)
+    var sum = SIMD8<Float>()
+    for i in stride(from: 0, to: count, by: 8) {
+        let offset = i * MemoryLayout<Float>.stride
+        sum += kRaw.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+            * sRaw.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+    }
+    return sum.sum()
+}
+
+/// Splits 0 ..< count into `threads` contiguous parts and runs `body` on each, in parallel when
+/// there is more than one (a single part runs on the calling thread, with no dispatch overhead).
+func forEachPart(of count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let parts = max(1, min(threads, count))
+    if parts == 1 { return body(0 ..< count) }
+    let chunk = (count + parts - 1) / parts
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        let range = (part * chunk) ..< min(count, (part + 1) * chunk)
+        if !range.isEmpty { body(range) }
     }
 }
 
@@ -198,4 +270,17 @@ public final class ConstantQTransform: Sendable {
 struct SendablePointer<T>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<T>
     init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
+extension ConstantQTransform {
+    /// Profiling aid: milliseconds spent halving `signal` as the transform does, and the kernel sizes.
+    public func profile(_ signal: [Float]) -> String {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var y = signal
+        for _ in 0 ..< earlyHalvings { y = decimator.halve(y) }
+        for octave in octaves where octave.halveAfter { y = decimator.halve(y) }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        let nnz = octaves.map { $0.rows.map(\.count).reduce(0, +) }
+        return "halving \(ms) ms; fft sizes \(octaves.map(\.fftSize)); nonzeros per octave \(nnz)"
+    }
 }

@@ -62,7 +62,7 @@ public final class RealFFTBatch: @unchecked Sendable {
             self.size = size
             self.batch = batch
             real = fftwf_alloc_real(size * batch)!
-            complex = fftwf_alloc_complex((size / 2 + 1) * batch)!
+            complex = fftwf_alloc_complex((size / 2 + 1) * batch + 8)!  // slack for padded reads past the last bin
         }
 
         /// The outputs as floats: re, im, re, im...

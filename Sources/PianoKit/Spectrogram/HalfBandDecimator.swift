@@ -38,28 +38,47 @@ struct HalfBandDecimator: Sendable {
     }
 
     /// The signal at half the rate: ceil(count / 2) samples, scaled by sqrt(2).
+    ///
+    /// Polyphase form: with e[m] = x[2m] and o[m] = x[2m + 1], output m is
+    /// h0 e[m] + sum over t of h[2t+1] (o[m - t - 1] + o[m + t]), so every pass is a contiguous,
+    /// vectorisable loop over m.
     func halve(_ x: [Float]) -> [Float] {
-        let k = Self.halfLength
-        let n = x.count
-        let outCount = (n + 1) / 2
-        var padded = [Float](repeating: 0, count: n + 2 * k + 2)
-        padded.withUnsafeMutableBufferPointer { p in
-            x.withUnsafeBufferPointer { (p.baseAddress! + k).update(from: $0.baseAddress!, count: n) }
-        }
+        let k = oddTaps.count  // taps on each side among the odd samples
+        let outCount = (x.count + 1) / 2
+        var odd = [Float](repeating: 0, count: outCount + 2 * k)  // o[m] at index m + k
         var out = [Float](repeating: 0, count: outCount)
-        padded.withUnsafeBufferPointer { p in
-            oddTaps.withUnsafeBufferPointer { h in
-                out.withUnsafeMutableBufferPointer { o in
-                    let base = p.baseAddress! + k
-                    for m in 0 ..< outCount {
-                        let c = base + 2 * m
-                        var sum = centre * c[0]
-                        for t in 0 ..< h.count {
-                            let j = 2 * t + 1
-                            sum += h[t] * (c[-j] + c[j])
-                        }
-                        o[m] = sum
+        x.withUnsafeBufferPointer { src in
+            odd.withUnsafeMutableBufferPointer { o in
+                out.withUnsafeMutableBufferPointer { e in
+                    for m in 0 ..< src.count / 2 {
+                        e[m] = centre * src[2 * m]
+                        o[m + k] = src[2 * m + 1]
                     }
+                    if src.count % 2 == 1 { e[outCount - 1] = centre * src[src.count - 1] }
+                }
+            }
+        }
+        odd.withUnsafeBufferPointer { o in
+            out.withUnsafeMutableBufferPointer { e in
+                let base = UnsafeRawPointer(o.baseAddress! + k)
+                let result = UnsafeMutableRawPointer(e.baseAddress!)
+                let step = MemoryLayout<Float>.stride
+                var m = 0
+                // Eight outputs at a time, all taps accumulated in registers: one pass over memory.
+                while m + 8 <= outCount {
+                    var sum = result.loadUnaligned(fromByteOffset: m * step, as: SIMD8<Float>.self)
+                    for t in 0 ..< k {
+                        let before = base.loadUnaligned(fromByteOffset: (m - t - 1) * step, as: SIMD8<Float>.self)
+                        let after = base.loadUnaligned(fromByteOffset: (m + t) * step, as: SIMD8<Float>.self)
+                        sum += oddTaps[t] * (before + after)
+                    }
+                    result.storeBytes(of: sum, toByteOffset: m * step, as: SIMD8<Float>.self)
+                    m += 8
+                }
+                let odds = o.baseAddress! + k
+                while m < outCount {
+                    for t in 0 ..< k { e[m] += oddTaps[t] * (odds[m - t - 1] + odds[m + t]) }
+                    m += 1
                 }
             }
         }

@@ -27,13 +27,12 @@ public final class ShortTimeFourierTransform: Sendable {
         let frames = signal.count / hop + 1
         var result = Spectrogram(bins: bins, frames: frames)
         let plan = RealFFTBatch.shared(size: n, batch: batch)
-        let chunk = (frames + threads - 1) / threads
         result.magnitudes.withUnsafeMutableBufferPointer { out in
             let output = SendablePointer(out.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: max(1, threads)) { part in
+            forEachPart(of: frames, threads: threads) { range in
                 let buffers = RealFFTBatch.Buffers(size: n, batch: batch)
-                var frame = part * chunk
-                let end = min(frames, (part + 1) * chunk)
+                var frame = range.lowerBound
+                let end = range.upperBound
                 while frame < end {
                     let count = min(batch, end - frame)
                     for b in 0 ..< batch {
