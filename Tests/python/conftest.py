@@ -2,10 +2,12 @@
 
 The session renders the demo corpus once with the `corpus` binary (or uses $PIANO_CORPUS when it
 points at a corpus root holding corpus.json) and runs `ingest` over it twice: with the sustain
-pedal (the default) and with --no-pedal.
+pedal (the default) and with --no-pedal. The `spectro_runs` fixture then runs `spectro` on a
+small subset of those note maps (the shortest recording of each MAPS category) with several
+settings, each into its own THUMBS folder.
 
 Environment:
-  BIN_DIR        folder with the built `corpus` and `ingest` (default: <repo>/.build/debug)
+  BIN_DIR        folder with the built `corpus`, `ingest` and `spectro` (default: <repo>/.build/debug)
   PIANO_CORPUS   an existing corpus root to use instead of rendering one
 """
 
@@ -81,3 +83,68 @@ def corpus(tmp_path_factory) -> Corpus:
         result = _run([ingest_bin, root, "-o", folder, "--force", *extra], f"ingest {' '.join(extra)}".strip())
         notemaps[kind], stderr[kind] = folder, result.stderr
     return Corpus(root=root, notemaps=notemaps, ingest_stderr=stderr)
+
+
+# spectro settings the session runs, by name: extra command-line arguments for each.
+SPECTRO_RUNS = {
+    "cqt36": ["--save-spectrogram"],  # the defaults: CQT, 36 bins per octave, 32x32, context 16, quality 90
+    "cqt12": ["--bins-per-octave", "12", "--save-spectrogram"],
+    "stft": ["--transform", "stft", "--save-spectrogram"],
+    "every4": ["--every", "4"],
+    "q100": ["--quality", "100", "--save-spectrogram"],
+    "geometry": ["--quality", "100", "--size", "20", "--context", "9", "--every", "3", "--save-spectrogram"],
+}
+SPECTRO_CATEGORIES = ("MUS", "RAND", "UCHO", "ISOL")
+
+
+@dataclass
+class SpectroRuns:
+    """`spectro` run over a few of the corpus's note maps, once per entry of SPECTRO_RUNS."""
+
+    notemaps: dict  # stem -> Path of its note map (the corpus's "pedal" note maps)
+    by_category: dict  # MAPS category -> the stem chosen for it
+    outputs: dict  # run name -> THUMBS folder
+    stderr: dict  # run name -> spectro's stderr
+
+    @property
+    def stems(self):
+        return sorted(self.notemaps)
+
+    def folder(self, run: str, stem: str) -> Path:
+        return self.outputs[run] / stem
+
+    def notemap(self, stem: str) -> dict:
+        return json.loads(self.notemaps[stem].read_text())
+
+    def sidecar(self, run: str, stem: str) -> dict:
+        return json.loads((self.folder(run, stem) / "thumbs.json").read_text())
+
+
+def spectro_binary() -> Path:
+    return _binary("spectro")
+
+
+def run_tool(command: list, what: str) -> subprocess.CompletedProcess:
+    """Runs a command and fails the test (with its stderr) unless it exits 0."""
+    return _run(command, what)
+
+
+@pytest.fixture(scope="session")
+def spectro_runs(corpus, tmp_path_factory) -> SpectroRuns:
+    spectro_bin = _binary("spectro")
+    folder = corpus.notemaps["pedal"]
+    index = json.loads((folder / "index.json").read_text())["recordings"]
+    chosen = {}
+    for category in SPECTRO_CATEGORIES:
+        entries = sorted((e for e in index if e["category"] == category), key=lambda e: (e["duration"], e["stem"]))
+        if entries:
+            chosen[category] = entries[0]["stem"]
+    assert {"MUS", "RAND"} <= set(chosen), f"the corpus lacks MUS or RAND recordings: {sorted(chosen)}"
+    notemaps = {stem: folder / f"{stem}.notemap.json" for stem in chosen.values()}
+    out = tmp_path_factory.mktemp("thumbs")
+    outputs, stderr = {}, {}
+    for name, extra in SPECTRO_RUNS.items():
+        outputs[name] = out / name
+        result = _run([spectro_bin, *notemaps.values(), "-o", outputs[name], *extra], f"spectro {' '.join(extra)}")
+        stderr[name] = result.stderr
+    return SpectroRuns(notemaps=notemaps, by_category=chosen, outputs=outputs, stderr=stderr)

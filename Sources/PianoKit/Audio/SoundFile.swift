@@ -30,6 +30,7 @@ public final class SoundFileReader {
 
     /// Opens `path` for reading; a file libsndfile cannot read as audio is a `FileError`.
     public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such audio file") }
         var sfInfo = SF_INFO()
         guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
             let reason = String(cString: sf_strerror(nil))
