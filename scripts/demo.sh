@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job end to end on the small built-in corpus: install, build, render the demo corpus, ingest it.
+# The main job end to end on the small built-in corpus: install, build, render the demo corpus,
+# ingest it into note maps, and cut it into per-step spectrogram thumbnails.
 # Usage: scripts/demo.sh [OUTPUT_DIR]   (default: demo/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,7 @@ echo "corpus: $((SECONDS - start)) s"
 start=$SECONDS
 "$bin/ingest" "$out/corpus" -o "$out/notemaps"
 echo "ingest: $((SECONDS - start)) s"
-echo "demo corpus in $out/corpus, note maps in $out/notemaps (index: $out/notemaps/index.json)"
+start=$SECONDS
+"$bin/spectro" "$out/notemaps" -o "$out/thumbs"
+echo "spectro: $((SECONDS - start)) s"
+echo "demo corpus in $out/corpus, note maps in $out/notemaps, thumbnails in $out/thumbs (see $out/thumbs/*/preview.jpg)"

@@ -36,7 +36,7 @@ struct Spectro: ParsableCommand {
     var size = 32
 
     @Option(help: "Spectrogram frames in each thumbnail, centred on its step.")
-    var context = 16
+    var context = 32
 
     @Option(help: "JPEG quality, 1-100.")
     var quality = 90

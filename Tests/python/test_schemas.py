@@ -1,11 +1,12 @@
 """Every file the tools wrote validates against its JSON Schema in Schemas/."""
 
 import json
+import math
 
 import jsonschema
 import pytest
 
-from conftest import SCHEMAS
+from conftest import SCHEMAS, SPECTRO_RUNS
 
 KINDS = ("pedal", "nopedal")
 
@@ -28,7 +29,7 @@ def check(problems: list):
         pytest.fail(f"{len(problems)} problems:\n" + "\n".join(problems[:25]), pytrace=False)
 
 
-@pytest.mark.parametrize("name", ["notemap.schema.json", "notemap-index.schema.json", "corpus.schema.json"])
+@pytest.mark.parametrize("name", ["notemap.schema.json", "notemap-index.schema.json", "corpus.schema.json", "thumbs.schema.json"])
 def test_schema_is_valid_draft_2020_12(name):
     schema = json.loads((SCHEMAS / name).read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -87,3 +88,52 @@ def test_schemas_reject_wrong_format_and_version(corpus):
     incomplete = {k: v for k, v in manifest.items() if k != "recordings"}
     assert cv.is_valid({**incomplete, "complete": False})
     assert not cv.is_valid({**incomplete, "complete": True})
+
+
+@pytest.mark.parametrize("run", list(SPECTRO_RUNS))
+def test_thumbs_sidecars(run, spectro_runs):
+    """Every thumbs.json spectro wrote validates, and obeys the rules the schema cannot state."""
+    v = validator("thumbs.schema.json")
+    problems = []
+    for stem in spectro_runs.stems:
+        path = spectro_runs.folder(run, stem) / "thumbs.json"
+        sidecar = json.loads(path.read_text())
+        problems += errors(v, sidecar, f"{run}/{stem}/thumbs.json")
+        transform = sidecar["transform"]
+        if sidecar["images"] != math.ceil(sidecar["steps"] / sidecar["every"]):
+            problems.append(f"{path}: images {sidecar['images']} != ceil(steps / every)")
+        if sidecar["digits"] != max(6, len(str(sidecar["steps"] - 1))):
+            problems.append(f"{path}: digits {sidecar['digits']}")
+        if transform["transform"] == "cqt" and transform["bins"] != 88 * transform["binsPerOctave"] // 12:
+            problems.append(f"{path}: {transform['bins']} CQT bins at {transform['binsPerOctave']} per octave")
+        if transform["transform"] == "stft":
+            first = transform["fmin"] * transform["fftSize"] / transform["sampleRate"]
+            if abs(first - round(first)) > 1e-9:
+                problems.append(f"{path}: STFT fmin {transform['fmin']} is not an FFT bin")
+    check(problems)
+
+
+def test_thumbs_schema_rejects(spectro_runs):
+    """The thumbs schema pins format and version, refuses unknown fields and mismatched transforms."""
+    v = validator("thumbs.schema.json")
+    stem = spectro_runs.stems[0]
+    cqt = spectro_runs.sidecar("cqt36", stem)
+    stft = spectro_runs.sidecar("stft", stem)
+    assert v.is_valid(cqt) and v.is_valid(stft)
+    assert not v.is_valid({**cqt, "format": "piano-notemap"})
+    assert not v.is_valid({**cqt, "version": 2})
+    assert not v.is_valid({**cqt, "extra": 1})
+    assert not v.is_valid({k: x for k, x in cqt.items() if k != "digits"})
+    assert not v.is_valid({**cqt, "quality": 0})
+    assert not v.is_valid({**cqt, "quality": 101})
+    assert not v.is_valid({**cqt, "every": 0})
+    assert not v.is_valid({**cqt, "digits": 5})
+    assert not v.is_valid({**cqt, "spectrogram": "yes"})
+    assert not v.is_valid({**cqt, "geometry": {**cqt["geometry"], "extra": 1}})
+    assert not v.is_valid({**cqt, "decibels": {"range": 0, "referenceFloor": 1e-4}})
+    assert not v.is_valid({**cqt, "transform": {**cqt["transform"], "transform": "mel"}})
+    assert not v.is_valid({**cqt, "transform": {**cqt["transform"], "binsPerOctave": 30}})
+    assert not v.is_valid({**cqt, "transform": {**cqt["transform"], "fftSize": 4096}})
+    assert not v.is_valid({**cqt, "transform": {**cqt["transform"], "fmin": 30.0}})
+    assert not v.is_valid({**stft, "transform": {k: x for k, x in stft["transform"].items() if k != "fftSize"}})
+    assert not v.is_valid({**cqt, "maps": {**cqt["maps"], "category": "ELSE"}})

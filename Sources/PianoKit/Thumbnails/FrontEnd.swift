@@ -27,10 +27,10 @@ public struct ThumbnailGeometry: Codable, Sendable, Equatable {
     /// Output width and height in pixels.
     public var size = 32
     /// Frames of spectrogram in each thumbnail, centred on its step.
-    public var context = 16
+    public var context = 32
 
     /// Creates a geometry.
-    public init(size: Int = 32, context: Int = 16) {
+    public init(size: Int = 32, context: Int = 32) {
         self.size = size
         self.context = context
     }

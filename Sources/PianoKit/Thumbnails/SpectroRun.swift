@@ -95,7 +95,8 @@ public struct SpectroRun: Sendable {
                                every: options.every, steps: map.steps, images: (map.steps + options.every - 1) / options.every,
                                digits: digits, spectrogram: options.saveSpectrogram)
         let sidecar = folder + "/" + ThumbnailSet.fileName
-        if !force, Paths.isNewer(sidecar, than: [path, wavPath]), let existing = try? ThumbnailSet.read(path: sidecar), existing.sameSettings(as: set), existing.steps == set.steps {
+        if !force, Paths.isNewer(sidecar, than: [path, wavPath]), let existing = try? ThumbnailSet.read(path: sidecar), existing.sameSettings(as: set), existing.steps == set.steps,
+           existing.noteMap == set.noteMap, existing.wav == set.wav {
             return .upToDate
         }
 
