@@ -42,3 +42,55 @@ public enum NPY {
         return data
     }
 }
+
+extension NPY {
+    /// What an `.npy` header says: element type, shape, and where the data starts.
+    public struct Header: Sendable, Equatable {
+        /// The descriptor, e.g. `|u1`.
+        public var descr: String
+        /// The shape (C order).
+        public var shape: [Int]
+        /// Bytes before the data.
+        public var length: Int
+    }
+
+    /// Parses the header at the start of `bytes` (at least the first 10, and the whole header).
+    public static func parseHeader(_ bytes: [UInt8]) throws -> Header {
+        guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1 ..< 6]) == Array("NUMPY".utf8) else {
+            throw FormatError("not a .npy array (bad magic)")
+        }
+        let major = bytes[6]
+        let prefix = major == 1 ? 10 : 12
+        guard major == 1 || major == 2, bytes.count >= prefix else { throw FormatError(".npy version \(major) is not supported") }
+        let dictLength = major == 1 ? Int(u16(bytes, 8)) : Int(u32(bytes, 8))
+        guard bytes.count >= prefix + dictLength else { throw FormatError(".npy header is truncated") }
+        let dict = String(decoding: bytes[prefix ..< prefix + dictLength], as: UTF8.self)
+        func value(_ key: String) -> Substring? {
+            guard let range = dict.range(of: "'\(key)':") else { return nil }
+            return dict[range.upperBound...].drop(while: { $0 == " " })
+        }
+        guard let descrText = value("descr"), descrText.first == "'",
+              let descrEnd = descrText.dropFirst().firstIndex(of: "'") else { throw FormatError(".npy header has no descr") }
+        let descr = String(descrText[descrText.index(after: descrText.startIndex) ..< descrEnd])
+        guard let order = value("fortran_order"), order.hasPrefix("False") else { throw FormatError(".npy array is not in C order") }
+        guard let shapeText = value("shape"), shapeText.first == "(", let close = shapeText.firstIndex(of: ")") else {
+            throw FormatError(".npy header has no shape")
+        }
+        let parts = shapeText[shapeText.index(after: shapeText.startIndex) ..< close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let shape = try parts.map { part -> Int in
+            guard let n = Int(part), n >= 0 else { throw FormatError(".npy shape has a bad dimension '\(part)'") }
+            return n
+        }
+        return Header(descr: descr, shape: shape, length: prefix + dictLength)
+    }
+
+    /// Bytes per element of a descriptor this toolkit writes.
+    public static func itemSize(_ descr: String) -> Int? {
+        switch descr {
+        case DType.uint8.rawValue: return 1
+        case DType.float32.rawValue, DType.int32.rawValue: return 4
+        case DType.int64.rawValue: return 8
+        default: return nil
+        }
+    }
+}

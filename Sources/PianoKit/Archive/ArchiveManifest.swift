@@ -1,0 +1,173 @@
+import Foundation
+
+/// The `manifest.json` member of a packed archive: what is inside, how it was made, and a
+/// SHA-256 per member. Documented in `Schemas/archive.md`.
+public struct ArchiveManifest: Codable, Sendable, Equatable {
+    /// The value of `format`.
+    public static let formatName = "piano-archive"
+    /// The version this code writes and reads.
+    public static let currentVersion = 1
+    /// The member's name.
+    public static let memberName = "manifest.json"
+    /// Split names, in member order.
+    public static let splitNames = ["train", "valid", "test"]
+
+    /// Always `piano-archive`.
+    public var format = formatName
+    /// Format version.
+    public var version = currentVersion
+    /// The front end that made the thumbnails (from the recordings' `thumbs.json`).
+    public var frontEnd: FrontEndRecord
+    /// The labels each example carries.
+    public var labels: LabelsRecord
+    /// How examples were split.
+    public var split: SplitRecord
+    /// Which shard this archive is.
+    public var shard: ShardRecord
+    /// Every packed recording (ids are indices into this list, used by `<split>_source`).
+    public var recordings: [RecordingRecord]
+    /// Per split: counts, recordings and class histogram.
+    public var splits: [String: SplitContents]
+    /// Every `.npy` member: name, dtype, shape, uncompressed size and the SHA-256 of its stored bytes.
+    public var members: [MemberRecord]
+
+    /// Everything that shaped the pixels.
+    public struct FrontEndRecord: Codable, Sendable, Equatable {
+        /// The transform and its parameters (including sample rate and hop).
+        public var transform: TransformParameters
+        /// Magnitude to level mapping.
+        public var decibels: DecibelScale
+        /// Thumbnail size and context.
+        public var geometry: ThumbnailGeometry
+        /// JPEG quality of the thumbnails the pixels were decoded from.
+        public var quality: Int
+        /// Thumbnails were written every this many steps.
+        public var every: Int
+    }
+
+    /// The label arrays.
+    public struct LabelsRecord: Codable, Sendable, Equatable {
+        /// `single+multi`: `<split>_labels` holds the 128-way class, `<split>_notes` the multi-hot keys.
+        public var kind = "single+multi"
+        /// Number of classes of `<split>_labels` (MIDI note numbers, 0 = no note).
+        public var classes = 128
+        /// The keys of `<split>_notes` columns: MIDI 21...108.
+        public var multiKeys = [pianoKeys.lowerBound, pianoKeys.upperBound]
+    }
+
+    /// How the split was made.
+    public struct SplitRecord: Codable, Sendable, Equatable {
+        /// `recording`, `step` or `instrument`.
+        public var by: String
+        /// Train, valid, test proportions.
+        public var ratios: [Int]
+        /// The shuffling seed.
+        public var seed: UInt64
+        /// Instruments whose recordings all went to test (`by` = `instrument`).
+        public var testInstruments: [String]
+        /// Whether near-duplicate frames of one recording can sit in different splits.
+        public var leaks: Bool
+    }
+
+    /// Position among shards.
+    public struct ShardRecord: Codable, Sendable, Equatable {
+        /// 0-based index.
+        public var index: Int
+        /// Number of shards.
+        public var count: Int
+        /// Examples per shard (the last may hold fewer); nil when not sharded.
+        public var size: Int?
+        /// Global index (over train, then valid, then test) of this shard's first example.
+        public var firstExample: Int
+    }
+
+    /// One recording.
+    public struct RecordingRecord: Codable, Sendable, Equatable {
+        /// Index used in `<split>_source`.
+        public var id: Int
+        /// The stem.
+        public var stem: String
+        /// MAPS category.
+        public var category: String
+        /// MAPS instrument, if named.
+        public var instrument: String?
+        /// The split its examples went to; nil when split by step.
+        public var split: String?
+        /// Examples it contributed (in all shards).
+        public var examples: Int
+    }
+
+    /// One split's contents in this archive.
+    public struct SplitContents: Codable, Sendable, Equatable {
+        /// Examples in this archive.
+        public var count: Int
+        /// Ids of the recordings with examples in this archive's split.
+        public var recordings: [Int]
+        /// Examples per class 0...127.
+        public var classHistogram: [Int]
+
+        /// Creates a split record.
+        public init(count: Int, recordings: [Int], classHistogram: [Int]) {
+            self.count = count
+            self.recordings = recordings
+            self.classHistogram = classHistogram
+        }
+    }
+
+    /// One `.npy` member.
+    public struct MemberRecord: Codable, Sendable, Equatable {
+        /// Member name, e.g. `train_images.npy`.
+        public var name: String
+        /// NumPy descriptor.
+        public var dtype: String
+        /// Shape.
+        public var shape: [Int]
+        /// Uncompressed size in bytes (header included).
+        public var bytes: Int
+        /// SHA-256 of the member's stored (compressed) bytes in the zip, hex.
+        public var sha256: String
+
+        /// Creates a member record.
+        public init(name: String, dtype: String, shape: [Int], bytes: Int, sha256: String) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+            self.sha256 = sha256
+        }
+    }
+
+    /// The JSON bytes, pretty and with sorted keys (so equal manifests are equal bytes).
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    /// Checks the manifest's own consistency; the error says what is wrong.
+    public func validate() throws {
+        func fail(_ message: String) -> FormatError { FormatError("invalid manifest: \(message)") }
+        guard format == Self.formatName else { throw fail("format is '\(format)', expected '\(Self.formatName)'") }
+        guard version == Self.currentVersion else { throw fail("version \(version) is not supported (this build reads \(Self.currentVersion))") }
+        let size = frontEnd.geometry.size
+        for split in Self.splitNames {
+            guard let contents = splits[split] else { throw fail("no '\(split)' split") }
+            guard contents.classHistogram.count == labels.classes, contents.classHistogram.reduce(0, +) == contents.count else {
+                throw fail("\(split) class histogram does not add up to its count \(contents.count)")
+            }
+            let expected: [(String, String, [Int])] = [
+                ("\(split)_images.npy", NPY.DType.uint8.rawValue, [contents.count, size, size]),
+                ("\(split)_labels.npy", NPY.DType.uint8.rawValue, [contents.count]),
+                ("\(split)_notes.npy", NPY.DType.uint8.rawValue, [contents.count, pianoKeys.count]),
+                ("\(split)_source.npy", NPY.DType.int32.rawValue, [contents.count, 2]),
+            ]
+            for (name, dtype, shape) in expected {
+                guard let member = members.first(where: { $0.name == name }) else { throw fail("no member \(name)") }
+                guard member.dtype == dtype, member.shape == shape else {
+                    throw fail("\(name) is \(member.dtype) \(member.shape), expected \(dtype) \(shape) from the \(split) count")
+                }
+            }
+            for id in contents.recordings where !recordings.indices.contains(id) { throw fail("\(split) names recording \(id), which is not listed") }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// Reads a packed archive: validates its manifest against the zip's members, and streams a split's
+/// examples in chunks from the compressed members, so memory stays flat however large it is.
+public final class ArchiveReader {
+    /// The archive's path.
+    public let path: String
+    /// Its manifest, validated.
+    public let manifest: ArchiveManifest
+    let zip: ZipReader
+
+    /// Opens `path`, reads `manifest.json`, and checks it against the members' sizes and headers.
+    public init(path: String) throws {
+        self.path = path
+        zip = try ZipReader(path: path)
+        let data = try zip.readAll(ArchiveManifest.memberName)
+        do {
+            manifest = try JSONDecoder().decode(ArchiveManifest.self, from: data)
+        } catch let error as DecodingError {
+            throw FileError(path, "manifest.json is not an archive manifest: \(error.shortDescription)")
+        }
+        do { try manifest.validate() } catch { throw FileError.wrap(error, path: path) }
+        for member in manifest.members {
+            let entry = try zip.entry(member.name)
+            guard entry.size == member.bytes else {
+                throw FileError(path, "member \(member.name) is \(entry.size) bytes, the manifest says \(member.bytes)")
+            }
+            let expected = NPY.header(dtype: NPY.DType(rawValue: member.dtype)!, shape: member.shape).count
+                + member.shape.reduce(1, *) * NPY.itemSize(member.dtype)!
+            guard entry.size == expected else {
+                throw FileError(path, "member \(member.name) is \(entry.size) bytes, but shape \(member.shape) of \(member.dtype) needs \(expected)")
+            }
+        }
+    }
+
+    /// One chunk of consecutive examples of a split.
+    public struct Batch: Sendable {
+        /// Examples in the chunk.
+        public var count: Int
+        /// count x size x size pixels.
+        public var images: [UInt8]
+        /// count class labels.
+        public var labels: [UInt8]
+        /// count x 88 multi-hot keys (MIDI 21...108).
+        public var notes: [UInt8]
+        /// count x 2: recording id and step.
+        public var source: [Int32]
+    }
+
+    /// Streams `split`'s examples, `chunk` at a time, checking every member's CRC-32 when it ends.
+    public func examples(_ split: String, chunk: Int = 4096) throws -> ExampleStream {
+        guard let contents = manifest.splits[split] else { throw FileError(path, "no split '\(split)'") }
+        return try ExampleStream(reader: self, split: split, count: contents.count, size: manifest.frontEnd.geometry.size, chunk: chunk)
+    }
+
+    /// Sequential chunks of one split, read from its four members in step.
+    public final class ExampleStream {
+        let streams: [ZipReader.MemberStream]
+        let count: Int
+        let size: Int
+        let chunk: Int
+        /// Examples delivered so far.
+        public private(set) var position = 0
+
+        init(reader: ArchiveReader, split: String, count: Int, size: Int, chunk: Int) throws {
+            self.count = count
+            self.size = size
+            self.chunk = max(1, chunk)
+            streams = try ["images", "labels", "notes", "source"].map { kind in
+                let name = "\(split)_\(kind).npy"
+                let member = reader.manifest.members.first { $0.name == name }!
+                let stream = try reader.zip.open(reader.zip.entry(name))
+                // Skip the .npy header, checking it says what the manifest says.
+                let headerLength = NPY.header(dtype: NPY.DType(rawValue: member.dtype)!, shape: member.shape).count
+                var header = [UInt8](repeating: 0, count: headerLength)
+                try header.withUnsafeMutableBytes { try stream.read(into: $0) }
+                let parsed: NPY.Header
+                do { parsed = try NPY.parseHeader(header) } catch { throw FileError(reader.path, "member \(name): \(error)") }
+                guard parsed.descr == member.dtype, parsed.shape == member.shape, parsed.length == headerLength else {
+                    throw FileError(reader.path, "member \(name): header says \(parsed.descr) \(parsed.shape), the manifest \(member.dtype) \(member.shape)")
+                }
+                return stream
+            }
+        }
+
+        /// The next chunk, or nil after the last (when every member's CRC has been checked).
+        public func next() throws -> Batch? {
+            let n = min(chunk, count - position)
+            guard n > 0 else {
+                for stream in streams { try stream.finish() }
+                return nil
+            }
+            var batch = Batch(count: n, images: [UInt8](repeating: 0, count: n * size * size), labels: [UInt8](repeating: 0, count: n),
+                              notes: [UInt8](repeating: 0, count: n * pianoKeys.count), source: [Int32](repeating: 0, count: 2 * n))
+            try batch.images.withUnsafeMutableBytes { try streams[0].read(into: $0) }
+            try batch.labels.withUnsafeMutableBytes { try streams[1].read(into: $0) }
+            try batch.notes.withUnsafeMutableBytes { try streams[2].read(into: $0) }
+            try batch.source.withUnsafeMutableBytes { try streams[3].read(into: $0) }
+            for i in batch.source.indices { batch.source[i] = Int32(littleEndian: batch.source[i]) }
+            position += n
+            return batch
+        }
+    }
+
+    /// Reads every member whole, checking its CRC-32, its SHA-256 against the manifest and its
+    /// `.npy` header against the manifest's shape; returns one line per problem (none if sound).
+    public func verify() -> [String] {
+        var problems: [String] = []
+        for member in manifest.members {
+            do {
+                let stream = try zip.open(try zip.entry(member.name), sha256: true)
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                var left = member.bytes, first = true
+                while left > 0 {
+                    let n = min(left, buffer.count)
+                    try buffer.withUnsafeMutableBytes { try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0 ..< n])) }
+                    if first {
+                        first = false
+                        let header = try NPY.parseHeader(Array(buffer[0 ..< n]))
+                        if header.descr != member.dtype || header.shape != member.shape {
+                            problems.append("\(path): member \(member.name): header says \(header.descr) \(header.shape), the manifest \(member.dtype) \(member.shape)")
+                        }
+                    }
+                    left -= n
+                }
+                let sha = try stream.finish()
+                if sha != member.sha256 {
+                    problems.append("\(path): member \(member.name): SHA-256 \(sha ?? "") differs from the manifest's \(member.sha256)")
+                }
+            } catch {
+                problems.append("\(FileError.wrap(error, path: path))")
+            }
+        }
+        let listed = Set(manifest.members.map(\.name) + [ArchiveManifest.memberName])
+        for entry in zip.entries where !listed.contains(entry.name) {
+            problems.append("\(path): member \(entry.name) is not in the manifest")
+        }
+        return problems
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+
+/// The settings of a `pack` run.
+public struct PackOptions: Sendable, Equatable {
+    /// Train, valid, test proportions.
+    public var ratios = [8, 1, 1]
+    /// `recording` (default) or `step` (the paper's split over images, which leaks).
+    public var splitBy = "recording"
+    /// Instruments whose recordings form the test split (then ratios split the rest into train and valid).
+    public var testInstruments: [String] = []
+    /// Shuffling seed.
+    public var seed: UInt64 = 1
+    /// Examples per shard; nil writes one archive.
+    public var shardSize: Int?
+    /// zlib level.
+    public var level: Int32 = 6
+    /// Threads for JPEG decoding and compression.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Write zip64 headers even for small archives (for tests of readers).
+    public var forceZip64 = false
+
+    /// Default settings.
+    public init() {}
+}
+
+/// One `pack` run: read thumbnail folders, split them, and write the archive (or shards).
+public struct PackRun: Sendable {
+    /// The output path (`data.npz`; shards become `data-00000-of-00004.npz`...).
+    public var output: String
+    /// The settings.
+    public var options: PackOptions
+
+    /// Creates a run.
+    public init(output: String, options: PackOptions) {
+        self.output = output
+        self.options = options
+    }
+
+    /// An example: which recording (index into the folder list) and which row of its labels.
+    struct Example { var recording: Int; var row: Int }
+
+    /// Packs `inputs`; returns the summary (items are recordings) and the archive paths written.
+    public func run(_ inputs: [String]) throws -> (BatchSummary, [String]) {
+        let found = ThumbnailFolder.find(inputs)
+        for problem in found.problems { printError("error: \(problem)") }
+        let loaded: [Result<ThumbnailFolder, FileError>] = found.folders.parallelMap(jobs: options.threads) { path in
+            do { return .success(try ThumbnailFolder(path: path)) } catch { return .failure(FileError.wrap(error, path: path)) }
+        }
+        var folders: [ThumbnailFolder] = [], failures = found.problems
+        for result in loaded {
+            switch result {
+            case .success(let folder): folders.append(folder)
+            case .failure(let error):
+                printError("error: \(error)")
+                failures.append(error)
+            }
+        }
+        let summary = BatchSummary(total: found.folders.count + found.problems.count, made: folders.count, upToDate: 0, failures: failures)
+        guard let first = folders.first else { throw StageFailure("no usable thumbnail folders in \(inputs.joined(separator: " "))") }
+        var seen: [String: String] = [:]
+        for folder in folders {
+            if let other = seen[folder.set.stem] { throw FileError(folder.path, "stem \(folder.set.stem) is also in \(other)") }
+            seen[folder.set.stem] = folder.path
+            guard folder.set.sameSettings(as: first.set) else {
+                throw FileError(folder.path, "made with other settings than \(first.path): \(Self.describe(folder.set)) vs \(Self.describe(first.set)); re-run spectro with one set of options")
+            }
+        }
+        let assignment = try assign(folders)
+        let paths = try write(folders, assignment: assignment)
+        printError("pack: wrote \(paths.joined(separator: ", "))")
+        printError(summary.line)
+        return (summary, paths)
+    }
+
+    static func describe(_ set: ThumbnailSet) -> String {
+        "\(set.transform.transform) \(set.transform.bins) bins, hop \(set.transform.hop) at \(set.transform.sampleRate) Hz, size \(set.geometry.size), context \(set.geometry.context), quality \(set.quality), every \(set.every)"
+    }
+
+    /// The split of every example: a split index (0 train, 1 valid, 2 test) per recording row.
+    func assign(_ folders: [ThumbnailFolder]) throws -> [[Int]] {
+        var rng = SeededGenerator(seed: options.seed)
+        let ratios = options.ratios.map(Double.init)
+        func cut(_ count: Int, _ weights: [Double]) -> [Int] {
+            // Split positions 0..<count by cumulative proportion: the first ones go to split 0, and so on.
+            let total = weights.reduce(0, +)
+            var bounds: [Int] = []
+            var acc = 0.0
+            for w in weights.dropLast() { acc += w; bounds.append(Int((Double(count) * acc / total).rounded())) }
+            return (0 ..< count).map { i in bounds.firstIndex { i < $0 } ?? weights.count - 1 }
+        }
+        switch options.splitBy {
+        case "step":
+            var all: [(Int, Int)] = []
+            for (r, folder) in folders.enumerated() { for i in folder.rows.indices { all.append((r, i)) } }
+            all.shuffle(using: &rng)
+            let splits = cut(all.count, ratios)
+            var result = folders.map { [Int](repeating: 0, count: $0.rows.count) }
+            for (position, (r, i)) in all.enumerated() { result[r][i] = splits[position] }
+            return result
+        default:
+            var order = Array(folders.indices)
+            var splitOf = [Int](repeating: 0, count: folders.count)
+            if !options.testInstruments.isEmpty {
+                let test = Set(options.testInstruments)
+                order = order.filter { !test.contains(folders[$0].set.maps.instrument ?? "") }
+                for i in folders.indices where test.contains(folders[i].set.maps.instrument ?? "") { splitOf[i] = 2 }
+                guard order.count < folders.count else {
+                    throw StageFailure("--test-instruments \(options.testInstruments.joined(separator: ",")): no recording has these instruments")
+                }
+                order.shuffle(using: &rng)
+                for (position, split) in cut(order.count, Array(ratios.prefix(2))).enumerated() { splitOf[order[position]] = split }
+            } else {
+                order.shuffle(using: &rng)
+                for (position, split) in cut(order.count, ratios).enumerated() { splitOf[order[position]] = split }
+            }
+            return folders.indices.map { [Int](repeating: splitOf[$0], count: folders[$0].rows.count) }
+        }
+    }
+
+    /// Writes the archive or shards under temporary names, then renames them into place.
+    func write(_ folders: [ThumbnailFolder], assignment: [[Int]]) throws -> [String] {
+        // Examples in archive order: train, then valid, then test; within a split by recording, then step.
+        var bySplit: [[Example]] = [[], [], []]
+        for (r, folder) in folders.enumerated() {
+            for i in folder.rows.indices { bySplit[assignment[r][i]].append(Example(recording: r, row: i)) }
+        }
+        let all = bySplit.enumerated().flatMap { split, examples in examples.map { (split, $0) } }
+        let shardSize = options.shardSize ?? max(1, all.count)
+        let shardCount = max(1, (all.count + shardSize - 1) / shardSize)
+        let paths = (0 ..< shardCount).map { shardPath($0, of: shardCount) }
+        let recordings = folders.enumerated().map { r, folder in
+            ArchiveManifest.RecordingRecord(
+                id: r, stem: folder.set.stem, category: folder.set.maps.category, instrument: folder.set.maps.instrument,
+                split: options.splitBy == "step" ? nil : ArchiveManifest.splitNames[assignment[r].first ?? 0], examples: folder.rows.count)
+        }
+        var temporaries: [String] = []
+        do {
+            for shard in 0 ..< shardCount {
+                let slice = Array(all[min(all.count, shard * shardSize) ..< min(all.count, (shard + 1) * shardSize)])
+                let temporary = AtomicWrite.temporaryPath(for: paths[shard])
+                temporaries.append(temporary)
+                try writeShard(slice, folders: folders, recordings: recordings, shard: shard, count: shardCount,
+                               firstExample: shard * shardSize, to: temporary)
+            }
+            for (temporary, path) in zip(temporaries, paths) { try AtomicWrite.commit(temporary, to: path) }
+        } catch {
+            for temporary in temporaries { unlink(temporary) }
+            throw error
+        }
+        return paths
+    }
+
+    func shardPath(_ index: Int, of count: Int) -> String {
+        guard options.shardSize != nil else { return output }
+        let url = URL(fileURLWithPath: output)
+        let ext = url.pathExtension.isEmpty ? "npz" : url.pathExtension
+        func five(_ n: Int) -> String { String(repeating: "0", count: max(0, 5 - String(n).count)) + String(n) }
+        return url.deletingPathExtension().path + "-\(five(index))-of-\(five(count)).\(ext)"
+    }
+
+    func writeShard(_ examples: [(Int, Example)], folders: [ThumbnailFolder], recordings: [ArchiveManifest.RecordingRecord],
+                    shard: Int, count: Int, firstExample: Int, to path: String) throws {
+        try AtomicWrite.createParent(of: path)
+        let writer = try ZipWriter(path: path, level: options.level, threads: options.threads, forceZip64: options.forceZip64)
+        let set = folders[0].set
+        let size = set.geometry.size
+        var members: [ArchiveManifest.MemberRecord] = []
+        var contents: [String: ArchiveManifest.SplitContents] = [:]
+        for (s, name) in ArchiveManifest.splitNames.enumerated() {
+            let split = examples.filter { $0.0 == s }.map(\.1)
+            var labels = [UInt8](), notes = [UInt8](repeating: 0, count: split.count * pianoKeys.count), source = [Int32]()
+            var histogram = [Int](repeating: 0, count: 128)
+            for (i, example) in split.enumerated() {
+                let row = folders[example.recording].rows[example.row]
+                labels.append(UInt8(row.label))
+                histogram[row.label] += 1
+                for key in row.notes { notes[i * pianoKeys.count + key - pianoKeys.lowerBound] = 1 }
+                source += [Int32(example.recording), Int32(row.step)]
+            }
+            contents[name] = .init(count: split.count, recordings: Array(Set(split.map(\.recording))).sorted(), classHistogram: histogram)
+            members.append(try writeImages(split, folders: folders, name: "\(name)_images.npy", size: size, writer: writer))
+            members.append(try writeArray(labels, dtype: .uint8, shape: [split.count], name: "\(name)_labels.npy", writer: writer))
+            members.append(try writeArray(notes, dtype: .uint8, shape: [split.count, pianoKeys.count], name: "\(name)_notes.npy", writer: writer))
+            let sourceBytes = source.flatMap { le32(Int($0)) }
+            members.append(try writeArray(sourceBytes, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
+        }
+        let manifest = ArchiveManifest(
+            frontEnd: .init(transform: set.transform, decibels: set.decibels, geometry: set.geometry, quality: set.quality, every: set.every),
+            labels: .init(),
+            split: .init(by: options.testInstruments.isEmpty ? options.splitBy : "instrument", ratios: options.ratios, seed: options.seed,
+                         testInstruments: options.testInstruments, leaks: options.splitBy == "step"),
+            shard: .init(index: shard, count: count, size: options.shardSize, firstExample: firstExample),
+            recordings: recordings, splits: contents, members: members)
+        try manifest.validate()
+        try writer.addMember(ArchiveManifest.memberName, data: try manifest.encoded())
+        try writer.finish()
+    }
+
+    func writeArray(_ bytes: [UInt8], dtype: NPY.DType, shape: [Int], name: String, writer: ZipWriter) throws -> ArchiveManifest.MemberRecord {
+        let header = NPY.header(dtype: dtype, shape: shape)
+        let record = try writer.addMember(name, size: header.count + bytes.count) { sink in
+            try sink.write(header)
+            try sink.write(bytes)
+        }
+        return .init(name: name, dtype: dtype.rawValue, shape: shape, bytes: record.size, sha256: record.sha256)
+    }
+
+    /// Streams a split's images: JPEGs decoded in parallel batches, written as one uint8 N x S x S array.
+    func writeImages(_ split: [Example], folders: [ThumbnailFolder], name: String, size: Int, writer: ZipWriter) throws -> ArchiveManifest.MemberRecord {
+        let shape = [split.count, size, size]
+        let header = NPY.header(dtype: .uint8, shape: shape)
+        let pixels = size * size, batch = 4096, threads = options.threads
+        let record = try writer.addMember(name, size: header.count + split.count * pixels) { sink in
+            try sink.write(header)
+            var buffer = [UInt8](repeating: 0, count: batch * pixels)
+            for start in stride(from: 0, to: split.count, by: batch) {
+                let part = Array(split[start ..< min(split.count, start + batch)])
+                let slots = SendableSlots(count: 0)
+                buffer.withUnsafeMutableBytes { raw in
+                    let out = SendablePointer(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    forEachPart(of: part.count, threads: threads) { range in
+                        do {
+                            let decoder = try JPEGDecoder()
+                            for i in range {
+                                let folder = folders[part[i].recording], row = folder.rows[part[i].row]
+                                let file = folder.path + "/" + row.file
+                                guard let data = FileManager.default.contents(atPath: file) else { throw FileError(file, "cannot read thumbnail") }
+                                let image: (width: Int, height: Int, pixels: [UInt8])
+                                do { image = try decoder.decodeGray(data) } catch { throw FileError.wrap(error, path: file) }
+                                guard image.width == size, image.height == size else {
+                                    throw FileError(file, "thumbnail is \(image.width)x\(image.height), thumbs.json says \(size)x\(size)")
+                                }
+                                (out.pointer + i * pixels).update(from: image.pixels, count: pixels)
+                            }
+                        } catch {
+                            slots.fail(error)
+                        }
+                    }
+                }
+                if let failure = slots.failure { throw failure }
+                try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0 ..< part.count * pixels])) }
+            }
+        }
+        return .init(name: name, dtype: NPY.DType.uint8.rawValue, shape: shape, bytes: record.size, sha256: record.sha256)
+    }
+}
