@@ -51,6 +51,9 @@ extension Pack {
         @Option(name: .shortAndLong, help: "Threads for JPEG decoding and compression.")
         var jobs = ProcessInfo.processInfo.activeProcessorCount
 
+        @Flag(help: .hidden)
+        var forceZip64 = false
+
         var ratios: [Int] { split.split(separator: ":").compactMap { Int($0) } }
 
         func validate() throws {
@@ -72,6 +75,7 @@ extension Pack {
             options.shardSize = shardSize
             options.level = Int32(level)
             options.threads = jobs
+            options.forceZip64 = forceZip64
             let (summary, _) = try PackRun(output: output, options: options).run(inputs)
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }

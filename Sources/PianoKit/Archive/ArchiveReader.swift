@@ -127,8 +127,10 @@ public final class ArchiveReader {
                 if sha != member.sha256 {
                     problems.append("\(path): member \(member.name): SHA-256 \(sha ?? "") differs from the manifest's \(member.sha256)")
                 }
+            } catch let error as FileError {
+                problems.append("\(error)")
             } catch {
-                problems.append("\(FileError.wrap(error, path: path))")
+                problems.append("\(path): member \(member.name): \(error)")
             }
         }
         let listed = Set(manifest.members.map(\.name) + [ArchiveManifest.memberName])

@@ -166,19 +166,23 @@ public final class ZipReader {
 
         func fail(_ message: String) -> FileError { FileError(path, "member \(entry.name): \(message)") }
 
+        /// Reads the next piece of stored bytes once the previous one is used up.
+        private func refill() throws {
+            guard inputStart == input.count, compressedLeft > 0 else { return }
+            let chunk = min(compressedLeft, 1 << 18)
+            let data = try handle.read(upToCount: chunk) ?? Data()
+            guard data.count == chunk else { throw fail("truncated file") }
+            input = [UInt8](data)
+            inputStart = 0
+            compressedLeft -= chunk
+            sha?.update(input)
+        }
+
         /// Fills `buffer` completely with the next bytes of the member; throws if the member ends first or is corrupt.
         public func read(into buffer: UnsafeMutableRawBufferPointer) throws {
             var filled = 0
             while filled < buffer.count {
-                if inputStart == input.count && compressedLeft > 0 {
-                    let chunk = min(compressedLeft, 1 << 18)
-                    let data = try handle.read(upToCount: chunk) ?? Data()
-                    guard data.count == chunk else { throw fail("truncated file") }
-                    input = [UInt8](data)
-                    inputStart = 0
-                    compressedLeft -= chunk
-                    sha?.update(input)
-                }
+                try refill()
                 let target = UnsafeMutableRawBufferPointer(rebasing: buffer[filled...])
                 let written: Int
                 if let inflater {
@@ -211,12 +215,25 @@ public final class ZipReader {
         @discardableResult
         public func finish() throws -> String? {
             guard delivered == entry.size else { throw fail("read \(delivered) of \(entry.size) bytes") }
-            if let inflater, !inflater.finished {
+            if let inflater {
+                // The final block may still be unread (an empty member, or data ending on a chunk edge).
                 var spare = [UInt8](repeating: 0, count: 1)
-                _ = try spare.withUnsafeMutableBytes { out in
-                    try input.withUnsafeBytes { try inflater.inflate(UnsafeRawBufferPointer(rebasing: $0[inputStart...]), into: out) }
+                while !inflater.finished {
+                    if inputStart == input.count && compressedLeft == 0 { throw fail("compressed data does not end where declared") }
+                    try refill()
+                    let (used, written) = try spare.withUnsafeMutableBytes { out in
+                        try input.withUnsafeBytes { bytes in
+                            do {
+                                return try inflater.inflate(UnsafeRawBufferPointer(rebasing: bytes[inputStart...]), into: out)
+                            } catch let error as FormatError {
+                                throw fail(error.message)
+                            }
+                        }
+                    }
+                    inputStart += used
+                    guard written == 0 else { throw fail("holds more than its declared \(entry.size) bytes") }
+                    if used == 0 && !inflater.finished && inputStart < input.count { throw fail("corrupt compressed data") }
                 }
-                guard inflater.finished else { throw fail("compressed data does not end where declared") }
             }
             guard compressedLeft == 0 else { throw fail("compressed data ends \(compressedLeft) bytes before its declared size") }
             guard crc == entry.crc else {

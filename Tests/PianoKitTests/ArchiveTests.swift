@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+@testable import PianoKit
+
+@Suite struct SHA256Tests {
+    @Test func knownVectors() {
+        func hex(_ text: String) -> String { var h = SHA256(); h.update(Array(text.utf8)); return h.hexDigest() }
+        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        var million = SHA256()
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1000)
+        for _ in 0 ..< 1000 { million.update(chunk) }
+        #expect(million.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func piecesGiveTheSameDigestAsTheWhole() {
+        let bytes = (0 ..< 1000).map { UInt8(truncatingIfNeeded: $0 * 31) }
+        var whole = SHA256(); whole.update(bytes)
+        var pieces = SHA256()
+        var i = 0
+        for size in [1, 63, 64, 65, 7, 300] { pieces.update(bytes[i ..< i + size]); i += size }
+        pieces.update(bytes[i...])
+        #expect(whole.hexDigest() == pieces.hexDigest())
+    }
+}
+
+@Suite struct ZipTests {
+    func bytes(_ count: Int, seed: UInt64 = 3) -> [UInt8] {
+        var rng = SeededGenerator(seed: seed)
+        // Compressible but not trivial: runs of random bytes.
+        var out: [UInt8] = []
+        while out.count < count { out += [UInt8](repeating: UInt8.random(in: 0 ... 40, using: &rng), count: Int.random(in: 1 ... 9, using: &rng)) }
+        return Array(out.prefix(count))
+    }
+
+    func write(_ path: String, members: [(String, [UInt8])], threads: Int, zip64: Bool = false) throws {
+        let writer = try ZipWriter(path: path, threads: threads, forceZip64: zip64)
+        for (name, data) in members {
+            try writer.addMember(name, size: data.count) { sink in
+                var i = 0, step = 1
+                while i < data.count {  // pieces of growing size, crossing block boundaries
+                    let n = min(step, data.count - i)
+                    try sink.write(Array(data[i ..< i + n]))
+                    i += n
+                    step = step * 3 + 1
+                }
+            }
+        }
+        try writer.finish()
+    }
+
+    @Test(arguments: [false, true])
+    func roundTripAcrossBlocksAndThreadCountsIsIdentical(zip64: Bool) throws {
+        let scratch = try Scratch()
+        let members = [("big.npy", bytes(3 * ZipWriter.blockSize + 12345)), ("empty.npy", []), ("small.json", Array("{}".utf8))]
+        try write(scratch.path + "/a.zip", members: members, threads: 1, zip64: zip64)
+        try write(scratch.path + "/b.zip", members: members, threads: 3, zip64: zip64)
+        let a = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/a.zip"))
+        #expect(a == (try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/b.zip"))))
+        let reader = try ZipReader(path: scratch.path + "/a.zip")
+        #expect(reader.entries.map(\.name) == members.map(\.0))
+        for (name, data) in members {
+            #expect([UInt8](try reader.readAll(name)) == data)
+        }
+    }
+
+    @Test func flippedByteOrTruncationIsCaught() throws {
+        let scratch = try Scratch()
+        let path = scratch.path + "/a.zip"
+        try write(path, members: [("x.npy", bytes(200_000))], threads: 2)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let original = data
+        data[30 + 5 + 1000] ^= 0x40  // inside the compressed data
+        try data.write(to: URL(fileURLWithPath: path))
+        #expect { _ = try ZipReader(path: path).readAll("x.npy") } throws: { "\($0)".contains("x.npy") }
+        try original.prefix(original.count - 30).write(to: URL(fileURLWithPath: path))
+        #expect { _ = try ZipReader(path: path) } throws: { "\($0)".contains("truncated") }
+        try Data("PK garbage".utf8).write(to: URL(fileURLWithPath: path))
+        #expect { _ = try ZipReader(path: path) } throws: { "\($0)".contains("not a zip archive") }
+    }
+}
+
+@Suite struct NPYTests {
+    @Test func headerIsAlignedAndParsesBack() throws {
+        for shape in [[0], [5], [3, 32, 32], [100_000, 88]] {
+            let header = NPY.header(dtype: .uint8, shape: shape)
+            #expect(header.count % 64 == 0)
+            let parsed = try NPY.parseHeader([UInt8](header))
+            #expect(parsed == NPY.Header(descr: "|u1", shape: shape, length: header.count))
+        }
+        #expect(throws: FormatError.self) { try NPY.parseHeader(Array("not numpy at all".utf8)) }
+    }
+}
+
+@Suite struct PackTests {
+    /// Six short recordings on two instruments, ingested and cut into thumbnails.
+    func thumbnails(_ scratch: Scratch) throws -> String {
+        for (i, instrument) in ["AkPn", "AkPn", "AkPn", "AkPn", "Other", "Other"].enumerated() {
+            let pitch = 60 + i
+            let stem = "MAPS_ISOL_NO_F_S0_M\(pitch)_\(instrument)"
+            let f = 440 * exp2(Double(pitch - 69) / 12)
+            let samples = (0 ..< 22050).map { Int16(6000 * sin(2 * Double.pi * f * Double($0) / 44100)) }
+            try WavWriter.write(samples: samples, channels: 1, sampleRate: 44100, to: scratch.path + "/in/\(stem).wav")
+            scratch.write("in/\(stem).txt", "OnsetTime\tOffsetTime\tMidiPitch\n0.1\t0.4\t\(pitch)\n")
+        }
+        _ = try IngestRun(outputDirectory: scratch.path + "/maps", options: IngestOptions(), force: false, jobs: 2).run([scratch.path + "/in"])
+        _ = try SpectroRun(outputDirectory: scratch.path + "/thumbs", options: SpectroOptions(), force: false, jobs: 2).run([scratch.path + "/maps"])
+        return scratch.path + "/thumbs"
+    }
+
+    func pack(_ thumbs: String, to path: String, _ configure: (inout PackOptions) -> Void = { _ in }) throws -> BatchSummary {
+        var options = PackOptions()
+        options.ratios = [4, 1, 1]
+        configure(&options)
+        return try PackRun(output: path, options: options).run([thumbs]).0
+    }
+
+    @Test func packsDeterministicallyAndReadsBack() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        #expect(try pack(thumbs, to: scratch.path + "/a.npz").failures.isEmpty)
+        _ = try pack(thumbs, to: scratch.path + "/b.npz")
+        let a = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/a.npz"))
+        #expect(a == (try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/b.npz"))))
+        let reader = try ArchiveReader(path: scratch.path + "/a.npz")
+        #expect(reader.verify().isEmpty)
+        let manifest = reader.manifest
+        let counts: [Int] = manifest.splits.values.map(\.count)
+        let stepsPerRecording = 22050 / 512 + 1
+        let packed: Int = counts.reduce(0, +)
+        #expect(packed == 6 * stepsPerRecording)
+        // By recording: each recording's examples are in exactly one split.
+        var splitOf: [Int32: String] = [:]
+        for split in ArchiveManifest.splitNames {
+            let stream = try reader.examples(split, chunk: 7)
+            var seen = 0
+            while let batch = try stream.next() {
+                for i in 0 ..< batch.count {
+                    let recording = batch.source[2 * i], step = Int(batch.source[2 * i + 1])
+                    #expect(splitOf[recording, default: split] == split)
+                    splitOf[recording] = split
+                    // The label is the recording's pitch while the note sounds (0.1 s to 0.4 s).
+                    let pitch = Int(manifest.recordings[Int(recording)].stem.split(separator: "_")[5].dropFirst())!
+                    let time = Double(step * 512) / 44100
+                    let expected = time >= 0.1 && time < 0.4 ? pitch : 0
+                    #expect(Int(batch.labels[i]) == expected)
+                    #expect(batch.notes[i * 88 ..< (i + 1) * 88].reduce(0) { $0 + Int($1) } == (expected > 0 ? 1 : 0))
+                }
+                seen += batch.count
+            }
+            #expect(seen == manifest.splits[split]!.count)
+        }
+        #expect(splitOf.count == 6)
+    }
+
+    @Test func testInstrumentsAndStepSplits() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        _ = try pack(thumbs, to: scratch.path + "/i.npz") { $0.testInstruments = ["Other"] }
+        let byInstrument = try ArchiveReader(path: scratch.path + "/i.npz").manifest
+        #expect(byInstrument.split.by == "instrument")
+        #expect(Set(byInstrument.splits["test"]!.recordings.map { byInstrument.recordings[$0].instrument }) == ["Other"])
+        #expect(!byInstrument.splits["train"]!.recordings.contains { byInstrument.recordings[$0].instrument == "Other" })
+        _ = try pack(thumbs, to: scratch.path + "/s.npz") { $0.splitBy = "step" }
+        let bySteps = try ArchiveReader(path: scratch.path + "/s.npz").manifest
+        #expect(bySteps.split.leaks && bySteps.recordings.allSatisfy { $0.split == nil })
+        #expect(bySteps.splits["train"]!.recordings.count == 6)  // every recording is spread over the splits
+    }
+
+    @Test func shardsPartitionTheExamples() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        _ = try pack(thumbs, to: scratch.path + "/whole.npz")
+        _ = try pack(thumbs, to: scratch.path + "/part.npz") { $0.shardSize = 100 }
+        let wholeCounts: [Int] = try ArchiveReader(path: scratch.path + "/whole.npz").manifest.splits.values.map(\.count)
+        let total = wholeCounts.reduce(0, +)
+        let shards = (total + 99) / 100
+        var counted = 0
+        for index in 0 ..< shards {
+            let name = String(format: "/part-%05d-of-%05d.npz", index, shards)
+            let reader = try ArchiveReader(path: scratch.path + name)
+            let shard = reader.manifest.shard
+            #expect(reader.verify().isEmpty)
+            #expect(shard.index == index)
+            #expect(shard.firstExample == index * 100)
+            let counts: [Int] = reader.manifest.splits.values.map(\.count)
+            counted += counts.reduce(0, +)
+        }
+        #expect(counted == total)
+    }
+
+    @Test func verifyAndReaderCatchCorruption() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        let path = scratch.path + "/a.npz"
+        _ = try pack(thumbs, to: path)
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        let zip = try ZipReader(path: path)
+        for entry in zip.entries where entry.compressedSize > 40 {
+            var data = original
+            data[entry.offset + 30 + entry.name.utf8.count + entry.compressedSize / 2] ^= 0x01
+            try data.write(to: URL(fileURLWithPath: path))
+            let problems = (try? ArchiveReader(path: path).verify()) ?? ["reader refused: \(entry.name)"]
+            #expect(problems.contains { $0.contains(entry.name) || entry.name == ArchiveManifest.memberName }, "\(entry.name): \(problems)")
+        }
+        try original.prefix(original.count / 2).write(to: URL(fileURLWithPath: path))
+        #expect(throws: FileError.self) { try ArchiveReader(path: path) }
+    }
+
+    @Test func mismatchedSettingsStopWithNoOutput() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        var small = SpectroOptions()
+        small.geometry = ThumbnailGeometry(size: 16, context: 8)
+        _ = try SpectroRun(outputDirectory: scratch.path + "/small", options: small, force: false, jobs: 1).run([scratch.path + "/maps/MAPS_ISOL_NO_F_S0_M60_AkPn.notemap.json"])
+        try FileManager.default.removeItem(atPath: thumbs + "/MAPS_ISOL_NO_F_S0_M60_AkPn")
+        try FileManager.default.moveItem(atPath: scratch.path + "/small/MAPS_ISOL_NO_F_S0_M60_AkPn", toPath: thumbs + "/zz_other")
+        #expect { _ = try pack(thumbs, to: scratch.path + "/a.npz") } throws: { "\($0)".contains("zz_other") && "\($0)".contains("size 16") }
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/a.npz"))
+        #expect(scratch.files(containing: AtomicWrite.temporaryPrefix).isEmpty)
+    }
+}
