@@ -192,7 +192,7 @@ public struct PackRun: Sendable {
             shard: .init(index: shard, count: count, size: options.shardSize, firstExample: firstExample),
             recordings: recordings, splits: contents, members: members)
         try manifest.validate()
-        try writer.addMember(ArchiveManifest.memberName, data: try manifest.encoded())
+        try writer.addMember(ArchiveManifest.memberName, data: try manifest.encoded(), level: 9)  // small: the best compression costs nothing
         try writer.finish()
     }
 

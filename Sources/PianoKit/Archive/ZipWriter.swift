@@ -50,13 +50,14 @@ public final class ZipWriter {
     deinit { close(fd) }
 
     /// Adds a member whose `size` bytes `produce` writes into the sink, in any number of pieces.
+    /// `level` overrides the writer's compression level for this member.
     @discardableResult
-    public func addMember(_ name: String, size: Int, _ produce: (MemberSink) throws -> Void) throws -> ZipMemberRecord {
+    public func addMember(_ name: String, size: Int, level: Int32? = nil, _ produce: (MemberSink) throws -> Void) throws -> ZipMemberRecord {
         let zip64 = forceZip64 || size >= 0xFFFF_0000
         let headerOffset = offset
         let nameBytes = Array(name.utf8)
         try write(localHeader(name: nameBytes, crc: 0, compressed: 0, size: size, zip64: zip64))
-        let sink = MemberSink(writer: self)
+        let sink = MemberSink(writer: self, deflater: level.map { BlockDeflater(level: $0) } ?? deflater)
         try produce(sink)
         let (crc, compressed, written, sha) = try sink.finish()
         guard written == size else {
@@ -74,8 +75,8 @@ public final class ZipWriter {
 
     /// Adds a member held in memory.
     @discardableResult
-    public func addMember(_ name: String, data: Data) throws -> ZipMemberRecord {
-        try addMember(name, size: data.count) { try $0.write(data) }
+    public func addMember(_ name: String, data: Data, level: Int32? = nil) throws -> ZipMemberRecord {
+        try addMember(name, size: data.count, level: level) { try $0.write(data) }
     }
 
     /// Writes the central directory and end records; the file is complete after this.
@@ -132,6 +133,7 @@ public final class ZipWriter {
     /// Receives one member's bytes, compresses them in rounds of blocks (in parallel), and writes them.
     public final class MemberSink {
         private let writer: ZipWriter
+        private let deflater: BlockDeflater
         /// Up to 32 KiB of dictionary (the end of the previous round), then the pending bytes.
         private var buffer: [UInt8]
         private var dictionary = 0
@@ -143,8 +145,9 @@ public final class ZipWriter {
         /// Blocks per round: twice the threads, so that threads finishing early find more work.
         private let roundSize: Int
 
-        init(writer: ZipWriter) {
+        init(writer: ZipWriter, deflater: BlockDeflater) {
             self.writer = writer
+            self.deflater = deflater
             roundSize = ZipWriter.blockSize * 2 * writer.threads
             buffer = [UInt8](repeating: 0, count: BlockDeflater.window + roundSize)
         }
@@ -175,7 +178,7 @@ public final class ZipWriter {
             var blocks: [Range<Int>] = stride(from: start, to: end, by: ZipWriter.blockSize).map { $0 ..< min(end, $0 + ZipWriter.blockSize) }
             if blocks.isEmpty && last { blocks = [end ..< end] }
             let ranges = blocks
-            let deflater = writer.deflater
+            let deflater = self.deflater
             let checks = RunningChecks(crc: crc)
             let slots = SendableSlots(count: ranges.count)
             buffer.withUnsafeBytes { whole in
