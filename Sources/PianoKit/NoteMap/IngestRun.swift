@@ -25,22 +25,16 @@ public struct IngestRun: Sendable {
     public func run(_ inputs: [String]) throws -> BatchSummary {
         let found = RecordingFinder.find(inputs)
         for problem in found.problems { printError("error: \(problem)") }
-        do {
-            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(outputDirectory, "cannot create output folder: \(error.localizedDescription)")
-        }
-        AtomicWrite.removeStale(in: outputDirectory)
+        try AtomicWrite.prepareOutputDirectory(outputDirectory)
         let directory = outputDirectory, options = self.options, force = self.force
-        var summary = BatchRunner.run(found.recordings, jobs: jobs, label: "ingest", name: \.wav) { recording, warn in
+        let summary = BatchRunner.run(found.recordings, jobs: jobs, label: "ingest", name: \.wav) { recording, warn in
             let path = NoteMapBuilder.outputPath(for: recording, in: directory)
             if !force && NoteMapBuilder.isUpToDate(path, recording: recording, options: options) { return .upToDate }
             let map = try NoteMapBuilder.build(recording, options: options, outputDirectory: directory, warn: warn)
             try AtomicWrite.write(try map.encoded(), to: path)
             return .made
         }
-        summary.total += found.problems.count
-        summary.failures = found.problems + summary.failures
+        .including(found.problems)
         let (index, problems) = NoteMapIndex.scan(directory)
         for problem in problems { printError("warning: left out of the index: \(problem)") }
         try AtomicWrite.write(try index.encoded(), to: directory + "/" + NoteMapIndex.fileName)

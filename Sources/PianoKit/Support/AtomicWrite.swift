@@ -43,6 +43,16 @@ public enum AtomicWrite {
         }
     }
 
+    /// Creates a stage's output folder if needed and clears what a killed earlier run left in it.
+    public static func prepareOutputDirectory(_ directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw FileError(directory, "cannot create output folder: \(error.localizedDescription)")
+        }
+        removeStale(in: directory)
+    }
+
     /// Removes temporary files and folders left in `directory` by a run that was killed; returns how many.
     @discardableResult
     public static func removeStale(in directory: String) -> Int {

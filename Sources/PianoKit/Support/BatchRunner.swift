@@ -19,6 +19,11 @@ public struct BatchSummary: Sendable {
     /// One error per failed item.
     public var failures: [FileError]
 
+    /// This summary with inputs that failed before any work (unpaired files, missing folders) counted in.
+    public func including(_ problems: [FileError]) -> BatchSummary {
+        BatchSummary(total: total + problems.count, made: made, upToDate: upToDate, failures: problems + failures)
+    }
+
     /// `done X of Y, N failed (M made, U up to date)`.
     public var line: String {
         "done \(made + upToDate) of \(total), \(failures.count) failed (\(made) made, \(upToDate) up to date)"

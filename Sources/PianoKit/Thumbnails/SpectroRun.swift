@@ -62,20 +62,14 @@ public struct SpectroRun: Sendable {
     public func run(_ inputs: [String]) throws -> BatchSummary {
         let found = Self.noteMaps(in: inputs)
         for problem in found.problems { printError("error: \(problem)") }
-        do {
-            try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw FileError(outputDirectory, "cannot create output folder: \(error.localizedDescription)")
-        }
-        AtomicWrite.removeStale(in: outputDirectory)
+        try AtomicWrite.prepareOutputDirectory(outputDirectory)
         let threads = max(1, jobs / max(1, found.files.count))
         let frontEnds = FrontEndCache(options: options)
         let run = self
-        var summary = BatchRunner.run(found.files, jobs: jobs, label: "spectro", name: { $0 }) { path, _ in
+        let summary = BatchRunner.run(found.files, jobs: jobs, label: "spectro", name: { $0 }) { path, _ in
             try run.process(noteMap: path, frontEnds: frontEnds, threads: threads)
         }
-        summary.total += found.problems.count
-        summary.failures = found.problems + summary.failures
+        .including(found.problems)
         printError(summary.line)
         return summary
     }
