@@ -1,12 +1,14 @@
 """Every file the tools wrote validates against its JSON Schema in Schemas/."""
 
+import copy
 import json
 import math
+import zipfile
 
 import jsonschema
 import pytest
 
-from conftest import SCHEMAS, SPECTRO_RUNS
+from conftest import SCHEMAS, SPECTRO_RUNS, _binary, run_tool
 
 KINDS = ("pedal", "nopedal")
 
@@ -29,7 +31,8 @@ def check(problems: list):
         pytest.fail(f"{len(problems)} problems:\n" + "\n".join(problems[:25]), pytrace=False)
 
 
-@pytest.mark.parametrize("name", ["notemap.schema.json", "notemap-index.schema.json", "corpus.schema.json", "thumbs.schema.json"])
+@pytest.mark.parametrize("name", ["notemap.schema.json", "notemap-index.schema.json", "corpus.schema.json", "thumbs.schema.json",
+                                  "archive-manifest.schema.json"])
 def test_schema_is_valid_draft_2020_12(name):
     schema = json.loads((SCHEMAS / name).read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -137,3 +140,106 @@ def test_thumbs_schema_rejects(spectro_runs):
     assert not v.is_valid({**cqt, "transform": {**cqt["transform"], "fmin": 30.0}})
     assert not v.is_valid({**stft, "transform": {k: x for k, x in stft["transform"].items() if k != "fftSize"}})
     assert not v.is_valid({**cqt, "maps": {**cqt["maps"], "category": "ELSE"}})
+
+
+# pack runs over the spectro_runs folders, by name: (spectro run, extra pack arguments).
+PACK_RUNS = {
+    "default": ("cqt36", []),
+    "stft": ("stft", ["--split", "2:1:1"]),
+    "step": ("every4", ["--split-by", "step", "--seed", "9"]),
+    "shards": ("every4", ["--shard-size", "40", "--split", "1:1:1"]),
+    "zip64": ("geometry", ["--force-zip64"]),
+}
+
+
+@pytest.fixture(scope="module")
+def archive_manifests(spectro_runs, tmp_path_factory) -> dict:
+    """{"<pack run>/<archive file>": manifest.json read out of the zip} for every archive of PACK_RUNS."""
+    out = tmp_path_factory.mktemp("archives")
+    manifests = {}
+    for name, (run, extra) in PACK_RUNS.items():
+        run_tool([_binary("pack"), spectro_runs.outputs[run], "-o", out / name / "data.npz", *extra], f"pack {' '.join(extra)}")
+        for path in sorted((out / name).glob("*.npz")):
+            with zipfile.ZipFile(path) as z:
+                assert z.infolist()[-1].filename == "manifest.json", f"{path}: manifest.json is not the last member"
+                manifests[f"{name}/{path.name}"] = json.loads(z.read("manifest.json"))
+    instruments = sorted({spectro_runs.sidecar("cqt36", stem)["maps"].get("instrument") or "" for stem in spectro_runs.stems} - {""})
+    if instruments:
+        path = out / "instrument" / "data.npz"
+        run_tool([_binary("pack"), spectro_runs.outputs["cqt36"], "-o", path, "--test-instruments", instruments[0]], "pack --test-instruments")
+        with zipfile.ZipFile(path) as z:
+            manifests[f"instrument/{path.name}"] = json.loads(z.read("manifest.json"))
+    return manifests
+
+
+def test_archive_manifests(archive_manifests):
+    """Every manifest pack wrote validates, and obeys the rules the schema cannot state."""
+    v = validator("archive-manifest.schema.json")
+    assert sum(name.startswith("shards/") for name in archive_manifests) > 1
+    problems = []
+    for name, manifest in archive_manifests.items():
+        problems += errors(v, manifest, name)
+        size = manifest["frontEnd"]["geometry"]["size"]
+        members = {m["name"]: m for m in manifest["members"]}
+        for split, contents in manifest["splits"].items():
+            count = contents["count"]
+            if sum(contents["classHistogram"]) != count:
+                problems.append(f"{name}: {split} class histogram does not add up to {count}")
+            for kind, shape in (("images", [count, size, size]), ("labels", [count]), ("notes", [count, 88]), ("source", [count, 2])):
+                if members[f"{split}_{kind}.npy"]["shape"] != shape:
+                    problems.append(f"{name}: {split}_{kind}.npy has shape {members[f'{split}_{kind}.npy']['shape']}, expected {shape}")
+            if any(r >= len(manifest["recordings"]) for r in contents["recordings"]):
+                problems.append(f"{name}: {split} names unlisted recordings")
+        if [r["id"] for r in manifest["recordings"]] != list(range(len(manifest["recordings"]))):
+            problems.append(f"{name}: recording ids are not their positions")
+        shard = manifest["shard"]
+        if "size" in shard and shard["firstExample"] != shard["index"] * shard["size"]:
+            problems.append(f"{name}: firstExample {shard['firstExample']} != index x size")
+    check(problems)
+
+
+def test_archive_schema_rejects(archive_manifests):
+    """The manifest schema pins format and version, refuses unknown fields and inconsistent split records."""
+    v = validator("archive-manifest.schema.json")
+    manifest = archive_manifests["default/data.npz"]
+    step = archive_manifests["step/data.npz"]
+    shard = next(m for name, m in archive_manifests.items() if name.startswith("shards/"))
+    assert v.is_valid(manifest) and v.is_valid(step) and v.is_valid(shard)
+    assert v.is_valid(archive_manifests["stft/data.npz"])
+
+    def changed(base, edit):
+        copied = copy.deepcopy(base)
+        edit(copied)
+        return copied
+
+    assert not v.is_valid({**manifest, "format": "piano-thumbs"})
+    assert not v.is_valid({**manifest, "version": 2})
+    assert not v.is_valid({**manifest, "extra": 1})
+    assert not v.is_valid({k: x for k, x in manifest.items() if k != "members"})
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(leaks=True)))
+    assert not v.is_valid(changed(step, lambda m: m["split"].update(leaks=False)))
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(by="frames")))
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(ratios=[8, 1])))
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(ratios=[0, 0, 0])))
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(seed=-1)))
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(by="instrument")))  # no testInstruments
+    assert not v.is_valid(changed(manifest, lambda m: m["recordings"][0].pop("split")))
+    assert not v.is_valid(changed(step, lambda m: m["recordings"][0].update(split="train")))
+    assert not v.is_valid(changed(manifest, lambda m: m["recordings"][0].update(split="holdout")))
+    assert not v.is_valid(changed(manifest, lambda m: m["recordings"][0].update(examples=0)))
+    assert not v.is_valid(changed(manifest, lambda m: m["shard"].update(count=2)))  # sharded without a size
+    assert not v.is_valid(changed(shard, lambda m: m["shard"].pop("firstExample")))
+    assert not v.is_valid(changed(manifest, lambda m: m["splits"].update(holdout=m["splits"]["test"])))
+    assert not v.is_valid(changed(manifest, lambda m: m["splits"]["train"]["classHistogram"].pop()))
+    assert not v.is_valid(changed(manifest, lambda m: m["splits"]["train"].update(count=-1)))
+    assert not v.is_valid(changed(manifest, lambda m: m["labels"].update(classes=88)))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"].pop()))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"].reverse()))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"].append(m["members"][0])))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"][0].update(sha256=m["members"][0]["sha256"].upper())))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"][0].update(sha256=m["members"][0]["sha256"][:-1])))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"][3].update(dtype="<i8")))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"][2].update(shape=[m["members"][2]["shape"][0], 87])))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"][0].update(extra=1)))
+    assert not v.is_valid(changed(manifest, lambda m: m["frontEnd"]["transform"].update(fftSize=4096)))
+    assert not v.is_valid(changed(manifest, lambda m: m["frontEnd"].update(quality=0)))

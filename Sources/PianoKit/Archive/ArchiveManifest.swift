@@ -127,6 +127,18 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         /// SHA-256 of the member's stored (compressed) bytes in the zip, hex.
         public var sha256: String
 
+        /// Bytes of data (header excluded) the shape needs, or nil for a negative or overflowing shape.
+        public func byteCount(itemSize: Int) -> Int? {
+            var total = itemSize
+            for dimension in shape {
+                guard dimension >= 0 else { return nil }
+                let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+                guard !overflow, product <= 1 << 50 else { return nil }
+                total = product
+            }
+            return total
+        }
+
         /// Creates a member record.
         public init(name: String, dtype: String, shape: [Int], bytes: Int, sha256: String) {
             self.name = name
@@ -150,6 +162,10 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         guard format == Self.formatName else { throw fail("format is '\(format)', expected '\(Self.formatName)'") }
         guard version == Self.currentVersion else { throw fail("version \(version) is not supported (this build reads \(Self.currentVersion))") }
         let size = frontEnd.geometry.size
+        for member in members {
+            guard let item = NPY.itemSize(member.dtype) else { throw fail("member \(member.name) has unsupported dtype '\(member.dtype)'") }
+            guard member.byteCount(itemSize: item) != nil else { throw fail("member \(member.name) has an impossible shape \(member.shape)") }
+        }
         for split in Self.splitNames {
             guard let contents = splits[split] else { throw fail("no '\(split)' split") }
             guard contents.classHistogram.count == labels.classes, contents.classHistogram.reduce(0, +) == contents.count else {

@@ -25,8 +25,9 @@ public final class ArchiveReader {
             guard entry.size == member.bytes else {
                 throw FileError(path, "member \(member.name) is \(entry.size) bytes, the manifest says \(member.bytes)")
             }
+            // validate() has checked the dtype and that the shape's size does not overflow.
             let expected = NPY.header(dtype: NPY.DType(rawValue: member.dtype)!, shape: member.shape).count
-                + member.shape.reduce(1, *) * NPY.itemSize(member.dtype)!
+                + member.byteCount(itemSize: NPY.itemSize(member.dtype)!)!
             guard entry.size == expected else {
                 throw FileError(path, "member \(member.name) is \(entry.size) bytes, but shape \(member.shape) of \(member.dtype) needs \(expected)")
             }

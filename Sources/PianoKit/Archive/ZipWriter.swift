@@ -156,11 +156,13 @@ public final class ZipWriter {
         public func write(_ bytes: UnsafeRawBufferPointer) throws {
             var done = 0
             while done < bytes.count {
+                // A full round is compressed only once more bytes come, so that the member's last
+                // bytes always reach finish() and end in a real final block.
+                if filled - dictionary == roundSize { try flush(last: false) }
                 let take = min(bytes.count - done, roundSize - (filled - dictionary))
                 buffer.withUnsafeMutableBytes { ($0.baseAddress! + filled).copyMemory(from: bytes.baseAddress! + done, byteCount: take) }
                 filled += take
                 done += take
-                if filled - dictionary == roundSize { try flush(last: false) }
             }
         }
 
