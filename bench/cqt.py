@@ -2,6 +2,8 @@
 stage (JPEG files included) in audio-seconds per wall-second. Run through bench/cqt.sh."""
 
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,15 +52,39 @@ for bpo in (12, 36):
 
 subprocess.run([bin_dir / "ingest", work / "in", "-o", work / "maps"], check=True, capture_output=True)
 print()
-print(f"{'spectro stage (60 s file)':<36}{'wall s':>8}{'x real time':>13}")
+shm = Path("/dev/shm")
+targets = [("disk", work)] + ([("tmpfs", Path(tempfile.mkdtemp(dir=shm)))] if shm.is_dir() else [])
+print(f"{'spectro stage (60 s file)':<36}" + "".join(f"{name + ' wall s':>14}{'x real time':>12}" for name, _ in targets))
 for transform, bpo in (("cqt", 36), ("cqt", 12), ("stft", 36)):
     for jobs in (1, 2):
-        walls = []
-        for _ in range(3):
-            start = time.perf_counter()
-            subprocess.run([bin_dir / "spectro", work / "maps", "-o", work / "thumbs", "--force", "--jobs", str(jobs),
-                            "--transform", transform, "--bins-per-octave", str(bpo)], check=True, capture_output=True)
-            walls.append(time.perf_counter() - start)
-        wall = statistics.median(walls)
-        images = json.loads((work / "thumbs" / "bench60" / "thumbs.json").read_text())["images"]
-        print(f"{f'{transform} {bpo}/oct, {images} JPEGs, {jobs} thread(s)':<36}{wall:>8.2f}{60 / wall:>12.0f}x")
+        line = ""
+        for _, base in targets:
+            walls = []
+            for _ in range(5):
+                shutil.rmtree(base / "thumbs", ignore_errors=True)  # a fresh folder each time: deleting the last one is not timed,
+                os.sync()  # nor is writing back the last run's files
+                start = time.perf_counter()
+                subprocess.run([bin_dir / "spectro", work / "maps", "-o", base / "thumbs", "--jobs", str(jobs),
+                                "--transform", transform, "--bins-per-octave", str(bpo)], check=True, capture_output=True)
+                walls.append(time.perf_counter() - start)
+            wall = statistics.median(walls)
+            line += f"{wall:>14.2f}{60 / wall:>11.0f}x"
+        images = json.loads((targets[0][1] / "thumbs" / "bench60" / "thumbs.json").read_text())["images"]
+        print(f"{f'{transform} {bpo}/oct, {images} JPEGs, {jobs} job(s)':<36}{line}")
+
+# The floor the disk sets: creating as many small files in a fresh folder, doing nothing else.
+floors = []
+for _ in range(5):
+    folder = work / "floor"
+    shutil.rmtree(folder, ignore_errors=True)
+    os.sync()
+    folder.mkdir()
+    start = time.perf_counter()
+    for k in range(images):
+        fd = os.open(folder / f"{k:06d}.jpg", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, b"x" * 700)
+        os.close(fd)
+    floors.append(time.perf_counter() - start)
+print(f"creating {images} 700-byte files alone on the disk: {statistics.median(floors):.2f} s (median of 5)")
+for _, base in targets[1:]:
+    shutil.rmtree(base, ignore_errors=True)
