@@ -1,0 +1,129 @@
+import Foundation
+
+/// The paper's architectures.
+public enum Architecture: String, Sendable, CaseIterable, Codable {
+    /// TensorFlow's CIFAR-10 network: conv 5x5x64 + ReLU, max pool 3/2, LRN, conv 5x5x64 + ReLU,
+    /// LRN, max pool 3/2, dense 384 + ReLU, dense 192 + ReLU, linear output.
+    case original
+    /// One convolution: conv 5x5x64 + ReLU, max pool 3/2, LRN, linear output.
+    case simple
+}
+
+/// What the output layer predicts.
+public enum LabelKind: String, Sendable, CaseIterable, Codable {
+    /// 128-way softmax: the MIDI note of the step (0 = none).
+    case single
+    /// 88 sigmoids: every sounding key (MIDI 21...108).
+    case multi
+
+    /// Output units.
+    public var outputs: Int { self == .single ? 128 : pianoKeys.count }
+}
+
+/// A feed-forward network: layers in order, built for one input shape.
+public final class Network {
+    /// The architecture.
+    public let architecture: Architecture
+    /// The label kind of the output layer.
+    public let labels: LabelKind
+    /// Input shape (1 x size x size).
+    public let input: ActivationShape
+    /// The layers, first to last.
+    public let layers: [Layer]
+
+    /// Builds `architecture` for `size` x `size` grayscale inputs, weights drawn from a seeded
+    /// generator (truncated-normal-like uniform with standard deviation 1/sqrt(fan-in) for
+    /// hidden layers, as He-style scaling for ReLU nets).
+    public init(_ architecture: Architecture, labels: LabelKind, size: Int, seed: UInt64) {
+        self.architecture = architecture
+        self.labels = labels
+        input = ActivationShape(channels: 1, height: size, width: size)
+        var rng = SeededGenerator(seed: seed)
+        func initialise(_ count: Int, _ fanIn: Int) -> [Float] {
+            // Uniform on [-a, a] has standard deviation a / sqrt(3): a = sqrt(6 / fanIn) gives He scaling.
+            let a = Float((6 / Double(fanIn)).squareRoot())
+            return (0 ..< count).map { _ in Float.random(in: -a ... a, using: &rng) }
+        }
+        var layers: [Layer] = []
+        var shape = input
+        func add(_ layer: Layer) {
+            layers.append(layer)
+            shape = layer.outputShape
+        }
+        add(Convolution(name: "conv1", input: shape, filters: 64, kernel: 5, initialise: initialise))
+        add(ReLU(shape))
+        add(MaxPool(shape))
+        add(LocalResponseNorm(shape))
+        if architecture == .original {
+            add(Convolution(name: "conv2", input: shape, filters: 64, kernel: 5, initialise: initialise))
+            add(ReLU(shape))
+            add(LocalResponseNorm(shape))
+            add(MaxPool(shape))
+            add(Dense(name: "local3", inputs: shape.count, outputs: 384, initialise: initialise))
+            add(ReLU(shape))
+            add(Dense(name: "local4", inputs: shape.count, outputs: 192, initialise: initialise))
+            add(ReLU(shape))
+        }
+        add(Dense(name: "output", inputs: shape.count, outputs: labels.outputs, initialise: initialise))
+        self.layers = layers
+    }
+
+    /// Every learnable tensor, in layer order.
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// The logits of `batch` examples (each size x size values, pixels scaled as the caller chooses).
+    public func forward(_ images: [Float], batch: Int) -> [Float] {
+        layers.reduce(images) { $1.forward($0, batch: batch) }
+    }
+
+    /// Back-propagates the loss gradient with respect to the logits, accumulating parameter gradients.
+    public func backward(_ gradient: [Float]) {
+        _ = layers.reversed().reduce(gradient) { $1.backward($0) }
+    }
+
+    /// Clears the accumulated gradients.
+    public func zeroGradients() {
+        for p in parameters { p.gradient = [Float](repeating: 0, count: p.value.count) }
+    }
+
+    /// The data loss of a batch and its gradient with respect to the logits.
+    public func loss(_ logits: [Float], labels single: [Int], targets multi: [Float], batch: Int) -> (loss: Double, gradient: [Float]) {
+        switch labels {
+        case .single: return Loss.softmaxCrossEntropy(logits, labels: single, classes: 128)
+        case .multi: return Loss.sigmoidCrossEntropy(logits, targets: multi, batch: batch)
+        }
+    }
+
+    /// Half the sum of squared decaying weights (weights, not biases) times `rate`: the weight-decay term added to the loss.
+    public func weightDecayLoss(rate: Double) -> Double {
+        parameters.filter(\.decays).reduce(0) { total, p in total + p.value.reduce(0) { $0 + Double($1) * Double($1) } } * rate / 2
+    }
+}
+
+/// Stochastic gradient descent with momentum; weight decay enters as rate x weight in each gradient.
+public final class MomentumSGD {
+    /// Momentum coefficient.
+    public let momentum: Float
+    /// Weight-decay rate (the loss gets rate / 2 x sum of squared weights).
+    public let weightDecay: Float
+    private var velocity: [ObjectIdentifier: [Float]] = [:]
+
+    /// Creates an optimiser.
+    public init(momentum: Float = 0.9, weightDecay: Float = 0.0005) {
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+    }
+
+    /// Applies one step: v = m v + (g + decay w); w -= lr v.
+    public func step(_ parameters: [Parameter], learningRate: Float) {
+        for p in parameters {
+            var v = velocity[ObjectIdentifier(p)] ?? [Float](repeating: 0, count: p.value.count)
+            let decay = p.decays ? weightDecay : 0
+            for i in v.indices {
+                v[i] = momentum * v[i] + p.gradient[i] + decay * p.value[i]
+                p.value[i] -= learningRate * v[i]
+            }
+            velocity[ObjectIdentifier(p)] = v
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import PianoKit
+
+@Suite struct NetworkTests {
+    /// The whole network's parameter gradients, checked by central differences on a sample of
+    /// coordinates of every tensor. Float32 tolerance: relative error below 3e-2, measured against
+    /// at least 1e-2 (so gradients under 1e-2 must agree to 3e-4, about the float32 noise of a
+    /// difference quotient with step 1e-3 on a loss near 5; a smaller step crosses fewer ReLU and
+    /// max-pool kinks but drowns in rounding).
+    @Test(arguments: [Architecture.simple, .original], [LabelKind.single, .multi])
+    func wholeNetworkGradients(architecture: Architecture, labels: LabelKind) {
+        let network = Network(architecture, labels: labels, size: 8, seed: 4)
+        let batch = 2
+        let images = GradientCheckTests.random(batch * 64, seed: 5)
+        let single = [3, 77]
+        var multi = [Float](repeating: 0, count: batch * 88)
+        multi[10] = 1; multi[88 + 40] = 1; multi[88 + 41] = 1
+        func loss() -> Double { network.loss(network.forward(images, batch: batch), labels: single, targets: multi, batch: batch).loss }
+        network.zeroGradients()
+        let (_, gradient) = network.loss(network.forward(images, batch: batch), labels: single, targets: multi, batch: batch)
+        network.backward(gradient)
+        var rng = SeededGenerator(seed: 6)
+        for p in network.parameters {
+            let analytic = p.gradient
+            for _ in 0 ..< 6 {
+                let i = Int.random(in: 0 ..< p.value.count, using: &rng)
+                let saved = p.value[i], step: Float = 1e-3
+                p.value[i] = saved + step; let plus = loss()
+                p.value[i] = saved - step; let minus = loss()
+                p.value[i] = saved
+                let numeric = (plus - minus) / (2 * Double(step))
+                let error = abs(numeric - Double(analytic[i])) / max(abs(numeric), abs(Double(analytic[i])), 1e-2)
+                #expect(error < 3e-2, "\(architecture) \(labels) \(p.name)[\(i)]: numeric \(numeric), analytic \(analytic[i])")
+            }
+        }
+    }
+
+    /// A tiny data set is learnt perfectly: the layers, losses and optimiser work together.
+    @Test func overfitsATinySet() {
+        let network = Network(.simple, labels: .single, size: 8, seed: 1)
+        let optimiser = MomentumSGD(momentum: 0.9, weightDecay: 0)
+        var rng = SeededGenerator(seed: 2)
+        let batch = 16
+        let images = (0 ..< batch * 64).map { _ in Float.random(in: 0 ... 1, using: &rng) }
+        let labels = (0 ..< batch).map { 21 + $0 % 8 }
+        for _ in 0 ..< 150 {
+            network.zeroGradients()
+            let (_, gradient) = network.loss(network.forward(images, batch: batch), labels: labels, targets: [], batch: batch)
+            network.backward(gradient)
+            optimiser.step(network.parameters, learningRate: 0.05)
+        }
+        let logits = network.forward(images, batch: batch)
+        let predicted = (0 ..< batch).map { n in (0 ..< 128).max { logits[n * 128 + $0] < logits[n * 128 + $1] }! }
+        #expect(predicted == labels)
+    }
+
+    @Test func weightDecayCountsWeightsOnly() {
+        let network = Network(.simple, labels: .multi, size: 8, seed: 3)
+        let weights = network.parameters.filter(\.decays).flatMap(\.value).reduce(0.0) { $0 + Double($1) * Double($1) }
+        #expect(abs(network.weightDecayLoss(rate: 0.0005) - weights * 0.00025) < 1e-9)
+        #expect(network.parameters.filter { !$0.decays }.allSatisfy { $0.name.hasSuffix(".bias") })
+    }
+
+    @Test func modelFileRoundTripsAndRefusesMismatches() throws {
+        let scratch = try Scratch()
+        let network = Network(.original, labels: .single, size: 16, seed: 9)
+        let frontEnd = ArchiveManifest.FrontEndRecord(transform: .pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36),
+                                                      decibels: DecibelScale(), geometry: ThumbnailGeometry(size: 16, context: 32), quality: 90, every: 1)
+        let path = scratch.path + "/m.safetensors"
+        try ModelFile.encode(network, frontEnd: frontEnd).write(to: URL(fileURLWithPath: path))
+        let (loaded, loadedFrontEnd, metadata) = try ModelFile.read(path: path)
+        #expect(loadedFrontEnd == frontEnd && metadata["architecture"] == "original")
+        #expect(zip(loaded.parameters, network.parameters).allSatisfy { $0.name == $1.name && $0.value == $1.value })
+        let input = GradientCheckTests.random(256, seed: 1)
+        #expect(loaded.forward(input, batch: 1) == network.forward(input, batch: 1))
+        // A simple network's tensors under an original network's metadata are refused.
+        var (tensors, wrong) = try SafeTensors.decode(ModelFile.encode(Network(.simple, labels: .single, size: 16, seed: 9), frontEnd: frontEnd))
+        wrong["architecture"] = "original"
+        try SafeTensors.encode(tensors, metadata: wrong).write(to: URL(fileURLWithPath: path))
+        #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("m.safetensors") }
+    }
+}
