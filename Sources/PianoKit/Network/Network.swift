@@ -114,6 +114,17 @@ public final class MomentumSGD {
         self.weightDecay = weightDecay
     }
 
+    /// The momentum buffer of `parameter` (zeros before its first step).
+    public func velocity(of parameter: Parameter) -> [Float] {
+        velocity[ObjectIdentifier(parameter)] ?? [Float](repeating: 0, count: parameter.value.count)
+    }
+
+    /// Restores a momentum buffer (from a checkpoint).
+    public func setVelocity(_ values: [Float], of parameter: Parameter) {
+        precondition(values.count == parameter.value.count)
+        velocity[ObjectIdentifier(parameter)] = values
+    }
+
     /// Applies one step: v = m v + (g + decay w); w -= lr v.
     public func step(_ parameters: [Parameter], learningRate: Float) {
         for p in parameters {
