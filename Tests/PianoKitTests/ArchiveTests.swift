@@ -95,7 +95,7 @@ import Testing
 
 @Suite struct PackTests {
     /// Six short recordings on two instruments, ingested and cut into thumbnails.
-    func thumbnails(_ scratch: Scratch) throws -> String {
+    func thumbnails(_ scratch: Scratch, size: Int = 32) throws -> String {
         for (i, instrument) in ["AkPn", "AkPn", "AkPn", "AkPn", "Other", "Other"].enumerated() {
             let pitch = 60 + i
             let stem = "MAPS_ISOL_NO_F_S0_M\(pitch)_\(instrument)"
@@ -105,7 +105,9 @@ import Testing
             scratch.write("in/\(stem).txt", "OnsetTime\tOffsetTime\tMidiPitch\n0.1\t0.4\t\(pitch)\n")
         }
         _ = try IngestRun(outputDirectory: scratch.path + "/maps", options: IngestOptions(), force: false, jobs: 2).run([scratch.path + "/in"])
-        _ = try SpectroRun(outputDirectory: scratch.path + "/thumbs", options: SpectroOptions(), force: false, jobs: 2).run([scratch.path + "/maps"])
+        var spectro = SpectroOptions()
+        spectro.geometry = ThumbnailGeometry(size: size, context: 32)
+        _ = try SpectroRun(outputDirectory: scratch.path + "/thumbs", options: spectro, force: false, jobs: 2).run([scratch.path + "/maps"])
         return scratch.path + "/thumbs"
     }
 

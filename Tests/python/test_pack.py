@@ -743,3 +743,45 @@ def test_undecodable_thumbnail_leaves_nothing(thumbs, tmp_path):
         assert result.returncode == 1, result.stderr
         assert str(broken) in result.stderr
         assert leftovers(out) == [], f"pack {' '.join(extra)} left {leftovers(out)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The trained model file, read by the safetensors package
+
+
+def test_trained_model_loads_with_safetensors(archive, tmp_path):
+    """`train` writes a model that the safetensors package reads, with the documented metadata,
+    tensors named and shaped as the simple network's, and values equal to the file's raw bytes."""
+    import json
+    import struct
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    model = tmp_path / "m.safetensors"
+    result = subprocess.run([_binary("train"), archive, "-o", model, "--steps", "3", "--batch", "16", "--eval-every", "3",
+                             "--threads", "1"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    tensors = load_file(str(model))
+    with safe_open(str(model), framework="numpy") as f:
+        metadata = f.metadata()
+    manifest = json.loads(zipfile.ZipFile(archive).read("manifest.json"))
+    size = manifest["frontEnd"]["geometry"]["size"]
+    assert metadata["format"] == "piano-model" and metadata["version"] == "1"
+    assert metadata["architecture"] == "simple" and metadata["labels"] == "single" and metadata["inputSize"] == str(size)
+    assert json.loads(metadata["frontEnd"])["transform"] == manifest["frontEnd"]["transform"]
+    half = (size + 1) // 2
+    assert {name: t.shape for name, t in tensors.items()} == {
+        "conv1.weight": (64, 1, 5, 5), "conv1.bias": (64,),
+        "output.weight": (128, 64 * half * half), "output.bias": (128,)}
+    # Independently of the package: the header and the raw little-endian floats.
+    raw = model.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + length])
+    for name, t in tensors.items():
+        begin, end = header[name]["data_offsets"]
+        assert header[name]["dtype"] == "F32"
+        assert np.array_equal(np.frombuffer(raw[8 + length + begin:8 + length + end], dtype="<f4").reshape(t.shape), t)
+    assert np.isfinite(tensors["conv1.weight"]).all() and tensors["conv1.weight"].std() > 0
+    for suffix in (".log.csv", ".loss.svg", ".checkpoint.safetensors"):
+        assert (tmp_path / ("m" + suffix)).is_file()

@@ -10,7 +10,7 @@ public final class Convolution: Layer {
     public let bias: Parameter
     public var outputShape: ActivationShape { ActivationShape(channels: filters, height: input.height, width: input.width) }
     public var parameters: [Parameter] { [weight, bias] }
-    private var columns: [Float] = []  // per example: (channels * k * k) x (h * w)
+    private var columns: [Float] = []  // (channels * k * k) x (batch * h * w)
     private var batch = 0
 
     /// Creates a layer with weights drawn from `initialise` (given the fan-in).
@@ -75,21 +75,40 @@ public final class Convolution: Layer {
         }
     }
 
+    private var product: [Float] = []  // filters x (batch * pixels): the GEMM's output, or dy in that layout
+
+    /// One matrix product for the whole batch: columns are (patch) x (batch * pixels), so the
+    /// product is filters x (batch * pixels), scattered back to NCHW with the bias added.
     public func forward(_ x: [Float], batch: Int) -> [Float] {
         self.batch = batch
-        columns = [Float](repeating: 0, count: batch * patch * pixels)
+        let width = batch * pixels
+        if columns.count != patch * width { columns = [Float](repeating: 0, count: patch * width) }
+        if product.count != filters * width { product = [Float](repeating: 0, count: filters * width) }
         var out = [Float](repeating: 0, count: batch * outputShape.count)
+        let pixels = self.pixels
         x.withUnsafeBufferPointer { xp in
             columns.withUnsafeMutableBufferPointer { cp in
-                out.withUnsafeMutableBufferPointer { op in
+                // im2col writes each example's columns into its own column block of the wide matrix.
+                var single = [Float](repeating: 0, count: patch * pixels)
+                single.withUnsafeMutableBufferPointer { sp in
+                    for n in 0 ..< batch {
+                        im2col(xp.baseAddress! + n * input.count, sp.baseAddress!)
+                        for row in 0 ..< patch {
+                            (cp.baseAddress! + row * width + n * pixels).update(from: sp.baseAddress! + row * pixels, count: pixels)
+                        }
+                    }
+                }
+                product.withUnsafeMutableBufferPointer { pp in
                     weight.value.withUnsafeBufferPointer { wp in
+                        gemm(false, false, filters, width, patch, 1, wp.baseAddress!, patch, cp.baseAddress!, width, 0, pp.baseAddress!, width)
+                    }
+                    out.withUnsafeMutableBufferPointer { op in
                         for n in 0 ..< batch {
-                            let cols = cp.baseAddress! + n * patch * pixels
-                            im2col(xp.baseAddress! + n * input.count, cols)
-                            let y = op.baseAddress! + n * outputShape.count
-                            for f in 0 ..< filters { (y + f * pixels).initialize(repeating: bias.value[f], count: pixels) }
-                            // y[f, p] += W[f, :] . cols[:, p]
-                            gemm(false, false, filters, pixels, patch, 1, wp.baseAddress!, patch, cols, pixels, 1, y, pixels)
+                            for f in 0 ..< filters {
+                                let src = pp.baseAddress! + f * width + n * pixels, dst = op.baseAddress! + (n * filters + f) * pixels
+                                let b = bias.value[f]
+                                for p in 0 ..< pixels { dst[p] = src[p] + b }
+                            }
                         }
                     }
                 }
@@ -99,30 +118,45 @@ public final class Convolution: Layer {
     }
 
     public func backward(_ dy: [Float]) -> [Float] {
+        let width = batch * pixels, pixels = self.pixels
         var dx = [Float](repeating: 0, count: batch * input.count)
-        var dcols = [Float](repeating: 0, count: patch * pixels)
+        // dy from NCHW to filters x (batch * pixels), and the bias gradient on the way.
         dy.withUnsafeBufferPointer { gp in
+            product.withUnsafeMutableBufferPointer { pp in
+                for n in 0 ..< batch {
+                    for f in 0 ..< filters {
+                        let src = gp.baseAddress! + (n * filters + f) * pixels, dst = pp.baseAddress! + f * width + n * pixels
+                        var sum: Float = 0
+                        for p in 0 ..< pixels { dst[p] = src[p]; sum += src[p] }
+                        bias.gradient[f] += sum
+                    }
+                }
+            }
+        }
+        var dcols = [Float](repeating: 0, count: patch * width)
+        product.withUnsafeBufferPointer { pp in
             columns.withUnsafeBufferPointer { cp in
-                weight.value.withUnsafeBufferPointer { wp in
-                    weight.gradient.withUnsafeMutableBufferPointer { dwp in
-                        dcols.withUnsafeMutableBufferPointer { dcp in
-                            dx.withUnsafeMutableBufferPointer { dxp in
-                                for n in 0 ..< batch {
-                                    let g = gp.baseAddress! + n * outputShape.count
-                                    let cols = cp.baseAddress! + n * patch * pixels
-                                    // dW += dy (filters x pixels) . cols^T (pixels x patch)
-                                    gemm(false, true, filters, patch, pixels, 1, g, pixels, cols, pixels, 1, dwp.baseAddress!, patch)
-                                    for f in 0 ..< filters {
-                                        var sum: Float = 0
-                                        for p in 0 ..< pixels { sum += g[f * pixels + p] }
-                                        bias.gradient[f] += sum
-                                    }
-                                    // dcols = W^T (patch x filters) . dy (filters x pixels)
-                                    gemm(true, false, patch, pixels, filters, 1, wp.baseAddress!, patch, g, pixels, 0, dcp.baseAddress!, pixels)
-                                    col2im(dcp.baseAddress!, dxp.baseAddress! + n * input.count)
-                                }
-                            }
+                weight.gradient.withUnsafeMutableBufferPointer { dwp in
+                    // dW += dY (filters x width) . cols^T (width x patch)
+                    gemm(false, true, filters, patch, width, 1, pp.baseAddress!, width, cp.baseAddress!, width, 1, dwp.baseAddress!, patch)
+                }
+            }
+            weight.value.withUnsafeBufferPointer { wp in
+                dcols.withUnsafeMutableBufferPointer { dcp in
+                    // dcols = W^T (patch x filters) . dY (filters x width)
+                    gemm(true, false, patch, width, filters, 1, wp.baseAddress!, patch, pp.baseAddress!, width, 0, dcp.baseAddress!, width)
+                }
+            }
+        }
+        var single = [Float](repeating: 0, count: patch * pixels)
+        dcols.withUnsafeBufferPointer { dcp in
+            single.withUnsafeMutableBufferPointer { sp in
+                dx.withUnsafeMutableBufferPointer { dxp in
+                    for n in 0 ..< batch {
+                        for row in 0 ..< patch {
+                            (sp.baseAddress! + row * pixels).update(from: dcp.baseAddress! + row * width + n * pixels, count: pixels)
                         }
+                        col2im(sp.baseAddress!, dxp.baseAddress! + n * input.count)
                     }
                 }
             }

@@ -29,12 +29,13 @@ public struct InputPipeline: Sendable, Equatable {
         let offsetY = random ? Int.random(in: 0 ... size - crop, using: &rng) : (size - crop) / 2
         let offsetX = random ? Int.random(in: 0 ... size - crop, using: &rng) : (size - crop) / 2
         let mirror = random && flip && Bool.random(using: &rng)
-        let base = pixels.startIndex
         var out = [Float](repeating: 0, count: crop * crop)
-        for y in 0 ..< crop {
-            for x in 0 ..< crop {
-                let sx = mirror ? crop - 1 - x : x
-                out[y * crop + x] = Float(pixels[base + (y + offsetY) * size + sx + offsetX]) / 255
+        pixels.withUnsafeBufferPointer { src in
+            for y in 0 ..< crop {
+                for x in 0 ..< crop {
+                    let sx = mirror ? crop - 1 - x : x
+                    out[y * crop + x] = Float(src[(y + offsetY) * size + sx + offsetX]) / 255
+                }
             }
         }
         if random {

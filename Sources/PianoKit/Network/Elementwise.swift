@@ -2,19 +2,27 @@
 public final class ReLU: Layer {
     public let outputShape: ActivationShape
     public var parameters: [Parameter] { [] }
-    private var mask: [Bool] = []
+    private var output: [Float] = []  // the last forward's output: positive where the input was
 
     /// Creates a ReLU for inputs of `shape`.
     public init(_ shape: ActivationShape) { outputShape = shape }
 
     public func forward(_ x: [Float], batch: Int) -> [Float] {
-        mask = x.map { $0 > 0 }
-        return x.map { max(0, $0) }
+        var out = x
+        out.withUnsafeMutableBufferPointer { o in
+            for i in 0 ..< o.count where o[i] < 0 { o[i] = 0 }
+        }
+        output = out
+        return out
     }
 
     public func backward(_ dy: [Float]) -> [Float] {
         var dx = dy
-        for i in dx.indices where !mask[i] { dx[i] = 0 }
+        dx.withUnsafeMutableBufferPointer { d in
+            output.withUnsafeBufferPointer { o in
+                for i in 0 ..< d.count where o[i] <= 0 { d[i] = 0 }
+            }
+        }
         return dx
     }
 }
@@ -41,31 +49,35 @@ public final class MaxPool: Layer {
 
     public func forward(_ x: [Float], batch: Int) -> [Float] {
         let o = outputShape, padY = padding(input.height, o.height), padX = padding(input.width, o.width)
+        let h = input.height, w = input.width, size = self.size, stride = self.stride
         var out = [Float](repeating: 0, count: batch * o.count)
-        winners = [Int](repeating: 0, count: batch * o.count)
-        for n in 0 ..< batch {
-            for c in 0 ..< o.channels {
-                let base = (n * input.channels + c) * input.height * input.width
-                for oy in 0 ..< o.height {
-                    for ox in 0 ..< o.width {
-                        var best = -Float.infinity, at = -1
-                        for i in 0 ..< size {
-                            let y = oy * stride + i - padY
-                            guard y >= 0 && y < input.height else { continue }
-                            for j in 0 ..< size {
-                                let xx = ox * stride + j - padX
-                                guard xx >= 0 && xx < input.width else { continue }
-                                let index = base + y * input.width + xx
-                                if x[index] > best { best = x[index]; at = index }
+        var winners = [Int](repeating: 0, count: batch * o.count)
+        x.withUnsafeBufferPointer { xp in
+            out.withUnsafeMutableBufferPointer { op in
+                winners.withUnsafeMutableBufferPointer { wp in
+                    for plane in 0 ..< batch * o.channels {
+                        let base = plane * h * w
+                        for oy in 0 ..< o.height {
+                            let y0 = max(0, oy * stride - padY), y1 = min(h, oy * stride - padY + size)
+                            for ox in 0 ..< o.width {
+                                let x0 = max(0, ox * stride - padX), x1 = min(w, ox * stride - padX + size)
+                                var best = -Float.infinity, at = base + y0 * w + x0
+                                for y in y0 ..< y1 {
+                                    for xx in x0 ..< x1 where xp[base + y * w + xx] > best {
+                                        best = xp[base + y * w + xx]
+                                        at = base + y * w + xx
+                                    }
+                                }
+                                let k = (plane * o.height + oy) * o.width + ox
+                                op[k] = best
+                                wp[k] = at
                             }
                         }
-                        let k = ((n * o.channels + c) * o.height + oy) * o.width + ox
-                        out[k] = best
-                        winners[k] = at
                     }
                 }
             }
         }
+        self.winners = winners
         return out
     }
 
@@ -87,6 +99,7 @@ public final class LocalResponseNorm: Layer {
     let beta: Float
     private var x: [Float] = []
     private var scale: [Float] = []  // bias + alpha * window sum, per element
+    private var factor: [Float] = []  // scale^-beta, per element
 
     /// Creates the layer; the defaults are the paper's (TensorFlow CIFAR-10's) norm layers.
     public init(_ shape: ActivationShape, radius: Int = 4, bias: Float = 1, alpha: Float = 0.001 / 9, beta: Float = 0.75) {
@@ -98,43 +111,74 @@ public final class LocalResponseNorm: Layer {
     }
 
     public func forward(_ input: [Float], batch: Int) -> [Float] {
-        x = input
-        let s = outputShape, plane = s.height * s.width
-        scale = [Float](repeating: 0, count: input.count)
+        let channels = outputShape.channels, plane = outputShape.height * outputShape.width
+        let radius = self.radius, bias = self.bias, alpha = self.alpha, beta = self.beta
+        var scale = [Float](repeating: 0, count: input.count)
+        var factor = [Float](repeating: 0, count: input.count)
         var out = [Float](repeating: 0, count: input.count)
-        for n in 0 ..< batch {
-            for p in 0 ..< plane {
-                for c in 0 ..< s.channels {
-                    var sum: Float = 0
-                    for j in max(0, c - radius) ... min(s.channels - 1, c + radius) {
-                        let v = input[(n * s.channels + j) * plane + p]
-                        sum += v * v
+        var squares = [Float](repeating: 0, count: channels * plane)
+        input.withUnsafeBufferPointer { x in
+        scale.withUnsafeMutableBufferPointer { sc in
+        factor.withUnsafeMutableBufferPointer { fa in
+        out.withUnsafeMutableBufferPointer { o in
+        squares.withUnsafeMutableBufferPointer { sq in
+            for n in 0 ..< batch {
+                let base = n * channels * plane
+                for i in 0 ..< channels * plane { sq[i] = x[base + i] * x[base + i] }
+                for c in 0 ..< channels {
+                    let lo = max(0, c - radius), hi = min(channels - 1, c + radius)
+                    for p in 0 ..< plane {
+                        var sum: Float = 0
+                        for j in lo ... hi { sum += sq[j * plane + p] }
+                        let k = base + c * plane + p
+                        sc[k] = bias + alpha * sum
+                        fa[k] = exp(-beta * log(sc[k]))
+                        o[k] = x[k] * fa[k]
                     }
-                    let k = (n * s.channels + c) * plane + p
-                    scale[k] = bias + alpha * sum
-                    out[k] = input[k] * pow(scale[k], -beta)
                 }
             }
         }
+        }
+        }
+        }
+        }
+        x = input
+        self.scale = scale
+        self.factor = factor
         return out
     }
 
     /// dx_c = dy_c s_c^-b - 2 a b x_c sum over j with |j - c| <= r of dy_j x_j s_j^(-b-1).
     public func backward(_ dy: [Float]) -> [Float] {
-        let s = outputShape, plane = s.height * s.width, batch = x.count / s.count
+        let channels = outputShape.channels, plane = outputShape.height * outputShape.width, batch = x.count / outputShape.count
+        let radius = self.radius, coefficient = 2 * alpha * beta
         var dx = [Float](repeating: 0, count: x.count)
-        for n in 0 ..< batch {
-            for p in 0 ..< plane {
-                for c in 0 ..< s.channels {
-                    var sum: Float = 0
-                    for j in max(0, c - radius) ... min(s.channels - 1, c + radius) {
-                        let k = (n * s.channels + j) * plane + p
-                        sum += dy[k] * x[k] * pow(scale[k], -beta - 1)
+        // t_j = dy_j x_j s_j^(-b-1) = dy_j x_j factor_j / s_j, then window sums as in forward.
+        var t = [Float](repeating: 0, count: channels * plane)
+        dy.withUnsafeBufferPointer { g in
+        x.withUnsafeBufferPointer { xp in
+        scale.withUnsafeBufferPointer { sc in
+        factor.withUnsafeBufferPointer { fa in
+        dx.withUnsafeMutableBufferPointer { d in
+        t.withUnsafeMutableBufferPointer { tp in
+            for n in 0 ..< batch {
+                let base = n * channels * plane
+                for i in 0 ..< channels * plane { tp[i] = g[base + i] * xp[base + i] * fa[base + i] / sc[base + i] }
+                for c in 0 ..< channels {
+                    let lo = max(0, c - radius), hi = min(channels - 1, c + radius)
+                    for p in 0 ..< plane {
+                        var sum: Float = 0
+                        for j in lo ... hi { sum += tp[j * plane + p] }
+                        let k = base + c * plane + p
+                        d[k] = g[k] * fa[k] - coefficient * xp[k] * sum
                     }
-                    let k = (n * s.channels + c) * plane + p
-                    dx[k] = dy[k] * pow(scale[k], -beta) - 2 * alpha * beta * x[k] * sum
                 }
             }
+        }
+        }
+        }
+        }
+        }
         }
         return dx
     }

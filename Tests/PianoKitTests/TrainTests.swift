@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import PianoKit
+
+@Suite struct TrainTests {
+    /// Packs the six-recording archive of PackTests.
+    func archive(_ scratch: Scratch) throws -> String {
+        let thumbs = try PackTests().thumbnails(scratch, size: 16)
+        var options = PackOptions()
+        options.ratios = [4, 1, 1]
+        _ = try PackRun(output: scratch.path + "/a.npz", options: options).run([thumbs])
+        return scratch.path + "/a.npz"
+    }
+
+    func options(steps: Int) -> TrainOptions {
+        var options = TrainOptions()
+        options.steps = steps
+        options.batch = 32
+        options.evalEvery = 20
+        options.distort = false
+        options.shuffleBuffer = 500
+        options.learningRate = 0.02
+        options.threads = 1
+        return options
+    }
+
+    /// A tiny archive is learnt to 100% train accuracy through the whole stage, and its outputs are complete.
+    @Test func overfitsATinyArchive() throws {
+        let scratch = try Scratch()
+        let path = try archive(scratch)
+        let run = TrainRun(archivePath: path, output: scratch.path + "/m.safetensors", options: options(steps: 120))
+        let (_, log) = try run.run()
+        let trainer = try Trainer(archive: try ArchiveReader(path: path), options: options(steps: 120))
+        let (network, _, metadata) = try ModelFile.read(path: scratch.path + "/m.safetensors")
+        for (a, b) in zip(trainer.network.parameters, network.parameters) { a.value = b.value }
+        let accuracy = try trainer.evaluate("train").accuracy
+        #expect(accuracy == 1, "train accuracy \(accuracy)")
+        #expect(metadata["architecture"] == "simple" && metadata["steps"] == "120")
+        #expect(log.last?.step == 120 && log.contains { $0.validAccuracy != nil })
+        let csv = try String(contentsOfFile: run.logPath, encoding: .utf8)
+        #expect(csv.hasPrefix(TrainRun.header) && csv.split(separator: "\n").count == log.count + 1)
+        #expect(try String(contentsOfFile: run.plotPath, encoding: .utf8).contains("<polyline"))
+        #expect(FileManager.default.fileExists(atPath: run.checkpointPath))
+    }
+
+    /// A run resumes from its step-20 checkpoint and carries its log on to step 40; a model file
+    /// (no momentum, no step) is refused as a checkpoint.
+    @Test func resumesFromACheckpoint() throws {
+        let scratch = try Scratch()
+        let path = try archive(scratch)
+        var twenty = options(steps: 20)
+        twenty.shuffleBuffer = 1
+        _ = try TrainRun(archivePath: path, output: scratch.path + "/a.safetensors", options: twenty).run()
+        var forty = options(steps: 40)
+        forty.shuffleBuffer = 1
+        let resumed = TrainRun(archivePath: path, output: scratch.path + "/a.safetensors", options: forty, resume: scratch.path + "/a.checkpoint.safetensors")
+        let (_, log) = try resumed.run()
+        #expect(log.first?.step == 20 && log.last?.step == 40)
+        let bad = TrainRun(archivePath: path, output: scratch.path + "/b.safetensors", options: forty, resume: scratch.path + "/a.safetensors")
+        #expect { try bad.run() } throws: { "\($0)".contains("not a training checkpoint") }
+    }
+
+    @Test func learningRateDecaysInSteps() {
+        var options = TrainOptions()
+        options.learningRate = 0.1
+        options.decaySteps = 100
+        options.decayRate = 0.5
+        #expect(options.learningRate(at: 0) == 0.1 && options.learningRate(at: 99) == 0.1)
+        #expect(abs(options.learningRate(at: 100) - 0.05) < 1e-7 && abs(options.learningRate(at: 250) - 0.025) < 1e-7)
+    }
+
+    @Test func pipelineStandardisesAndCrops() {
+        var rng = SeededGenerator(seed: 1)
+        let pixels = (0 ..< 1024).map { UInt8($0 % 256) }
+        let plain = InputPipeline(size: 32, distort: false).prepare(pixels[...], training: true, rng: &rng)
+        let mean = plain.reduce(0, +) / 1024, variance = plain.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 1024
+        #expect(abs(mean) < 1e-5 && abs(variance - 1) < 1e-3)
+        let cropped = InputPipeline(size: 32, crop: 24).prepare(pixels[...], training: false, rng: &rng)
+        #expect(cropped.count == 576)
+        let flat = InputPipeline(size: 32, distort: false).prepare([UInt8](repeating: 7, count: 1024)[...], training: true, rng: &rng)
+        #expect(flat.allSatisfy { abs($0) < 1e-4 })  // no division by zero on a flat image
+    }
+}
