@@ -10,7 +10,7 @@ public final class ReLU: Layer {
     public func forward(_ x: [Float], batch: Int) -> [Float] {
         var out = x
         out.withUnsafeMutableBufferPointer { o in
-            for i in 0 ..< o.count where o[i] < 0 { o[i] = 0 }
+            for i in 0 ..< o.count { o[i] = max(o[i], 0) }  // branch-free, so it vectorises
         }
         output = out
         return out
@@ -20,7 +20,7 @@ public final class ReLU: Layer {
         var dx = dy
         dx.withUnsafeMutableBufferPointer { d in
             output.withUnsafeBufferPointer { o in
-                for i in 0 ..< d.count where o[i] <= 0 { d[i] = 0 }
+                for i in 0 ..< d.count { d[i] = o[i] > 0 ? d[i] : 0 }
             }
         }
         return dx

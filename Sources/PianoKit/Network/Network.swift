@@ -128,13 +128,18 @@ public final class MomentumSGD {
     /// Applies one step: v = m v + (g + decay w); w -= lr v.
     public func step(_ parameters: [Parameter], learningRate: Float) {
         for p in parameters {
-            var v = velocity[ObjectIdentifier(p)] ?? [Float](repeating: 0, count: p.value.count)
-            let decay = p.decays ? weightDecay : 0
-            for i in v.indices {
-                v[i] = momentum * v[i] + p.gradient[i] + decay * p.value[i]
-                p.value[i] -= learningRate * v[i]
+            let decay = p.decays ? weightDecay : 0, momentum = self.momentum
+            // Mutated in place in the dictionary's storage: no copy of the buffer per step.
+            velocity[ObjectIdentifier(p), default: [Float](repeating: 0, count: p.value.count)].withUnsafeMutableBufferPointer { v in
+                p.gradient.withUnsafeBufferPointer { g in
+                    p.value.withUnsafeMutableBufferPointer { w in
+                        for i in 0 ..< v.count {
+                            v[i] = momentum * v[i] + g[i] + decay * w[i]
+                            w[i] -= learningRate * v[i]
+                        }
+                    }
+                }
             }
-            velocity[ObjectIdentifier(p)] = v
         }
     }
 }
