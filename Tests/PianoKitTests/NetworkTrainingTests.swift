@@ -81,3 +81,23 @@ import Testing
         #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("m.safetensors") }
     }
 }
+
+@Suite(.serialized) struct LayerThreadTests {
+    /// The layers split their per-example loops over threads; the results must not change.
+    @Test func threadsGiveTheSameForwardAndBackward() {
+        defer { setBLASThreads(1) }
+        var results: [([Float], [Float])] = []
+        for threads in [1, 2] {
+            setBLASThreads(threads)
+            let network = Network(.original, labels: .single, size: 16, seed: 8)
+            let images = GradientCheckTests.random(5 * 256, seed: 9)
+            network.zeroGradients()
+            let logits = network.forward(images, batch: 5)
+            let (_, gradient) = network.loss(logits, labels: [1, 2, 3, 4, 5], targets: [], batch: 5)
+            network.backward(gradient)
+            results.append((logits, network.parameters.flatMap(\.gradient)))
+        }
+        #expect(zip(results[0].0, results[1].0).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
+        #expect(zip(results[0].1, results[1].1).allSatisfy { abs($0 - $1) <= 1e-4 * max(1e-2, abs($0)) })
+    }
+}

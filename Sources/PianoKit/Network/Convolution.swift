@@ -1,6 +1,6 @@
 /// A 2-D convolution, stride 1, "SAME" zero padding (output as large as the input), computed as
 /// im2col + one matrix product per example.
-public final class Convolution: Layer {
+public final class Convolution: Layer, @unchecked Sendable {
     let input: ActivationShape
     let filters: Int
     let kernel: Int
@@ -89,12 +89,16 @@ public final class Convolution: Layer {
         x.withUnsafeBufferPointer { xp in
             columns.withUnsafeMutableBufferPointer { cp in
                 // im2col writes each example's columns into its own column block of the wide matrix.
-                var single = [Float](repeating: 0, count: patch * pixels)
-                single.withUnsafeMutableBufferPointer { sp in
-                    for n in 0 ..< batch {
-                        im2col(xp.baseAddress! + n * input.count, sp.baseAddress!)
-                        for row in 0 ..< patch {
-                            (cp.baseAddress! + row * width + n * pixels).update(from: sp.baseAddress! + row * pixels, count: pixels)
+                let source = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!)), wide = SendablePointer(cp.baseAddress!)
+                let patch = self.patch, inputCount = input.count
+                forEachPart(of: batch, threads: LayerThreads.count) { examples in
+                    var single = [Float](repeating: 0, count: patch * pixels)
+                    single.withUnsafeMutableBufferPointer { sp in
+                        for n in examples {
+                            self.im2col(source.pointer + n * inputCount, sp.baseAddress!)
+                            for row in 0 ..< patch {
+                                (wide.pointer + row * width + n * pixels).update(from: sp.baseAddress! + row * pixels, count: pixels)
+                            }
                         }
                     }
                 }
@@ -148,15 +152,19 @@ public final class Convolution: Layer {
                 }
             }
         }
-        var single = [Float](repeating: 0, count: patch * pixels)
         dcols.withUnsafeBufferPointer { dcp in
-            single.withUnsafeMutableBufferPointer { sp in
-                dx.withUnsafeMutableBufferPointer { dxp in
-                    for n in 0 ..< batch {
-                        for row in 0 ..< patch {
-                            (sp.baseAddress! + row * pixels).update(from: dcp.baseAddress! + row * width + n * pixels, count: pixels)
+            dx.withUnsafeMutableBufferPointer { dxp in
+                let wide = SendablePointer(UnsafeMutablePointer(mutating: dcp.baseAddress!)), target = SendablePointer(dxp.baseAddress!)
+                let patch = self.patch, inputCount = input.count
+                forEachPart(of: batch, threads: LayerThreads.count) { examples in
+                    var single = [Float](repeating: 0, count: patch * pixels)
+                    single.withUnsafeMutableBufferPointer { sp in
+                        for n in examples {
+                            for row in 0 ..< patch {
+                                (sp.baseAddress! + row * pixels).update(from: wide.pointer + row * width + n * pixels, count: pixels)
+                            }
+                            self.col2im(sp.baseAddress!, target.pointer + n * inputCount)
                         }
-                        col2im(sp.baseAddress!, dxp.baseAddress! + n * input.count)
                     }
                 }
             }

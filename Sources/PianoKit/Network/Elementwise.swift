@@ -90,7 +90,7 @@ public final class MaxPool: Layer {
 
 /// Local response normalisation across channels, as TensorFlow's `lrn`:
 /// y_c = x_c / (bias + alpha * sum of x_j^2 for |j - c| <= radius)^beta.
-public final class LocalResponseNorm: Layer {
+public final class LocalResponseNorm: Layer, @unchecked Sendable {
     public let outputShape: ActivationShape
     public var parameters: [Parameter] { [] }
     let radius: Int
@@ -116,13 +116,17 @@ public final class LocalResponseNorm: Layer {
         var scale = [Float](repeating: 0, count: input.count)
         var factor = [Float](repeating: 0, count: input.count)
         var out = [Float](repeating: 0, count: input.count)
-        var squares = [Float](repeating: 0, count: channels * plane)
-        input.withUnsafeBufferPointer { x in
-        scale.withUnsafeMutableBufferPointer { sc in
-        factor.withUnsafeMutableBufferPointer { fa in
-        out.withUnsafeMutableBufferPointer { o in
-        squares.withUnsafeMutableBufferPointer { sq in
-            for n in 0 ..< batch {
+        input.withUnsafeBufferPointer { xb in
+        scale.withUnsafeMutableBufferPointer { scb in
+        factor.withUnsafeMutableBufferPointer { fab in
+        out.withUnsafeMutableBufferPointer { ob in
+            let x = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), sc = SendablePointer(scb.baseAddress!)
+            let fa = SendablePointer(fab.baseAddress!), o = SendablePointer(ob.baseAddress!)
+            forEachPart(of: batch, threads: LayerThreads.count) { examples in
+            var squares = [Float](repeating: 0, count: channels * plane)
+            squares.withUnsafeMutableBufferPointer { sq in
+            let x = x.pointer, sc = sc.pointer, fa = fa.pointer, o = o.pointer
+            for n in examples {
                 let base = n * channels * plane
                 for i in 0 ..< channels * plane { sq[i] = x[base + i] * x[base + i] }
                 for c in 0 ..< channels {
@@ -137,7 +141,8 @@ public final class LocalResponseNorm: Layer {
                     }
                 }
             }
-        }
+            }
+            }
         }
         }
         }
@@ -154,14 +159,19 @@ public final class LocalResponseNorm: Layer {
         let radius = self.radius, coefficient = 2 * alpha * beta
         var dx = [Float](repeating: 0, count: x.count)
         // t_j = dy_j x_j s_j^(-b-1) = dy_j x_j factor_j / s_j, then window sums as in forward.
-        var t = [Float](repeating: 0, count: channels * plane)
-        dy.withUnsafeBufferPointer { g in
-        x.withUnsafeBufferPointer { xp in
-        scale.withUnsafeBufferPointer { sc in
-        factor.withUnsafeBufferPointer { fa in
-        dx.withUnsafeMutableBufferPointer { d in
-        t.withUnsafeMutableBufferPointer { tp in
-            for n in 0 ..< batch {
+        dy.withUnsafeBufferPointer { gb in
+        x.withUnsafeBufferPointer { xb in
+        scale.withUnsafeBufferPointer { scb in
+        factor.withUnsafeBufferPointer { fab in
+        dx.withUnsafeMutableBufferPointer { db in
+            let g = SendablePointer(UnsafeMutablePointer(mutating: gb.baseAddress!)), xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!))
+            let sc = SendablePointer(UnsafeMutablePointer(mutating: scb.baseAddress!)), fa = SendablePointer(UnsafeMutablePointer(mutating: fab.baseAddress!))
+            let d = SendablePointer(db.baseAddress!)
+            forEachPart(of: batch, threads: LayerThreads.count) { examples in
+            var t = [Float](repeating: 0, count: channels * plane)
+            t.withUnsafeMutableBufferPointer { tp in
+            let g = g.pointer, xp = xp.pointer, sc = sc.pointer, fa = fa.pointer, d = d.pointer
+            for n in examples {
                 let base = n * channels * plane
                 for i in 0 ..< channels * plane { tp[i] = g[base + i] * xp[base + i] * fa[base + i] / sc[base + i] }
                 for c in 0 ..< channels {
@@ -174,7 +184,8 @@ public final class LocalResponseNorm: Layer {
                     }
                 }
             }
-        }
+            }
+            }
         }
         }
         }

@@ -68,5 +68,13 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha:
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
-/// Sets the number of threads OpenBLAS uses.
-public func setBLASThreads(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+/// Sets the number of threads OpenBLAS uses and the layers split their per-example loops over.
+public func setBLASThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(count))
+    LayerThreads.count = max(1, count)
+}
+
+/// How many threads the layers split their per-example loops over (see `setBLASThreads`).
+public enum LayerThreads {
+    nonisolated(unsafe) static var count = 1
+}
