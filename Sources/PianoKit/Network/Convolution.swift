@@ -104,7 +104,7 @@ public final class Convolution: Layer, @unchecked Sendable {
                 }
                 product.withUnsafeMutableBufferPointer { pp in
                     weight.value.withUnsafeBufferPointer { wp in
-                        gemm(false, false, filters, width, patch, 1, wp.baseAddress!, patch, cp.baseAddress!, width, 0, pp.baseAddress!, width)
+                        gemmSplittingColumns(false, filters, width, patch, 1, wp.baseAddress!, patch, cp.baseAddress!, width, 0, pp.baseAddress!, width)
                     }
                     out.withUnsafeMutableBufferPointer { op in
                         for n in 0 ..< batch {
@@ -142,13 +142,13 @@ public final class Convolution: Layer, @unchecked Sendable {
             columns.withUnsafeBufferPointer { cp in
                 weight.gradient.withUnsafeMutableBufferPointer { dwp in
                     // dW += dY (filters x width) . cols^T (width x patch)
-                    gemm(false, true, filters, patch, width, 1, pp.baseAddress!, width, cp.baseAddress!, width, 1, dwp.baseAddress!, patch)
+                    gemmSplittingReduction(filters, patch, width, 1, pp.baseAddress!, width, cp.baseAddress!, width, dwp.baseAddress!, patch)
                 }
             }
             weight.value.withUnsafeBufferPointer { wp in
                 dcols.withUnsafeMutableBufferPointer { dcp in
                     // dcols = W^T (patch x filters) . dY (filters x width)
-                    gemm(true, false, patch, width, filters, 1, wp.baseAddress!, patch, pp.baseAddress!, width, 0, dcp.baseAddress!, width)
+                    gemmSplittingColumns(true, patch, width, filters, 1, wp.baseAddress!, patch, pp.baseAddress!, width, 0, dcp.baseAddress!, width)
                 }
             }
         }

@@ -28,7 +28,7 @@ public final class Dense: Layer {
         x.withUnsafeBufferPointer { xp in
             weight.value.withUnsafeBufferPointer { wp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    gemm(false, true, batch, outputs, inputs, 1, xp.baseAddress!, inputs, wp.baseAddress!, inputs, 1, yp.baseAddress!, outputs)
+                    gemm(false, true, batch, outputs, inputs, 1, xp.baseAddress!, inputs, wp.baseAddress!, inputs, 1, yp.baseAddress!, outputs)  // small: one thread
                 }
             }
         }
@@ -41,12 +41,12 @@ public final class Dense: Layer {
             x.withUnsafeBufferPointer { xp in
                 weight.gradient.withUnsafeMutableBufferPointer { dwp in
                     // dW (outputs x inputs) += dY^T . X
-                    gemm(true, false, outputs, inputs, batch, 1, gp.baseAddress!, outputs, xp.baseAddress!, inputs, 1, dwp.baseAddress!, inputs)
+                    gemmSplittingReduction(outputs, inputs, batch, 1, gp.baseAddress!, outputs, xp.baseAddress!, inputs, dwp.baseAddress!, inputs, transposeA: true)
                 }
                 weight.value.withUnsafeBufferPointer { wp in
                     dx.withUnsafeMutableBufferPointer { dxp in
                         // dX (batch x inputs) = dY . W
-                        gemm(false, false, batch, inputs, outputs, 1, gp.baseAddress!, outputs, wp.baseAddress!, inputs, 0, dxp.baseAddress!, inputs)
+                        gemmSplittingColumns(false, batch, inputs, outputs, 1, gp.baseAddress!, outputs, wp.baseAddress!, inputs, 0, dxp.baseAddress!, inputs)
                     }
                 }
             }

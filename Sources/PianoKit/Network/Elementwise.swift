@@ -1,5 +1,5 @@
 /// max(0, x).
-public final class ReLU: Layer {
+public final class ReLU: Layer, @unchecked Sendable {
     public let outputShape: ActivationShape
     public var parameters: [Parameter] { [] }
     private var output: [Float] = []  // the last forward's output: positive where the input was
@@ -9,8 +9,11 @@ public final class ReLU: Layer {
 
     public func forward(_ x: [Float], batch: Int) -> [Float] {
         var out = x
-        out.withUnsafeMutableBufferPointer { o in
-            for i in 0 ..< o.count { o[i] = max(o[i], 0) }  // branch-free, so it vectorises
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = SendablePointer(ob.baseAddress!)
+            forEachPart(of: ob.count, threads: LayerThreads.count) { range in
+                for i in range { o.pointer[i] = max(o.pointer[i], 0) }  // branch-free, so it vectorises
+            }
         }
         output = out
         return out
@@ -18,9 +21,12 @@ public final class ReLU: Layer {
 
     public func backward(_ dy: [Float]) -> [Float] {
         var dx = dy
-        dx.withUnsafeMutableBufferPointer { d in
-            output.withUnsafeBufferPointer { o in
-                for i in 0 ..< d.count { d[i] = o[i] > 0 ? d[i] : 0 }
+        dx.withUnsafeMutableBufferPointer { db in
+            output.withUnsafeBufferPointer { ob in
+                let d = SendablePointer(db.baseAddress!), o = SendablePointer(UnsafeMutablePointer(mutating: ob.baseAddress!))
+                forEachPart(of: db.count, threads: LayerThreads.count) { range in
+                    for i in range { d.pointer[i] = o.pointer[i] > 0 ? d.pointer[i] : 0 }
+                }
             }
         }
         return dx
@@ -29,7 +35,7 @@ public final class ReLU: Layer {
 
 /// Max pooling with TensorFlow's "SAME" padding: output ceil(input / stride), padding split
 /// with the smaller half before; padded cells never win.
-public final class MaxPool: Layer {
+public final class MaxPool: Layer, @unchecked Sendable {
     let input: ActivationShape
     let size: Int
     let stride: Int
@@ -52,10 +58,13 @@ public final class MaxPool: Layer {
         let h = input.height, w = input.width, size = self.size, stride = self.stride
         var out = [Float](repeating: 0, count: batch * o.count)
         var winners = [Int](repeating: 0, count: batch * o.count)
-        x.withUnsafeBufferPointer { xp in
-            out.withUnsafeMutableBufferPointer { op in
-                winners.withUnsafeMutableBufferPointer { wp in
-                    for plane in 0 ..< batch * o.channels {
+        x.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { ob in
+                winners.withUnsafeMutableBufferPointer { wb in
+                    let xs = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), os = SendablePointer(ob.baseAddress!), ws = SendablePointer(wb.baseAddress!)
+                    forEachPart(of: batch * o.channels, threads: LayerThreads.count) { planes in
+                    let xp = xs.pointer, op = os.pointer, wp = ws.pointer
+                    for plane in planes {
                         let base = plane * h * w
                         for oy in 0 ..< o.height {
                             let y0 = max(0, oy * stride - padY), y1 = min(h, oy * stride - padY + size)
@@ -73,6 +82,7 @@ public final class MaxPool: Layer {
                                 wp[k] = at
                             }
                         }
+                    }
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// The shape of one example's activations: channels x height x width (a dense layer's output is C x 1 x 1).
 public struct ActivationShape: Sendable, Equatable, Codable {
@@ -68,10 +69,54 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha:
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
-/// Sets the number of threads OpenBLAS uses and the layers split their per-example loops over.
+/// Sets the number of threads the layers use. OpenBLAS itself runs single-threaded: the layers
+/// split their matrix products and per-example loops over the batch themselves, which keeps
+/// OpenBLAS's worker threads from spinning between the many mid-sized products of a step.
 public func setBLASThreads(_ count: Int) {
-    openblas_set_num_threads(Int32(count))
+    openblas_set_num_threads(1)
     LayerThreads.count = max(1, count)
+}
+
+/// C (m x n) = alpha op(A) op(B) + beta C with the n columns split between `LayerThreads.count`
+/// threads (op(B)'s columns and C's columns are independent).
+func gemmSplittingColumns(_ transA: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                          _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    let a = SendablePointer(UnsafeMutablePointer(mutating: a)), b = SendablePointer(UnsafeMutablePointer(mutating: b)), c = SendablePointer(c)
+    forEachPart(of: n, threads: LayerThreads.count) { columns in
+        gemm(transA, false, m, columns.count, k, alpha, a.pointer, lda, b.pointer + columns.lowerBound, ldb, beta, c.pointer + columns.lowerBound, ldc)
+    }
+}
+
+/// C (m x n) += alpha A (m x k) B^T (k x n given as n x k rows), the k products split between
+/// threads and summed: the reduction of a weight gradient over a batch.
+func gemmSplittingReduction(_ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                            _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, transposeA: Bool = false) {
+    let threads = min(LayerThreads.count, max(1, k / 64))
+    if threads == 1 {
+        return transposeA ? gemm(true, false, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc) : gemm(false, true, m, n, k, alpha, a, lda, b, ldb, 1, c, ldc)
+    }
+    let partials = (0 ..< threads).map { _ in SendablePointer(UnsafeMutablePointer<Float>.allocate(capacity: m * n)) }
+    defer { for p in partials { p.pointer.deallocate() } }
+    let a = SendablePointer(UnsafeMutablePointer(mutating: a)), b = SendablePointer(UnsafeMutablePointer(mutating: b))
+    let chunk = (k + threads - 1) / threads
+    DispatchQueue.concurrentPerform(iterations: threads) { part in
+        let lo = part * chunk, hi = min(k, lo + chunk)
+        let out = partials[part].pointer
+        out.initialize(repeating: 0, count: m * n)
+        guard lo < hi else { return }
+        if transposeA {
+            // A is k x m (rows are the reduction), B is k x n.
+            gemm(true, false, m, n, hi - lo, alpha, a.pointer + lo * lda, lda, b.pointer + lo * ldb, ldb, 0, out, n)
+        } else {
+            // A is m x k, B is n x k: columns lo..<hi of both.
+            gemm(false, true, m, n, hi - lo, alpha, a.pointer + lo, lda, b.pointer + lo, ldb, 0, out, n)
+        }
+    }
+    for part in partials {
+        for i in 0 ..< m { for j in 0 ..< n { c[i * ldc + j] += part.pointer[i * n + j] } }
+    }
 }
 
 /// How many threads the layers split their per-example loops over (see `setBLASThreads`).
