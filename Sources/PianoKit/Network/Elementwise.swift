@@ -122,7 +122,7 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
 
     public func forward(_ input: [Float], batch: Int) -> [Float] {
         let channels = outputShape.channels, plane = outputShape.height * outputShape.width
-        let radius = self.radius, bias = self.bias, alpha = self.alpha, beta = self.beta
+        let radius = self.radius, bias = self.bias, alpha = self.alpha, beta = self.beta, threeQuarters = beta == 0.75
         var scale = [Float](repeating: 0, count: input.count)
         var factor = [Float](repeating: 0, count: input.count)
         var out = [Float](repeating: 0, count: input.count)
@@ -146,7 +146,8 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
                         for j in lo ... hi { sum += sq[j * plane + p] }
                         let k = base + c * plane + p
                         sc[k] = bias + alpha * sum
-                        fa[k] = exp(-beta * log(sc[k]))
+                        // s^-0.75 = 1 / (sqrt(s) sqrt(sqrt(s))): two square roots instead of exp and log.
+                        fa[k] = threeQuarters ? 1 / (sc[k].squareRoot() * sc[k].squareRoot().squareRoot()) : exp(-beta * log(sc[k]))
                         o[k] = x[k] * fa[k]
                     }
                 }
