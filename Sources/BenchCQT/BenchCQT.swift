@@ -39,7 +39,6 @@ struct BenchCQT: ParsableCommand {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             precondition(spectrogram.frames == signal.count / hop + 1)
         }
-        if ProcessInfo.processInfo.environment["PROFILE"] != nil, let cqt = try? ConstantQTransform(.pianoCQT(sampleRate: reader.info.sampleRate, hop: hop, binsPerOctave: binsPerOctave)) { print(cqt.profile(signal)) }
         times.sort()
         print(String(format: "%.2f", times[times.count / 2]))
     }

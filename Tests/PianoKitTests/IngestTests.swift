@@ -16,7 +16,7 @@ final class Scratch: @unchecked Sendable {
     func write(_ name: String, _ bytes: [UInt8]) {
         let full = path + "/" + name
         try? FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: full, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: full, contents: Data(bytes))
     }
 
     func write(_ name: String, _ text: String) { write(name, Array(text.utf8)) }

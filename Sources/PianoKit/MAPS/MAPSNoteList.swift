@@ -47,9 +47,9 @@ public enum MAPSNoteList {
         return notes.sorted(by: Note.byOnset)
     }
 
-    /// Reads and parses a note-list file.
-    public static func read(path: String) throws -> [Note] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw FileError(path, "cannot read file") }
+    /// Reads and parses a note-list file, refusing one larger than `limit` bytes before reading it.
+    public static func read(path: String, limit: Int = 64 << 20) throws -> [Note] {
+        let data = Data(try Paths.readBytes(path, limit: limit))
         guard let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) else {
             throw FileError(path, "not text")
         }

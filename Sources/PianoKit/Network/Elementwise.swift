@@ -1,3 +1,5 @@
+import Foundation
+
 /// max(0, x).
 public final class ReLU: Layer, @unchecked Sendable {
     public let outputShape: ActivationShape
@@ -206,4 +208,3 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     }
 }
 
-import Foundation

@@ -45,7 +45,7 @@ public struct TrainRun {
         let progress = Progress(total: max(0, options.steps - first + 1), label: "train")
         var lastTime = Date(), lastStep = first - 1
         var lossSum = 0.0, accuracySum = 0.0, counted = 0
-        for step in first ... max(first, options.steps) where step <= options.steps {
+        for step in stride(from: first, through: options.steps, by: 1) {
             let (loss, accuracy) = try trainer.step(step)
             guard loss.isFinite else { throw StageFailure("training diverged at step \(step) (loss \(loss)); try a smaller --lr") }
             lossSum += loss; accuracySum += accuracy; counted += 1

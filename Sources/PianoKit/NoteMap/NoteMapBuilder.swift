@@ -53,10 +53,7 @@ public enum NoteMapBuilder {
                 throw FileError.wrap(error, path: path)
             }
         }
-        let txtNotes = try recording.txt.map { path in
-            _ = try Paths.readBytes(path, limit: textSizeLimit)  // size check only
-            return try MAPSNoteList.read(path: path)
-        }
+        let txtNotes = try recording.txt.map { try MAPSNoteList.read(path: $0, limit: textSizeLimit) }
         let notes: [Note], source: String
         switch (options.notesFrom, midNotes, txtNotes) {
         case (.auto, let mid?, _), (.mid, let mid?, _): (notes, source) = (mid, "mid")

@@ -30,20 +30,8 @@ public final class ConstantQTransform: Sendable {
         var hop: Int
         /// Whether the signal is halved after this octave.
         var halveAfter: Bool
-        var rows: [KernelRow] {
-            didSet { packed = PackedKernels(rows) }
-        }
-        /// The rows' values in two flat arrays, so the hot loop touches no reference counts.
-        private(set) var packed: PackedKernels
-
-        init(firstBin: Int, fftSize: Int, hop: Int, halveAfter: Bool, rows: [KernelRow]) {
-            self.firstBin = firstBin
-            self.fftSize = fftSize
-            self.hop = hop
-            self.halveAfter = halveAfter
-            self.rows = rows
-            packed = PackedKernels(rows)
-        }
+        /// The kernels, packed in two flat arrays so the hot loop touches no reference counts.
+        var kernels: PackedKernels
     }
 
     /// All kernels of an octave back to back: row r's floats are at offsets[r] ..< offsets[r + 1].
@@ -94,9 +82,9 @@ public final class ConstantQTransform: Sendable {
         precondition(parameters.transform == "cqt")
         self.parameters = parameters
         let bpo = parameters.binsPerOctave, nBins = parameters.bins
-        let freqs = (0 ..< nBins).map { parameters.fmin * pow2(Double($0) / Double(bpo)) }
+        let freqs = (0 ..< nBins).map { parameters.fmin * exp2(Double($0) / Double(bpo)) }
         // Relative bandwidth of a geometric series of bins, and the quality factor.
-        let alpha = (pow2(2 / Double(bpo)) - 1) / (pow2(2 / Double(bpo)) + 1)
+        let alpha = (exp2(2 / Double(bpo)) - 1) / (exp2(2 / Double(bpo)) + 1)
         let q = filterScale / alpha
         let hannBandwidth = 1.50018310546875  // librosa's window_bandwidth("hann")
         let cutoff = freqs.last! * (1 + 0.5 * hannBandwidth / q)
@@ -112,7 +100,7 @@ public final class ConstantQTransform: Sendable {
         let byBandwidth = max(0, Int(ceil(log2(nyquist / cutoff))) - 1 - 1)
         let byHop = max(0, twos - octaveCount + 1)
         earlyHalvings = min(byBandwidth, byHop)
-        let earlyRate = Double(parameters.sampleRate) / pow2(Double(earlyHalvings))
+        let earlyRate = Double(parameters.sampleRate) / exp2(Double(earlyHalvings))
         var rate = earlyRate, hop = parameters.hop >> earlyHalvings
         var octaves: [Octave] = []
         for i in 0 ..< octaveCount {
@@ -120,7 +108,7 @@ public final class ConstantQTransform: Sendable {
             let octaveFreqs = Array(freqs[lower ..< upper])
             let (fftSize, rows) = Self.kernels(freqs: octaveFreqs, rate: rate, q: q, sparsity: sparsity, gain: (earlyRate / rate).squareRoot())
             let halve = hop % 2 == 0
-            octaves.append(Octave(firstBin: lower, fftSize: fftSize, hop: hop, halveAfter: halve, rows: rows))
+            octaves.append(Octave(firstBin: lower, fftSize: fftSize, hop: hop, halveAfter: halve, kernels: PackedKernels(rows)))
             if halve {
                 hop /= 2
                 rate /= 2
@@ -197,7 +185,7 @@ public final class ConstantQTransform: Sendable {
         let plan = RealFFTBatch.shared(size: n, batch: Self.batch)
         let buffers = RealFFTBatch.Buffers(size: n, batch: Self.batch)
         let totalBins = parameters.bins
-        let packed = octave.packed, rowCount = octave.rows.count, firstBin = octave.firstBin
+        let packed = octave.kernels, rowCount = packed.starts.count, firstBin = octave.firstBin
         let starts = packed.starts, offsets = packed.offsets
         packed.real.withUnsafeBufferPointer { realBuffer in
         packed.imaginary.withUnsafeBufferPointer { imaginaryBuffer in
@@ -270,17 +258,4 @@ func forEachPart(of count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> 
 struct SendablePointer<T>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<T>
     init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
-}
-
-extension ConstantQTransform {
-    /// Profiling aid: milliseconds spent halving `signal` as the transform does, and the kernel sizes.
-    public func profile(_ signal: [Float]) -> String {
-        let start = DispatchTime.now().uptimeNanoseconds
-        var y = signal
-        for _ in 0 ..< earlyHalvings { y = decimator.halve(y) }
-        for octave in octaves where octave.halveAfter { y = decimator.halve(y) }
-        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        let nnz = octaves.map { $0.rows.map(\.count).reduce(0, +) }
-        return "halving \(ms) ms; fft sizes \(octaves.map(\.fftSize)); nonzeros per octave \(nnz)"
-    }
 }

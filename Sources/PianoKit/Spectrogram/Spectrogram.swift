@@ -1,3 +1,5 @@
+import Foundation
+
 /// A magnitude spectrogram on the pipeline's time grid: `frames` columns of `bins` magnitudes,
 /// stored frame-major (`magnitudes[frame * bins + bin]`), lowest frequency first.
 public struct Spectrogram: Sendable, Equatable {
@@ -37,7 +39,7 @@ public struct TransformParameters: Codable, Sendable, Equatable {
     public var fftSize: Int?
 
     /// The highest CQT bin's centre frequency.
-    public var fmax: Double { fmin * pow2(Double(bins - 1) / Double(binsPerOctave)) }
+    public var fmax: Double { fmin * exp2(Double(bins - 1) / Double(binsPerOctave)) }
 
     /// CQT parameters covering the 88 piano keys from A0 at `binsPerOctave`.
     public static func pianoCQT(sampleRate: Int, hop: Int, binsPerOctave: Int) -> TransformParameters {
@@ -46,7 +48,3 @@ public struct TransformParameters: Codable, Sendable, Equatable {
     }
 }
 
-/// 2 to the power `x`.
-@inline(__always) func pow2(_ x: Double) -> Double { exp2(x) }
-
-import Foundation
