@@ -1,17 +1,121 @@
 import ArgumentParser
+import Foundation
 import PianoKit
 
 @main
 struct Infer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "infer",
-        abstract: "Not built yet: this stage is planned (issue 6) and does nothing so far.")
+        abstract: "Transcribe piano recordings with a trained model: MIDI, note list, piano roll and metrics.",
+        discussion: """
+        For each recording: checks that the audio fits the model's front end, computes the \
+        spectrogram and one thumbnail per step with the same code as `spectro` (JPEG round trip \
+        included, so the network sees the pixels it was trained on), runs the network in batches \
+        and turns its outputs into notes. Writes <stem>.mid, <stem>.txt (MAPS note list) and \
+        <stem>.roll.svg (the estimate over the reference) into the output folder; when a \
+        reference is known (--reference, or <stem>.txt / <stem>.mid beside the wav) also \
+        <stem>.metrics.json (step accuracy, mir_eval note and frame metrics; Schemas/metrics.md) \
+        and summary.json, and prints a table. Up-to-date outputs are kept unless --force.
+        """,
+        subcommands: [Transcribe.self, Score.self],
+        defaultSubcommand: Transcribe.self)
+}
 
-    @Argument(parsing: .captureForPassthrough, help: .hidden)
-    var arguments: [String] = []
+extension Infer {
+    struct Transcribe: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "transcribe",
+            abstract: "Transcribe recordings (the default: `infer model.safetensors audio.wav... -o out`).")
 
-    func run() throws {
-        printError("infer: this stage is not built yet (planned in issue 6); nothing was done")
-        throw ExitCode(2)
+        @Argument(help: "The model written by train.")
+        var model: String
+
+        @Argument(help: "Wav files, or folders searched recursively for *.wav (a MAPS tree works).")
+        var audio: [String]
+
+        @Option(name: .shortAndLong, help: "Folder for the outputs.")
+        var output: String
+
+        @Option(help: "Reference notes (MAPS .txt or .mid) for a single recording; by default <stem>.txt or <stem>.mid beside each wav.")
+        var reference: String?
+
+        @Flag(help: "Do not look for references beside the wavs (no metrics).")
+        var noReference = false
+
+        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Multi-label: a key sounds at this probability (default 0.5).")
+        var threshold: Float?
+
+        @Option(help: "Notes shorter than this many milliseconds are dropped.")
+        var minNoteMs = 50.0
+
+        @Option(help: "Single-label: steps in the majority vote that smooths the class sequence (1 = none).")
+        var smooth = 3
+
+        @Option(help: "Multi-label: a rise of this many dB at a key's fundamental inside a sounding run starts a new note (0 = off).")
+        var onsetRiseDb = 6.0
+
+        @Option(help: "Thumbnails per network batch.")
+        var batch = 256
+
+        @Option(name: .shortAndLong, help: "Threads for the transform, the thumbnails and the network.")
+        var jobs = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Redo recordings whose outputs are up to date.")
+        var force = false
+
+        func validate() throws {
+            guard jobs > 0, batch > 0, smooth > 0, minNoteMs >= 0, onsetRiseDb >= 0 else {
+                throw ValidationError("--jobs, --batch and --smooth must be positive; --min-note-ms and --onset-rise-db not negative")
+            }
+            if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
+            if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
+            if reference != nil, noReference { throw ValidationError("--reference and --no-reference exclude each other") }
+        }
+
+        func run() throws {
+            let transcriber = try Transcriber(modelPath: model)
+            var options = InferOptions(labels: transcriber.network.labels)
+            if let threshold { options.decoder.threshold = threshold }
+            options.decoder.minNoteSeconds = minNoteMs / 1000
+            options.decoder.smoothing = smooth
+            options.decoder.onsetRise = onsetRiseDb
+            options.batch = batch
+            let found = InferRun.items(audio, reference: reference, findReferences: !noReference)
+            if found.items.isEmpty {
+                for problem in found.problems { printError("error: \(problem)") }
+                throw StageFailure("no audio to transcribe")
+            }
+            let run = InferRun(outputDirectory: output, options: options, force: force, threads: jobs)
+            let (summary, metrics) = try run.run(found.items, transcriber: transcriber, problems: found.problems)
+            if !metrics.isEmpty {
+                print(InferSummary(model: model, files: metrics).table, terminator: "")
+            }
+            print("outputs in \(output): <stem>.mid, <stem>.txt, <stem>.roll.svg" + (metrics.isEmpty ? "" : ", <stem>.metrics.json, \(InferRun.summaryName)"))
+            if !summary.failures.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Score: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score an estimated note list against a reference (mir_eval note and frame metrics).")
+
+        @Argument(help: "The estimate: a MAPS .txt or a .mid.")
+        var estimate: String
+
+        @Argument(help: "The reference: a MAPS .txt or a .mid.")
+        var reference: String
+
+        @Flag(help: "Print JSON instead of a table.")
+        var json = false
+
+        func run() throws {
+            let estimated = try NoteFiles.read(path: estimate), referenced = try NoteFiles.read(path: reference)
+            let report = ScoreReport(estimate: estimate, reference: reference, estimated: estimated, referenced: referenced)
+            if json {
+                print(String(decoding: try report.encoded(), as: UTF8.self), terminator: "")
+            } else {
+                print(report.table, terminator: "")
+            }
+        }
     }
 }

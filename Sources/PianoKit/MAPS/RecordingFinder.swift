@@ -101,11 +101,10 @@ public enum RecordingFinder {
         return Result(recordings: recordings, problems: problems)
     }
 
-    /// Lists recording files under `root`, skipping hidden files and folders.
-    static func walk(_ root: String) -> [String] {
+    /// Lists recording files (or files with the `wanted` extensions) under `root`, skipping hidden files and folders.
+    static func walk(_ root: String, wanted: Set<String> = audioExtensions.union(midiExtensions).union(textExtensions)) -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
         var files: [String] = []
-        let wanted = audioExtensions.union(midiExtensions).union(textExtensions)
         while let relative = enumerator.nextObject() as? String {
             let name = (relative as NSString).lastPathComponent
             if name.hasPrefix(".") {

@@ -1,0 +1,295 @@
+import Foundation
+
+/// What `infer` writes for one recording with a reference: `<stem>.metrics.json` (Schemas/metrics.md).
+public struct RecordingMetrics: Codable, Sendable, Equatable {
+    /// `piano-metrics`.
+    public var format = RecordingMetrics.formatName
+    /// Format version.
+    public var version = RecordingMetrics.currentVersion
+    /// The recording's stem.
+    public var stem: String
+    /// The audio file.
+    public var audio: String
+    /// The model file.
+    public var model: String
+    /// The reference note list.
+    public var reference: String
+    /// Steps (network outputs) in the recording.
+    public var steps: Int
+    /// Length of the audio in seconds.
+    public var audioSeconds: Double
+    /// The paper's measure: steps whose raw prediction equals the reference label.
+    public var stepAccuracy: Double
+    /// Notes by onset and pitch.
+    public var note: NoteScore
+    /// Notes by onset, pitch and offset.
+    public var noteWithOffset: NoteScore
+    /// Frame multi-pitch scores.
+    public var frame: FrameScore
+    /// The tolerances.
+    public var parameters: MetricParameters
+
+    /// The value of `format`.
+    public static let formatName = "piano-metrics"
+    /// The version this code writes and reads.
+    public static let currentVersion = 1
+
+    /// Reads and checks a metrics file.
+    public static func read(path: String) throws -> RecordingMetrics {
+        let bytes = try Paths.readBytes(path, limit: 1 << 20)
+        guard let metrics = try? JSONDecoder().decode(RecordingMetrics.self, from: Data(bytes)),
+              metrics.format == formatName, metrics.version == currentVersion
+        else { throw FileError(path, "not a \(formatName) v\(currentVersion) file") }
+        return metrics
+    }
+}
+
+/// The settings of an `infer` run.
+public struct InferOptions: Codable, Sendable, Equatable {
+    /// How outputs become notes.
+    public var decoder: NoteDecoder
+    /// Metric tolerances.
+    public var metrics = MetricParameters()
+    /// Thumbnails per network batch.
+    public var batch = 256
+
+    /// Defaults for a model's label kind.
+    public init(labels: LabelKind) { decoder = NoteDecoder(labels: labels) }
+}
+
+/// One recording to transcribe: its audio and, if known, its reference notes.
+public struct InferItem: Sendable, Equatable {
+    /// The stem, which names the outputs.
+    public var stem: String
+    /// The audio file.
+    public var audio: String
+    /// A MAPS txt or MIDI reference, or nil.
+    public var reference: String?
+}
+
+/// One `infer` run: every recording transcribed with one model into one folder.
+public struct InferRun: Sendable {
+    /// Where the outputs go.
+    public var outputDirectory: String
+    /// The settings.
+    public var options: InferOptions
+    /// Whether to redo recordings whose outputs are up to date.
+    public var force: Bool
+    /// Threads for the transform, the thumbnails and the network.
+    public var threads: Int
+
+    /// Creates a run.
+    public init(outputDirectory: String, options: InferOptions, force: Bool, threads: Int) {
+        self.outputDirectory = outputDirectory
+        self.options = options
+        self.force = force
+        self.threads = threads
+    }
+
+    static let settingsName = "settings.json"
+    /// The summary file written when any recording has a reference.
+    public static let summaryName = "summary.json"
+
+    /// Finds audio among `inputs` (files as given, folders searched for `*.wav`) and each one's
+    /// reference: `reference` when given (one recording only), else `<stem>.txt` or `<stem>.mid` beside it.
+    public static func items(_ inputs: [String], reference: String?, findReferences: Bool) -> (items: [InferItem], problems: [FileError]) {
+        var files: [String] = [], problems: [FileError] = []
+        for input in inputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
+                problems.append(FileError(input, "no such file or directory"))
+                continue
+            }
+            if isDirectory.boolValue {
+                let found = RecordingFinder.walk(input, wanted: RecordingFinder.audioExtensions)
+                if found.isEmpty { problems.append(FileError(input, "folder holds no .wav files")) }
+                files += found
+            } else {
+                files.append(input)
+            }
+        }
+        var items: [InferItem] = [], seen: [String: String] = [:]
+        for file in files {
+            let url = URL(fileURLWithPath: file)
+            let stem = url.deletingPathExtension().lastPathComponent
+            if let first = seen[stem] {
+                problems.append(FileError(file, "same stem as \(first): outputs would collide; skipped"))
+                continue
+            }
+            seen[stem] = file
+            var found: String?
+            if let reference {
+                found = reference
+            } else if findReferences {
+                let base = url.deletingPathExtension().path
+                found = ["txt", "mid", "midi"].map { base + "." + $0 }.first { FileManager.default.fileExists(atPath: $0) }
+            }
+            items.append(InferItem(stem: stem, audio: file, reference: found))
+        }
+        return (items, problems)
+    }
+
+    /// The output paths of a recording.
+    public func outputs(_ stem: String) -> (midi: String, notes: String, roll: String, metrics: String) {
+        let base = outputDirectory + "/" + stem
+        return (base + ".mid", base + ".txt", base + ".roll.svg", base + ".metrics.json")
+    }
+
+    /// Transcribes every item, printing errors and the summary line on stderr; returns the batch
+    /// outcome and the metrics of every recording that has a reference.
+    public func run(_ items: [InferItem], transcriber: Transcriber, problems: [FileError] = []) throws -> (summary: BatchSummary, metrics: [RecordingMetrics]) {
+        for problem in problems { printError("error: \(problem)") }
+        try AtomicWrite.prepareOutputDirectory(outputDirectory)
+        setBLASThreads(threads)
+        // Settings that differ from the last run's make every earlier output stale.
+        let settings = try Self.encode(Settings(model: Paths.absolute(transcriber.path), options: options))
+        let settingsPath = outputDirectory + "/" + Self.settingsName
+        let sameSettings = FileManager.default.contents(atPath: settingsPath) == settings
+        if !sameSettings { try AtomicWrite.write(settings, to: settingsPath) }
+
+        let collected = Collected()
+        let started = Date()
+        let run = self
+        let summary = BatchRunner.run(items, jobs: 1, label: "infer", name: \.audio) { item, _ in
+            let outputs = run.outputs(item.stem)
+            let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
+            let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
+            if !run.force, sameSettings, made.allSatisfy({ Paths.isNewer($0, than: inputs + [settingsPath]) }) {
+                let metrics = try item.reference.map { _ in try RecordingMetrics.read(path: outputs.metrics) }
+                collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
+                return .upToDate
+            }
+            let result = try run.transcribe(item, with: transcriber)
+            collected.add(result.metrics, seconds: result.seconds)
+            return .made
+        }
+        .including(problems)
+        let elapsed = Date().timeIntervalSince(started)
+        let audio = collected.seconds
+        printError(summary.line + String(format: "; %.1f s of audio transcribed in %.1f s (%.1fx real time)", audio, elapsed, audio / max(elapsed, 1e-9)))
+        let metrics = collected.metrics.sorted { $0.stem < $1.stem }
+        if !metrics.isEmpty {
+            try AtomicWrite.write(try Self.encode(InferSummary(model: transcriber.path, files: metrics)), to: outputDirectory + "/" + Self.summaryName)
+        }
+        return (summary, metrics)
+    }
+
+    /// Transcribes one recording and writes its outputs.
+    func transcribe(_ item: InferItem, with transcriber: Transcriber) throws -> (metrics: RecordingMetrics?, seconds: Double) {
+        // Read the reference first: a bad one fails the recording before any output is written.
+        let referenceNotes = try item.reference.map { try NoteFiles.read(path: $0) }
+        let reader = try SoundFileReader(path: item.audio)
+        try transcriber.check(reader.info, path: item.audio)
+        let image = transcriber.levels(of: try reader.readMono(), threads: threads)
+        let thumbnails = try transcriber.thumbnails(of: image, threads: threads)
+        let probabilities = transcriber.probabilities(of: thumbnails, batch: options.batch)
+        let labels = transcriber.network.labels, grid = transcriber.grid
+        let notes = options.decoder.notes(probabilities, labels: labels, grid: grid, levels: image,
+                                          transform: transcriber.record.transform, decibelRange: transcriber.record.decibels.range)
+
+        let outputs = self.outputs(item.stem)
+        try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: outputs.midi)
+        try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: outputs.notes)
+        let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem)
+        try AtomicWrite.write(Data(roll.utf8), to: outputs.roll)
+        guard let referenceNotes, let reference = item.reference else { return (nil, reader.info.duration) }
+
+        let expected = StepLabels(notes: referenceNotes, grid: grid, steps: image.frames)
+        let stepAccuracy: Double = switch labels {
+        case .single: TranscriptionMetrics.stepAccuracy(options.decoder.stepClasses(probabilities), expected.single)
+        case .multi: TranscriptionMetrics.stepAccuracy(options.decoder.stepKeys(probabilities), expected.multi)
+        }
+        let score = TranscriptionMetrics.score(estimate: notes, reference: referenceNotes, parameters: options.metrics)
+        let metrics = RecordingMetrics(stem: item.stem, audio: item.audio, model: transcriber.path, reference: reference,
+                                       steps: image.frames, audioSeconds: reader.info.duration, stepAccuracy: stepAccuracy,
+                                       note: score.note, noteWithOffset: score.noteWithOffset, frame: score.frame, parameters: options.metrics)
+        try AtomicWrite.write(try Self.encode(metrics), to: outputs.metrics)
+        return (metrics, reader.info.duration)
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value) + Data("\n".utf8)
+    }
+
+    struct Settings: Codable {
+        var model: String
+        var options: InferOptions
+    }
+
+    /// Results gathered from the batch workers.
+    final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var metrics: [RecordingMetrics] = []
+        private(set) var seconds = 0.0
+
+        func add(_ metrics: RecordingMetrics?, seconds: Double) {
+            lock.lock(); defer { lock.unlock() }
+            if let metrics { self.metrics.append(metrics) }
+            self.seconds += seconds
+        }
+    }
+}
+
+/// `summary.json`: every recording's metrics and their means (Schemas/metrics.md).
+public struct InferSummary: Codable, Sendable, Equatable {
+    /// `piano-infer-summary`.
+    public var format = "piano-infer-summary"
+    /// Format version.
+    public var version = 1
+    /// The model file.
+    public var model: String
+    /// Per recording, sorted by stem.
+    public var files: [RecordingMetrics]
+    /// Means over the recordings.
+    public var mean: Means
+
+    /// The means of the headline figures over recordings.
+    public struct Means: Codable, Sendable, Equatable {
+        /// Mean step accuracy.
+        public var stepAccuracy: Double
+        /// Mean note (onset) precision, recall, F1.
+        public var note: [String: Double]
+        /// Mean note-with-offset precision, recall, F1.
+        public var noteWithOffset: [String: Double]
+        /// Mean frame precision, recall, F1.
+        public var frame: [String: Double]
+    }
+
+    /// Summarises `files`.
+    public init(model: String, files: [RecordingMetrics]) {
+        self.model = model
+        self.files = files
+        let n = Double(max(1, files.count))
+        func average(_ value: (RecordingMetrics) -> Double) -> Double { files.map(value).reduce(0, +) / n }
+        func prf(_ p: (RecordingMetrics) -> Double, _ r: (RecordingMetrics) -> Double, _ f: (RecordingMetrics) -> Double) -> [String: Double] {
+            ["precision": average(p), "recall": average(r), "f1": average(f)]
+        }
+        mean = Means(stepAccuracy: average(\.stepAccuracy),
+                     note: prf(\.note.precision, \.note.recall, \.note.f1),
+                     noteWithOffset: prf(\.noteWithOffset.precision, \.noteWithOffset.recall, \.noteWithOffset.f1),
+                     frame: prf(\.frame.precision, \.frame.recall, \.frame.f1))
+    }
+
+    /// A plain-text table: one row per recording and a mean row.
+    public var table: String {
+        let width = max(24, files.map(\.stem.count).max() ?? 0)
+        func pad(_ text: String, _ n: Int, left: Bool = false) -> String {
+            let fill = String(repeating: " ", count: max(0, n - text.count))
+            return left ? text + fill : fill + text
+        }
+        func row(_ cells: [String]) -> String {
+            pad(cells[0], width, left: true) + zip(cells.dropFirst(), [7, 6, 6, 9, 9, 9, 9]).map { " " + pad($0, $1) }.joined() + "\n"
+        }
+        func figure(_ value: Double) -> String { String(format: "%.3f", value) }
+        var text = row(["recording", "steps", "est", "ref", "step-acc", "note-F1", "+offset", "frame-F1"])
+        for f in files {
+            text += row([f.stem, String(f.steps), String(f.note.estimated), String(f.note.reference), figure(f.stepAccuracy),
+                         figure(f.note.f1), figure(f.noteWithOffset.f1), figure(f.frame.f1)])
+        }
+        text += row(["mean of \(files.count)", "", "", "", figure(mean.stepAccuracy), figure(mean.note["f1"]!),
+                     figure(mean.noteWithOffset["f1"]!), figure(mean.frame["f1"]!)])
+        return text
+    }
+}
