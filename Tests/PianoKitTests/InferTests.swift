@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+@testable import PianoKit
+
+@Suite struct MetricTests {
+    func note(_ onset: Double, _ offset: Double, _ pitch: Int) -> Note { Note(onset: onset, offset: offset, pitch: pitch) }
+
+    /// 50 ms apart matches (mir_eval rounds the distance to 4 decimals first); 50.1 ms does not.
+    @Test func onsetToleranceIsInclusive() {
+        let reference = [note(1.0, 2.0, 60), note(3.0, 4.0, 62)]
+        let estimate = [note(1.05, 2.0, 60), note(3.0501, 4.0, 62)]
+        let score = TranscriptionMetrics.score(estimate: estimate, reference: reference)
+        #expect(score.note.matched == 1 && score.note.precision == 0.5 && score.note.recall == 0.5 && score.note.f1 == 0.5)
+    }
+
+    /// Offsets match within max(20% of the reference duration, 50 ms).
+    @Test func offsetToleranceScalesWithDuration() {
+        let reference = [note(0, 1, 60), note(2, 2.1, 62), note(3, 3.1, 64)]
+        let estimate = [note(0, 1.2, 60), note(2, 2.15, 62), note(3, 3.16, 64)]
+        let score = TranscriptionMetrics.score(estimate: estimate, reference: reference)
+        #expect(score.note.matched == 3)
+        #expect(score.noteWithOffset.matched == 2)  // 3.16 is 60 ms off a 100 ms note: outside
+    }
+
+    /// Reference 0 could take either estimate and its earliest candidate (0.97) is the only one
+    /// reference 1 can use: a greedy first-come matching finds 1 pair, the maximum matching 2.
+    @Test func matchingIsMaximumNotGreedy() {
+        let reference = [note(1.00, 2, 60), note(0.93, 2, 60)]
+        let estimate = [note(1.04, 2, 60), note(0.97, 2, 60)]
+        #expect(TranscriptionMetrics.matchCount(estimate: estimate, reference: reference, offsets: false, parameters: MetricParameters()) == 2)
+        let far = [note(1.04, 2, 60), note(1.10, 2, 60)]  // only one estimate is near either reference
+        #expect(TranscriptionMetrics.matchCount(estimate: far, reference: reference, offsets: false, parameters: MetricParameters()) == 1)
+    }
+
+    @Test func emptySidesScoreZero() {
+        let some = [note(0, 1, 60)]
+        let none = TranscriptionMetrics.score(estimate: [], reference: some)
+        #expect(none.note.f1 == 0 && none.note.precision == 0 && none.frame.recall == 0 && none.frame.reference == 100)
+        #expect(TranscriptionMetrics.score(estimate: some, reference: []).note.f1 == 0)
+    }
+
+    /// Frames every 10 ms, t_i = i / 100, sounding when onset <= t_i < offset, a set of pitches per frame.
+    @Test func framesCountPitchFramePairs() {
+        let reference = [note(0, 0.1, 60), note(0.05, 0.1, 64)]  // 10 + 5 pairs
+        let estimate = [note(0.05, 0.2, 60), note(0.05, 0.2, 60)]  // the duplicate collapses: 15 pairs
+        let frame = TranscriptionMetrics.frameScore(estimate: estimate, reference: reference, hop: 0.01)
+        #expect(frame.reference == 15 && frame.estimated == 15 && frame.truePositives == 5)
+        #expect(abs(frame.f1 - 1.0 / 3) < 1e-12)
+    }
+
+    @Test func stepAccuracyCountsEqualLabels() {
+        #expect(TranscriptionMetrics.stepAccuracy([0, 60, 60, 61], [0, 60, 61, 61]) == 0.75)
+        #expect(TranscriptionMetrics.stepAccuracy([[60, 64], []], [[60], []]) == 0.5)
+    }
+}
+
+@Suite struct NoteDecoderTests {
+    let grid = TimeGrid(sampleRate: 44100, hop: 441)  // 10 ms steps
+    let transform = TransformParameters.pianoCQT(sampleRate: 44100, hop: 441, binsPerOctave: 12)
+
+    func single(_ classes: [Int]) -> [Float] {
+        classes.flatMap { c -> [Float] in var row = [Float](repeating: 0.001, count: 128); row[c] = 0.9; return row }
+    }
+
+    /// Runs of one class become notes; a one-step flicker is voted away; short notes are dropped.
+    @Test func singleLabelRunsBecomeNotes() {
+        var decoder = NoteDecoder(labels: .single)
+        decoder.minNoteSeconds = 0.05
+        let classes = [0, 0] + Array(repeating: 60, count: 10) + [62] + Array(repeating: 60, count: 10) + [0, 0, 0] + Array(repeating: 64, count: 3) + [0, 0]
+        let notes = decoder.notes(single(classes), labels: .single, grid: grid, levels: nil, transform: transform, decibelRange: 80)
+        #expect(notes.count == 1)
+        #expect(notes.first?.pitch == 60 && abs(notes[0].onset - 0.02) < 1e-9 && abs(notes[0].offset - 0.23) < 1e-9)
+        #expect(decoder.stepClasses(single(classes))[12] == 62)  // the raw prediction keeps the flicker
+    }
+
+    /// Multi-label: a one-step gap is bridged, and a jump in level at the key's bin splits a held key in two.
+    @Test func multiLabelBridgesGapsAndSplitsAtOnsets() {
+        let keys = 88, steps = 40, pitch = 69, key = pitch - 21
+        var probabilities = [Float](repeating: 0.01, count: steps * keys)
+        for k in 5 ..< 35 where k != 12 { probabilities[k * keys + key] = 0.9 }
+        let bin = transform.bins(ofPitch: pitch)!.lowerBound + 1
+        var levels = [Float](repeating: 0, count: steps * transform.bins)
+        for k in 5 ..< 35 { levels[k * transform.bins + bin] = k < 20 ? 0.5 : 0.7 }  // +16 dB at step 20
+        let image = LevelImage(bins: transform.bins, frames: steps, levels: levels)
+        var decoder = NoteDecoder(labels: .multi)
+        decoder.minNoteSeconds = 0.05
+        let notes = decoder.notes(probabilities, labels: .multi, grid: grid, levels: image, transform: transform, decibelRange: 80)
+        #expect(notes.map(\.pitch) == [69, 69])
+        #expect(notes.map { Int(($0.onset * 100).rounded()) } == [5, 20] && notes.map { Int(($0.offset * 100).rounded()) } == [20, 35])
+        decoder.onsetRise = 0
+        #expect(decoder.notes(probabilities, labels: .multi, grid: grid, levels: image, transform: transform, decibelRange: 80).count == 1)
+        #expect(decoder.stepKeys(probabilities)[6] == [69] && decoder.stepKeys(probabilities)[12] == [])
+    }
+
+    @Test func pitchBinsFollowTheTransform() {
+        #expect(transform.bins(ofPitch: 21) == 0 ... 1)
+        #expect(transform.bins(ofPitch: 69) == 47 ... 49)
+        let cqt36 = TransformParameters.pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36)
+        #expect(cqt36.bins(ofPitch: 108) == 260 ... 262 && cqt36.bins(ofPitch: 20) == nil)
+        let stft = ShortTimeFourierTransform(covering: cqt36).parameters
+        let a4 = stft.bins(ofPitch: 69)!  // 440 Hz at 10.77 Hz per bin: FFT bin 41, first bin 3
+        #expect(a4 == 37 ... 39)
+    }
+}
+
+@Suite struct InferTests {
+    /// The MIDI file infer writes reads back as the same notes, to the tick (1/1920 s).
+    @Test func midiRoundTrip() throws {
+        let notes = [Note(onset: 0.011610, offset: 0.5, pitch: 60), Note(onset: 0.5, offset: 0.75, pitch: 60), Note(onset: 0.2, offset: 1.3, pitch: 64)]
+        let bytes = MIDIWriter.encode(NoteFiles.midiFile(notes, name: "x"))
+        let back = MIDIPerformance(try MIDIReader.parse(bytes)).notes(sustain: true).sorted(by: Note.byOnset)
+        let expected = notes.sorted(by: Note.byOnset)
+        #expect(back.count == 3)
+        for (a, b) in zip(back, expected) {
+            #expect(a.pitch == b.pitch && abs(a.onset - b.onset) <= 0.5 / 1920 + 1e-12 && abs(a.offset - b.offset) <= 0.5 / 1920 + 1e-12)
+        }
+    }
+
+    /// A model file for `archive`'s front end with untrained weights.
+    func model(for archive: String, labels: LabelKind, to path: String) throws {
+        let manifest = try ArchiveReader(path: archive).manifest
+        let network = Network(.simple, labels: labels, size: manifest.frontEnd.geometry.size, seed: 3)
+        try AtomicWrite.write(try ModelFile.encode(network, frontEnd: manifest.frontEnd), to: path)
+    }
+
+    /// Spectro's JPEGs decoded, pack's stored pixels and infer's in-memory thumbnails are the same bytes.
+    @Test func inMemoryThumbnailsEqualSpectroAndPack() throws {
+        let scratch = try Scratch()
+        let spectroTests = SpectroRunTests()
+        let map = try NoteMap.read(path: try spectroTests.recording(scratch, seconds: 0.7))
+        _ = try spectroTests.spectro(scratch, [scratch.path + "/maps"])
+        var options = PackOptions()
+        options.ratios = [1, 0, 0]
+        _ = try PackRun(output: scratch.path + "/a.npz", options: options).run([scratch.path + "/thumbs"])
+        try model(for: scratch.path + "/a.npz", labels: .single, to: scratch.path + "/m.safetensors")
+
+        let transcriber = try Transcriber(modelPath: scratch.path + "/m.safetensors")
+        let audio = try SoundFileReader(path: scratch.path + "/in/\(map.stem).wav").readMono()
+        let inMemory = try transcriber.thumbnails(of: transcriber.levels(of: audio, threads: 2), threads: 2)
+        #expect(inMemory.count == map.steps * 32 * 32)
+
+        let decoder = try JPEGDecoder()
+        for step in 0 ..< map.steps {
+            let jpeg = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/thumbs/\(map.stem)/" + String(format: "%06d.jpg", step)))
+            #expect(try decoder.decodeGray(jpeg).pixels[...] == inMemory[step * 1024 ..< (step + 1) * 1024], "step \(step)")
+        }
+        let packed = try #require(try ArchiveReader(path: scratch.path + "/a.npz").examples("train").next())
+        #expect(packed.count == map.steps)
+        for i in 0 ..< packed.count {
+            let step = Int(packed.source[i * 2 + 1])
+            #expect(packed.images[i * 1024 ..< (i + 1) * 1024] == inMemory[step * 1024 ..< (step + 1) * 1024], "archive example \(i)")
+        }
+    }
+
+    /// The stage writes every output, scores against the reference beside the wav, keeps up-to-date
+    /// outputs, and refuses audio at another sample rate with one error and no outputs for it.
+    @Test func runWritesOutputsAndSkipsUpToDate() throws {
+        let scratch = try Scratch()
+        let spectroTests = SpectroRunTests()
+        let map = try NoteMap.read(path: try spectroTests.recording(scratch))
+        _ = try spectroTests.spectro(scratch, [scratch.path + "/maps"])
+        var packOptions = PackOptions()
+        packOptions.ratios = [1, 0, 0]
+        _ = try PackRun(output: scratch.path + "/a.npz", options: packOptions).run([scratch.path + "/thumbs"])
+        try model(for: scratch.path + "/a.npz", labels: .multi, to: scratch.path + "/m.safetensors")
+        try WavWriter.write(samples: [Int16](repeating: 0, count: 22050), channels: 1, sampleRate: 22050, to: scratch.path + "/in/slow.wav")
+
+        let transcriber = try Transcriber(modelPath: scratch.path + "/m.safetensors")
+        let found = InferRun.items([scratch.path + "/in"], reference: nil, findReferences: true)
+        #expect(found.items.map(\.stem) == [map.stem, "slow"] && found.items[0].reference?.hasSuffix(".txt") == true)
+        let run = InferRun(outputDirectory: scratch.path + "/out", options: InferOptions(labels: .multi), force: false, threads: 2)
+        let (summary, metrics) = try run.run(found.items, transcriber: transcriber)
+        #expect(summary.made == 1 && summary.failures.count == 1)
+        #expect(summary.failures.first?.description.contains("22050 Hz") == true)
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/out/slow.mid"))
+        let outputs = run.outputs(map.stem)
+        for path in [outputs.midi, outputs.notes, outputs.roll, outputs.metrics] { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+        let written = try RecordingMetrics.read(path: outputs.metrics)
+        #expect(metrics == [written] && written.steps == map.steps && written.note.reference == 1)
+        #expect(try NoteFiles.read(path: outputs.notes).count == written.note.estimated)
+
+        let again = try run.run([found.items[0]], transcriber: transcriber)
+        #expect(again.summary.upToDate == 1 && again.metrics == [written])
+        var changed = run
+        changed.options.decoder.threshold = 0.9
+        #expect(try changed.run([found.items[0]], transcriber: transcriber).summary.made == 1)
+    }
+
+    /// A file that is not a model, and a model whose tensors do not fit, are refused naming the file.
+    @Test func refusesBadModels() throws {
+        let scratch = try Scratch()
+        scratch.write("junk.safetensors", "this is not a model")
+        #expect(throws: FileError.self) { try Transcriber(modelPath: scratch.path + "/junk.safetensors") }
+        let network = Network(.simple, labels: .single, size: 32, seed: 1)
+        var frontEnd = ArchiveManifest.FrontEndRecord(transform: .pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36), decibels: DecibelScale(),
+                                                      geometry: ThumbnailGeometry(size: 24), quality: 90, every: 1)
+        try AtomicWrite.write(try ModelFile.encode(network, frontEnd: frontEnd), to: scratch.path + "/big.safetensors")
+        #expect { try Transcriber(modelPath: scratch.path + "/big.safetensors") } throws: { "\($0)".contains("larger than the 24x24") }
+        frontEnd.geometry.size = 32
+        frontEnd.transform.bins = 100
+        try AtomicWrite.write(try ModelFile.encode(network, frontEnd: frontEnd), to: scratch.path + "/odd.safetensors")
+        #expect { try Transcriber(modelPath: scratch.path + "/odd.safetensors") } throws: { "\($0)".contains("cannot be rebuilt") }
+    }
+}
