@@ -1,5 +1,5 @@
 /// A 2-D convolution, stride 1, "SAME" zero padding (output as large as the input), computed as
-/// im2col + one matrix product per example.
+/// im2col + one matrix product per batch.
 public final class Convolution: Layer, @unchecked Sendable {
     let input: ActivationShape
     let filters: Int
@@ -26,25 +26,28 @@ public final class Convolution: Layer, @unchecked Sendable {
     var patch: Int { input.channels * kernel * kernel }
     var pixels: Int { input.height * input.width }
 
-    /// Unrolls one example's receptive fields into columns: row (c, i, j) holds x[c, y + i - p, x + j - p].
-    func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>) {
+    /// The output columns x in 0 ..< w whose source column x + j - pad lies inside the image.
+    func validColumns(_ j: Int, _ w: Int, _ pad: Int) -> Range<Int> { max(0, pad - j) ..< max(max(0, pad - j), min(w, w + pad - j)) }
+
+    /// Unrolls one example's receptive fields into columns: row (c, i, j) holds x[c, y + i - p, x + j - p],
+    /// rows `stride` floats apart (so an example can write its block of a batch-wide matrix directly).
+    func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, stride: Int) {
         let h = input.height, w = input.width, pad = (kernel - 1) / 2
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel {
                 for j in 0 ..< kernel {
-                    let out = cols + row * pixels
+                    let out = cols + row * stride, valid = validColumns(j, w, pad)
                     for y in 0 ..< h {
-                        let sy = y + i - pad
-                        if sy < 0 || sy >= h {
-                            (out + y * w).initialize(repeating: 0, count: w)
+                        let sy = y + i - pad, line = out + y * w
+                        guard sy >= 0 && sy < h else {
+                            line.initialize(repeating: 0, count: w)
                             continue
                         }
-                        let src = x + (c * h + sy) * w
-                        for xx in 0 ..< w {
-                            let sx = xx + j - pad
-                            out[y * w + xx] = sx >= 0 && sx < w ? src[sx] : 0
-                        }
+                        // Zeros left and right of the image, one contiguous copy between.
+                        line.initialize(repeating: 0, count: valid.lowerBound)
+                        (line + valid.lowerBound).update(from: x + (c * h + sy) * w + valid.lowerBound + j - pad, count: valid.count)
+                        (line + valid.upperBound).initialize(repeating: 0, count: w - valid.upperBound)
                     }
                     row += 1
                 }
@@ -52,22 +55,19 @@ public final class Convolution: Layer, @unchecked Sendable {
         }
     }
 
-    /// Adds columns back into an example's input gradient (the transpose of `im2col`).
-    func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>) {
+    /// Adds columns (rows `stride` floats apart) back into an example's input gradient: the transpose of `im2col`.
+    func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, stride: Int) {
         let h = input.height, w = input.width, pad = (kernel - 1) / 2
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel {
                 for j in 0 ..< kernel {
-                    let src = cols + row * pixels
+                    let src = cols + row * stride, valid = validColumns(j, w, pad)
                     for y in 0 ..< h {
                         let sy = y + i - pad
                         guard sy >= 0 && sy < h else { continue }
-                        let dst = dx + (c * h + sy) * w
-                        for xx in 0 ..< w {
-                            let sx = xx + j - pad
-                            if sx >= 0 && sx < w { dst[sx] += src[y * w + xx] }
-                        }
+                        let dst = dx + (c * h + sy) * w, line = src + y * w, shift = j - pad
+                        for xx in valid { dst[xx + shift] += line[xx] }
                     }
                     row += 1
                 }
@@ -90,17 +90,9 @@ public final class Convolution: Layer, @unchecked Sendable {
             columns.withUnsafeMutableBufferPointer { cp in
                 // im2col writes each example's columns into its own column block of the wide matrix.
                 let source = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!)), wide = SendablePointer(cp.baseAddress!)
-                let patch = self.patch, inputCount = input.count
+                let inputCount = input.count
                 forEachPart(of: batch, threads: LayerThreads.count) { examples in
-                    var single = [Float](repeating: 0, count: patch * pixels)
-                    single.withUnsafeMutableBufferPointer { sp in
-                        for n in examples {
-                            self.im2col(source.pointer + n * inputCount, sp.baseAddress!)
-                            for row in 0 ..< patch {
-                                (wide.pointer + row * width + n * pixels).update(from: sp.baseAddress! + row * pixels, count: pixels)
-                            }
-                        }
-                    }
+                    for n in examples { self.im2col(source.pointer + n * inputCount, wide.pointer + n * pixels, stride: width) }
                 }
                 product.withUnsafeMutableBufferPointer { pp in
                     weight.value.withUnsafeBufferPointer { wp in
@@ -155,17 +147,9 @@ public final class Convolution: Layer, @unchecked Sendable {
         dcols.withUnsafeBufferPointer { dcp in
             dx.withUnsafeMutableBufferPointer { dxp in
                 let wide = SendablePointer(UnsafeMutablePointer(mutating: dcp.baseAddress!)), target = SendablePointer(dxp.baseAddress!)
-                let patch = self.patch, inputCount = input.count
+                let inputCount = input.count
                 forEachPart(of: batch, threads: LayerThreads.count) { examples in
-                    var single = [Float](repeating: 0, count: patch * pixels)
-                    single.withUnsafeMutableBufferPointer { sp in
-                        for n in examples {
-                            for row in 0 ..< patch {
-                                (sp.baseAddress! + row * pixels).update(from: wide.pointer + row * width + n * pixels, count: pixels)
-                            }
-                            self.col2im(sp.baseAddress!, target.pointer + n * inputCount)
-                        }
-                    }
+                    for n in examples { self.col2im(wide.pointer + n * pixels, target.pointer + n * inputCount, stride: width) }
                 }
             }
         }

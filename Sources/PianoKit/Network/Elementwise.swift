@@ -143,14 +143,19 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
                 for i in 0 ..< channels * plane { sq[i] = x[base + i] * x[base + i] }
                 for c in 0 ..< channels {
                     let lo = max(0, c - radius), hi = min(channels - 1, c + radius)
+                    // Window sums a whole plane at a time: contiguous loops over p vectorise.
+                    let s = sc + base + c * plane, f = fa + base + c * plane, xc = x + base + c * plane, oc = o + base + c * plane
+                    for p in 0 ..< plane { s[p] = sq[lo * plane + p] }
+                    for j in lo + 1 ..< hi + 1 {
+                        let row = sq.baseAddress! + j * plane
+                        for p in 0 ..< plane { s[p] += row[p] }
+                    }
                     for p in 0 ..< plane {
-                        var sum: Float = 0
-                        for j in lo ... hi { sum += sq[j * plane + p] }
-                        let k = base + c * plane + p
-                        sc[k] = bias + alpha * sum
+                        s[p] = bias + alpha * s[p]
                         // s^-0.75 = 1 / (sqrt(s) sqrt(sqrt(s))): two square roots instead of exp and log.
-                        fa[k] = threeQuarters ? 1 / (sc[k].squareRoot() * sc[k].squareRoot().squareRoot()) : exp(-beta * log(sc[k]))
-                        o[k] = x[k] * fa[k]
+                        let root = s[p].squareRoot()
+                        f[p] = threeQuarters ? 1 / (root * root.squareRoot()) : exp(-beta * log(s[p]))
+                        oc[p] = xc[p] * f[p]
                     }
                 }
             }
@@ -189,12 +194,13 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
                 for i in 0 ..< channels * plane { tp[i] = g[base + i] * xp[base + i] * fa[base + i] / sc[base + i] }
                 for c in 0 ..< channels {
                     let lo = max(0, c - radius), hi = min(channels - 1, c + radius)
-                    for p in 0 ..< plane {
-                        var sum: Float = 0
-                        for j in lo ... hi { sum += tp[j * plane + p] }
-                        let k = base + c * plane + p
-                        d[k] = g[k] * fa[k] - coefficient * xp[k] * sum
+                    let k = base + c * plane, dc = d + k
+                    for p in 0 ..< plane { dc[p] = tp[lo * plane + p] }
+                    for j in lo + 1 ..< hi + 1 {
+                        let row = tp.baseAddress! + j * plane
+                        for p in 0 ..< plane { dc[p] += row[p] }
                     }
+                    for p in 0 ..< plane { dc[p] = g[k + p] * fa[k + p] - coefficient * xp[k + p] * dc[p] }
                 }
             }
             }

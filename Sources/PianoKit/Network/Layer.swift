@@ -72,9 +72,15 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha:
 /// Sets the number of threads the layers use. OpenBLAS itself runs single-threaded: the layers
 /// split their matrix products and per-example loops over the batch themselves, which keeps
 /// OpenBLAS's worker threads from spinning between the many mid-sized products of a step.
+///
+/// It also raises glibc's mmap threshold: every layer allocates activation buffers of a few MB
+/// per batch, and above the default threshold (128 KiB) each one is a fresh mmap whose pages
+/// fault in zeroed and are unmapped on free. Kept in the heap, the same memory is reused.
 public func setBLASThreads(_ count: Int) {
     openblas_set_num_threads(1)
     LayerThreads.count = max(1, count)
+    _ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
+    _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
 }
 
 /// C (m x n) = alpha op(A) op(B) + beta C with the n columns split between `LayerThreads.count`
