@@ -11,6 +11,8 @@ public final class Convolution: Layer, @unchecked Sendable {
     public var outputShape: ActivationShape { ActivationShape(channels: filters, height: input.height, width: input.width) }
     public var parameters: [Parameter] { [weight, bias] }
     private var columns: [Float] = []  // (channels * k * k) x (batch * h * w)
+    /// Whether `backward` returns the input gradient; the first layer's (the image's) is not needed.
+    public var computesInputGradient = true
     private var batch = 0
 
     /// Creates a layer with weights drawn from `initialise` (given the fan-in).
@@ -115,7 +117,6 @@ public final class Convolution: Layer, @unchecked Sendable {
 
     public func backward(_ dy: [Float]) -> [Float] {
         let width = batch * pixels, pixels = self.pixels
-        var dx = [Float](repeating: 0, count: batch * input.count)
         // dy from NCHW to filters x (batch * pixels), and the bias gradient on the way.
         dy.withUnsafeBufferPointer { gp in
             product.withUnsafeMutableBufferPointer { pp in
@@ -129,7 +130,6 @@ public final class Convolution: Layer, @unchecked Sendable {
                 }
             }
         }
-        var dcols = [Float](repeating: 0, count: patch * width)
         product.withUnsafeBufferPointer { pp in
             columns.withUnsafeBufferPointer { cp in
                 weight.gradient.withUnsafeMutableBufferPointer { dwp in
@@ -137,6 +137,11 @@ public final class Convolution: Layer, @unchecked Sendable {
                     gemmSplittingReduction(filters, patch, width, 1, pp.baseAddress!, width, cp.baseAddress!, width, dwp.baseAddress!, patch)
                 }
             }
+        }
+        guard computesInputGradient else { return [] }
+        var dx = [Float](repeating: 0, count: batch * input.count)
+        var dcols = [Float](repeating: 0, count: patch * width)
+        product.withUnsafeBufferPointer { pp in
             weight.value.withUnsafeBufferPointer { wp in
                 dcols.withUnsafeMutableBufferPointer { dcp in
                     // dcols = W^T (patch x filters) . dY (filters x width)

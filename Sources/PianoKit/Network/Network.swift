@@ -50,7 +50,9 @@ public final class Network {
             layers.append(layer)
             shape = layer.outputShape
         }
-        add(Convolution(name: "conv1", input: shape, filters: 64, kernel: 5, initialise: initialise))
+        let conv1 = Convolution(name: "conv1", input: shape, filters: 64, kernel: 5, initialise: initialise)
+        conv1.computesInputGradient = false  // nothing learns below the image
+        add(conv1)
         add(ReLU(shape))
         add(MaxPool(shape))
         add(LocalResponseNorm(shape))
