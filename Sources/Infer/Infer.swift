@@ -60,6 +60,9 @@ extension Infer {
         @Option(name: .shortAndLong, help: "Threads for the transform, the thumbnails and the network.")
         var jobs = ProcessInfo.processInfo.activeProcessorCount
 
+        @Flag(help: "Also write <stem>.thumbnails.npy (uint8 steps x size x size: the network's input pixels) and <stem>.outputs.npy (float32 steps x outputs: its probabilities).")
+        var saveArrays = false
+
         @Flag(help: "Redo recordings whose outputs are up to date.")
         var force = false
 
@@ -80,6 +83,7 @@ extension Infer {
             options.decoder.smoothing = smooth
             options.decoder.onsetRise = onsetRiseDb
             options.batch = batch
+            options.saveArrays = saveArrays
             let found = InferRun.items(audio, reference: reference, findReferences: !noReference)
             if found.items.isEmpty {
                 for problem in found.problems { printError("error: \(problem)") }

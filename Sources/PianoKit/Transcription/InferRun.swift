@@ -52,6 +52,8 @@ public struct InferOptions: Codable, Sendable, Equatable {
     public var metrics = MetricParameters()
     /// Thumbnails per network batch.
     public var batch = 256
+    /// Also write `<stem>.thumbnails.npy` (the network's input pixels) and `<stem>.outputs.npy` (its probabilities).
+    public var saveArrays = false
 
     /// Defaults for a model's label kind.
     public init(labels: LabelKind) { decoder = NoteDecoder(labels: labels) }
@@ -130,9 +132,9 @@ public struct InferRun: Sendable {
     }
 
     /// The output paths of a recording.
-    public func outputs(_ stem: String) -> (midi: String, notes: String, roll: String, metrics: String) {
+    public func outputs(_ stem: String) -> (midi: String, notes: String, roll: String, metrics: String, thumbnails: String, probabilities: String) {
         let base = outputDirectory + "/" + stem
-        return (base + ".mid", base + ".txt", base + ".roll.svg", base + ".metrics.json")
+        return (base + ".mid", base + ".txt", base + ".roll.svg", base + ".metrics.json", base + ".thumbnails.npy", base + ".outputs.npy")
     }
 
     /// Transcribes every item, printing errors and the summary line on stderr; returns the batch
@@ -154,6 +156,7 @@ public struct InferRun: Sendable {
             let outputs = run.outputs(item.stem)
             let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
             let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
+                + (run.options.saveArrays ? [outputs.thumbnails, outputs.probabilities] : [])
             if !run.force, sameSettings, made.allSatisfy({ Paths.isNewer($0, than: inputs + [settingsPath]) }) {
                 let metrics = try item.reference.map { _ in try RecordingMetrics.read(path: outputs.metrics) }
                 collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
@@ -188,6 +191,11 @@ public struct InferRun: Sendable {
                                           transform: transcriber.record.transform, decibelRange: transcriber.record.decibels.range)
 
         let outputs = self.outputs(item.stem)
+        if options.saveArrays {
+            let size = transcriber.record.geometry.size
+            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, size, size]) + Data(thumbnails), to: outputs.thumbnails)
+            try AtomicWrite.write(NPY.encode(probabilities, shape: [image.frames, labels.outputs]), to: outputs.probabilities)
+        }
         try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: outputs.midi)
         try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: outputs.notes)
         let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem)
