@@ -129,6 +129,28 @@ def run_basic_pitch(wavs):
     return walls, notes, f"{Path(ICASSP_2022_MODEL_PATH).name} via {kind}"
 
 
+def model_metadata(model):
+    """The safetensors header's __metadata__ (architecture, inputSize, frontEnd JSON)."""
+    with open(model, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(size))["__metadata__"]
+
+
+def network_share(bin_dir, model, seconds, wall):
+    """GFLOP/s the whole infer process reaches in the network's convolution and dense layers,
+    as a fraction of one sgemm's peak at the same thread count (bench-train --peak)."""
+    meta = model_metadata(model)
+    front = json.loads(meta["frontEnd"])["transform"]
+    steps = sum(int(s * front["sampleRate"]) // front["hop"] + 1 for s in seconds.values())
+    out = subprocess.run([str(bin_dir / "bench-train"), "--peak", "--arch", meta["architecture"], "--size", meta["inputSize"],
+                          "--threads", str(JOBS)], check=True, capture_output=True, text=True).stdout.split()
+    flops, peak = int(out[1]), float(out[3])
+    achieved = steps * flops / wall / 1e9
+    print(f"network: {meta['architecture']}, {meta['inputSize']}x{meta['inputSize']} input, {flops / 1e6:.1f} MFLOP per step, "
+          f"{steps} steps in {wall:.2f} s = {steps / wall:.0f} steps/s = {achieved:.1f} GFLOP/s, "
+          f"{100 * achieved / peak:.0f}% of sgemm peak {peak:.1f} GFLOP/s ({JOBS} threads; whole process incl. front end)")
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit("usage: infer.py BIN_DIR MODEL.safetensors WAV_OR_FOLDER...")
@@ -160,6 +182,8 @@ def main():
     if len(rtf) == 2:
         ours, theirs = rtf["infer"], rtf["basic-pitch 0.4.0"]
         print(f"RTF ratio infer / basic-pitch: {ours / theirs:.2f}")
+    if "infer" in systems:
+        network_share(bin_dir, model, seconds, statistics.median(systems["infer"][0]))
     print("RTF = audio seconds / wall seconds (higher is faster); P/R/F1 pooled over files, onsets within 50 ms, "
           "pitch exact, offsets ignored (mir_eval)")
 

@@ -7,6 +7,8 @@
 #
 # basic-pitch runs on onnxruntime in its own venv, .venv-bench (installed --no-deps: its wheel
 # insists on tensorflow, which it does not need when onnxruntime is there).
+# Then the network's GFLOP/s inside infer as a fraction of sgemm's peak, and the forward pass
+# against PyTorch (bench/train.py).
 # Environment: INFER_BENCH_RUNS (3), INFER_BENCH_JOBS (infer --jobs, 2), INFER_BENCH_SKIP=infer|basic-pitch.
 set -euo pipefail
 if [ $# -lt 2 ]; then
@@ -28,3 +30,9 @@ pip=(.venv-bench/bin/pip install -q --disable-pip-version-check)
 .venv-bench/bin/python -c "import basic_pitch.inference, onnxruntime" 2>/dev/null \
     || { echo "basic-pitch does not import in .venv-bench" >&2; exit 1; }
 .venv-bench/bin/python bench/infer.py "$bin" "${args[@]}"
+# The network's forward pass (and a training step) against PyTorch on CPU, same architecture,
+# batch 128 and threads: bench/train.sh's comparison, with torch in .venv.
+echo
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+.venv/bin/python bench/train.py "$bin" "${INFER_BENCH_JOBS:-2}"

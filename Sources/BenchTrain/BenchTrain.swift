@@ -13,8 +13,15 @@ struct BenchTrain: ParsableCommand {
     @Option var batch = 128
     @Option var steps = 10
     @Option var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Print the network's forward FLOPs per image and the sgemm peak (GFLOP/s) at --threads instead.")
+    var peak = false
 
     func run() throws {
+        if peak {
+            let flops = Network(arch, labels: .single, size: size, seed: 1).forwardFLOPs
+            print(String(format: "flops %d sgemm_gflops %.2f", flops, sgemmPeakGFLOPS(threads: threads)))
+            return
+        }
         setBLASThreads(threads)
         let network = Network(arch, labels: .single, size: size, seed: 1)
         let optimiser = MomentumSGD()

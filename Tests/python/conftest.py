@@ -6,9 +6,16 @@ pedal (the default) and with --no-pedal. The `spectro_runs` fixture then runs `s
 small subset of those note maps (the shortest recording of each MAPS category) with several
 settings, each into its own THUMBS folder.
 
+The `end_to_end` fixture (test_infer.py, test_forward.py) trains a small `simple` model on one
+instrument's recordings and runs `infer --save-arrays` on held-out recordings of the other; the
+`end_to_end_original` fixture (test_forward.py) adds a tiny `original` model (multi-label,
+25x25 centre crop) trained on a few of the same thumbnail folders, run on one held-out recording.
+
 Environment:
-  BIN_DIR        folder with the built `corpus`, `ingest` and `spectro` (default: <repo>/.build/debug)
+  BIN_DIR        folder with the built binaries (default: <repo>/.build/debug)
   PIANO_CORPUS   an existing corpus root to use instead of rendering one
+  PIANO_INFER_TEST_STEPS   training steps of the end-to-end model (default 100)
+  PIANO_INFER_TEST_BATCH   its batch size (default 24); with debug binaries 100 x 24 trains in ~30 s
 """
 
 import json
@@ -144,3 +151,137 @@ def spectro_runs(corpus, tmp_path_factory) -> SpectroRuns:
         result = _run([spectro_bin, *notemaps.values(), "-o", outputs[name], *extra], f"spectro {' '.join(extra)}")
         stderr[name] = result.stderr
     return SpectroRuns(notemaps=notemaps, by_category=chosen, outputs=outputs, stderr=stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: train a small model on one instrument, transcribe the other's recordings
+
+TRAIN_INSTRUMENT, TEST_INSTRUMENT = "FR3Grand", "FR3Brght"
+
+
+@dataclass
+class EndToEnd:
+    model: Path
+    out: Path
+    wavs: dict  # stem -> wav
+    references: dict  # stem -> reference txt beside the wav
+    notemaps: dict  # stem -> the session's note map of that recording (ingest's view of the same wav)
+    first: subprocess.CompletedProcess
+    second: subprocess.CompletedProcess
+    before: dict  # file name -> (mtime_ns, inode, size) after the first run
+    after: dict  # the same after the second run
+    summary_after: dict
+    hop: int
+    sample_rate: int
+    work: Path  # the fixture's folder: thumbs/ (the training thumbnails), data.npz, the model, out/
+
+    @property
+    def stems(self):
+        return sorted(self.wavs)
+
+    def output(self, stem, suffix) -> Path:
+        return self.out / f"{stem}{suffix}"
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.stat().st_size) for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="session")
+def end_to_end(corpus, tmp_path_factory) -> EndToEnd:
+    steps = int(os.environ.get("PIANO_INFER_TEST_STEPS", "100"))
+    batch = int(os.environ.get("PIANO_INFER_TEST_BATCH", "24"))
+    folder = corpus.notemaps["pedal"]
+    index = json.loads((folder / "index.json").read_text())["recordings"]
+
+    def entries(instrument, category):
+        return sorted(
+            (e for e in index if e.get("instrument") == instrument and e["category"] == category),
+            key=lambda e: (e["duration"], e["stem"]),
+        )
+
+    # Training set: the forte isolated notes without pedal (one per key) and two random chords.
+    isol = [e for e in entries(TRAIN_INSTRUMENT, "ISOL") if "_F_S0_" in e["stem"]] or entries(TRAIN_INSTRUMENT, "ISOL")
+    train_set = isol + entries(TRAIN_INSTRUMENT, "RAND")[:2]
+    assert len(train_set) >= 20, f"too few {TRAIN_INSTRUMENT} recordings in the corpus to train on"
+    work = tmp_path_factory.mktemp("infer-e2e")
+    run_tool([_binary("spectro"), *(folder / e["file"] for e in train_set), "-o", work / "thumbs"], "spectro")
+    run_tool([_binary("pack"), work / "thumbs", "-o", work / "data.npz", "--split", "18:1:1"], "pack")
+    model = work / "model.safetensors"
+    run_tool(
+        [_binary("train"), work / "data.npz", "-o", model, "--arch", "simple", "--steps", steps, "--batch", batch,
+         "--no-distort", "--eval-every", steps],
+        "train",
+    )
+
+    # Held out: the other instrument's shortest random and usual chords and its forte middle C.
+    chosen = []
+    for category in ("RAND", "UCHO"):
+        chosen += entries(TEST_INSTRUMENT, category)[:1]
+    isol = entries(TEST_INSTRUMENT, "ISOL")
+    chosen += [e for e in isol if "_F_S0_M60_" in e["stem"]][:1] or isol[:1]
+    assert len(chosen) >= 2, f"too few {TEST_INSTRUMENT} recordings in the corpus"
+    wavs, references, notemaps = {}, {}, {}
+    for e in chosen:
+        stem = e["stem"]
+        found = [p for p in corpus.root.rglob(f"{stem}.wav")]
+        assert len(found) == 1, f"{stem}.wav: {found}"
+        wavs[stem], references[stem], notemaps[stem] = found[0], found[0].with_suffix(".txt"), folder / e["file"]
+        assert references[stem].is_file()
+
+    # --save-arrays: <stem>.thumbnails.npy and <stem>.outputs.npy, which test_forward.py checks.
+    out = work / "out"
+    command = [_binary("infer"), model, *wavs.values(), "-o", out, "--jobs", "2", "--save-arrays"]
+    first = run_tool(command, "infer")
+    before = snapshot(out)
+    second = run_tool(command, "infer (second run, no --force)")
+    after = snapshot(out)
+    summary_after = json.loads((out / "summary.json").read_text())
+
+    from safetensors import safe_open
+
+    with safe_open(str(model), "np") as f:
+        transform = json.loads(f.metadata()["frontEnd"])["transform"]
+    return EndToEnd(model, out, wavs, references, notemaps, first, second, before, after, summary_after,
+                    int(transform["hop"]), int(transform["sampleRate"]), work)
+
+
+@dataclass
+class Inference:
+    """A model and what `infer --save-arrays` made with it."""
+
+    model: Path
+    out: Path
+    wavs: dict  # stem -> wav
+    notemaps: dict  # stem -> the session's note map of that recording
+
+    @property
+    def stems(self):
+        return sorted(self.wavs)
+
+
+@pytest.fixture(scope="session")
+def end_to_end_original(end_to_end, tmp_path_factory) -> Inference:
+    """A tiny `original` network: multi-label (sigmoid outputs), a 25x25 centre crop of the 32x32
+    thumbnails (odd, so the crop offset rounds down and both max pools pad one cell on each
+    side), trained for 10 steps on five of end_to_end's thumbnail folders, then `infer
+    --save-arrays` on the shortest held-out recording. About 10 s with debug binaries."""
+    thumbs = sorted(p for p in (end_to_end.work / "thumbs").iterdir() if p.is_dir() and not p.name.startswith("."))
+    chords = [p for p in thumbs if "_RAND_" in p.name]
+    notes = [p for p in thumbs if "_RAND_" not in p.name]
+    subset = chords[:2] + notes[:: max(1, len(notes) // 3)][:3]
+    assert len(subset) >= 3, f"too few thumbnail folders in {end_to_end.work / 'thumbs'}"
+    work = tmp_path_factory.mktemp("infer-original")
+    run_tool([_binary("pack"), *subset, "-o", work / "data.npz", "--split", "3:1:1"], "pack (original)")
+    model = work / "model.safetensors"
+    # 10 steps at the default learning rate: trained a little, not yet saturated (at 20+ steps this
+    # multi-label network's loss blows up on this data and its outputs are all 0 or 1).
+    run_tool(
+        [_binary("train"), work / "data.npz", "-o", model, "--arch", "original", "--labels", "multi", "--crop", "25",
+         "--steps", "10", "--batch", "16", "--eval-every", "10"],
+        "train --arch original",
+    )
+    stem = min(end_to_end.stems, key=lambda s: json.loads(end_to_end.notemaps[s].read_text())["steps"])
+    out = work / "out"
+    run_tool([_binary("infer"), model, end_to_end.wavs[stem], "-o", out, "--jobs", "2", "--save-arrays"], "infer (original)")
+    return Inference(model, out, {stem: end_to_end.wavs[stem]}, {stem: end_to_end.notemaps[stem]})

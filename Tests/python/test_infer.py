@@ -6,21 +6,19 @@
   pitches, matchings where greedy and maximum matching differ, and seeded random pairs. Note lists
   are written as MAPS txt with 6 decimals and read back with our own parser, so mir_eval sees the
   same numbers `infer` reads. One pair has a MIDI reference (written and read back with mido).
-- An end-to-end run: `spectro` + `pack` + `train --arch simple` on one instrument's isolated notes
-  and two random chords of the session corpus, then `infer` on held-out recordings of the other
-  instrument. Its MIDI files are read with mido and pretty_midi and compared with its note lists,
-  its metrics with mir_eval computed from its note lists and the references, its piano rolls
-  parsed as XML, and a second run without --force must leave every output untouched.
+- An end-to-end run (conftest's `end_to_end` fixture): `spectro` + `pack` + `train --arch simple`
+  on one instrument's isolated notes and two random chords of the session corpus, then `infer`
+  on held-out recordings of the other instrument. Its MIDI files are read with mido and
+  pretty_midi and compared with its note lists, its metrics with mir_eval computed from its note
+  lists and the references, its piano rolls parsed as XML, and a second run without --force must
+  leave every output untouched.
 - Bad input: missing and garbled note lists, files that are not models, a broken wav among good ones.
 
-Environment (besides conftest's BIN_DIR and PIANO_CORPUS):
-  PIANO_INFER_TEST_STEPS   training steps of the end-to-end model (default 100)
-  PIANO_INFER_TEST_BATCH   its batch size (default 24); with debug binaries 100 x 24 trains in ~30 s
+Environment: conftest's BIN_DIR, PIANO_CORPUS, PIANO_INFER_TEST_STEPS and PIANO_INFER_TEST_BATCH.
 """
 
 import json
 import math
-import os
 import re
 import shutil
 import struct
@@ -28,7 +26,6 @@ import subprocess
 import wave
 import warnings
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import mido
@@ -38,7 +35,7 @@ import pytest
 
 import mir_eval
 
-from conftest import _binary, run_tool
+from conftest import EndToEnd, _binary, run_tool
 
 HEADER = "OnsetTime\tOffsetTime\tMidiPitch"
 PARAMETERS = {"onsetTolerance": 0.05, "offsetRatio": 0.2, "offsetMinTolerance": 0.05, "frameHop": 0.01}
@@ -493,94 +490,9 @@ def test_infer_refuses_a_file_that_is_not_a_model(kind, tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # End to end: train a small model on one instrument, transcribe the other's recordings
+# (the `end_to_end` fixture lives in conftest.py, shared with test_forward.py)
 
-TRAIN_INSTRUMENT, TEST_INSTRUMENT = "FR3Grand", "FR3Brght"
 OUTPUT_SUFFIXES = (".mid", ".txt", ".roll.svg", ".metrics.json")
-
-
-@dataclass
-class EndToEnd:
-    model: Path
-    out: Path
-    wavs: dict  # stem -> wav
-    references: dict  # stem -> reference txt beside the wav
-    notemaps: dict  # stem -> the session's note map of that recording (ingest's view of the same wav)
-    first: subprocess.CompletedProcess
-    second: subprocess.CompletedProcess
-    before: dict  # file name -> (mtime_ns, inode, size) after the first run
-    after: dict  # the same after the second run
-    summary_after: dict
-    hop: int
-    sample_rate: int
-
-    @property
-    def stems(self):
-        return sorted(self.wavs)
-
-    def output(self, stem, suffix) -> Path:
-        return self.out / f"{stem}{suffix}"
-
-
-def snapshot(folder: Path) -> dict:
-    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino, p.stat().st_size) for p in sorted(folder.iterdir())}
-
-
-@pytest.fixture(scope="session")
-def end_to_end(corpus, tmp_path_factory) -> EndToEnd:
-    steps = int(os.environ.get("PIANO_INFER_TEST_STEPS", "100"))
-    batch = int(os.environ.get("PIANO_INFER_TEST_BATCH", "24"))
-    folder = corpus.notemaps["pedal"]
-    index = json.loads((folder / "index.json").read_text())["recordings"]
-
-    def entries(instrument, category):
-        return sorted(
-            (e for e in index if e.get("instrument") == instrument and e["category"] == category),
-            key=lambda e: (e["duration"], e["stem"]),
-        )
-
-    # Training set: the forte isolated notes without pedal (one per key) and two random chords.
-    isol = [e for e in entries(TRAIN_INSTRUMENT, "ISOL") if "_F_S0_" in e["stem"]] or entries(TRAIN_INSTRUMENT, "ISOL")
-    train_set = isol + entries(TRAIN_INSTRUMENT, "RAND")[:2]
-    assert len(train_set) >= 20, f"too few {TRAIN_INSTRUMENT} recordings in the corpus to train on"
-    work = tmp_path_factory.mktemp("infer-e2e")
-    run_tool([_binary("spectro"), *(folder / e["file"] for e in train_set), "-o", work / "thumbs"], "spectro")
-    run_tool([_binary("pack"), work / "thumbs", "-o", work / "data.npz", "--split", "18:1:1"], "pack")
-    model = work / "model.safetensors"
-    run_tool(
-        [_binary("train"), work / "data.npz", "-o", model, "--arch", "simple", "--steps", steps, "--batch", batch,
-         "--no-distort", "--eval-every", steps],
-        "train",
-    )
-
-    # Held out: the other instrument's shortest random and usual chords and its forte middle C.
-    chosen = []
-    for category in ("RAND", "UCHO"):
-        chosen += entries(TEST_INSTRUMENT, category)[:1]
-    isol = entries(TEST_INSTRUMENT, "ISOL")
-    chosen += [e for e in isol if "_F_S0_M60_" in e["stem"]][:1] or isol[:1]
-    assert len(chosen) >= 2, f"too few {TEST_INSTRUMENT} recordings in the corpus"
-    wavs, references, notemaps = {}, {}, {}
-    for e in chosen:
-        stem = e["stem"]
-        found = [p for p in corpus.root.rglob(f"{stem}.wav")]
-        assert len(found) == 1, f"{stem}.wav: {found}"
-        wavs[stem], references[stem], notemaps[stem] = found[0], found[0].with_suffix(".txt"), folder / e["file"]
-        assert references[stem].is_file()
-
-    out = work / "out"
-    command = [_binary("infer"), model, *wavs.values(), "-o", out, "--jobs", "2"]
-    first = run_tool(command, "infer")
-    before = snapshot(out)
-    second = run_tool(command, "infer (second run, no --force)")
-    after = snapshot(out)
-    summary_after = json.loads((out / "summary.json").read_text())
-
-    from safetensors import safe_open
-
-    with safe_open(str(model), "np") as f:
-        transform = json.loads(f.metadata()["frontEnd"])["transform"]
-    return EndToEnd(model, out, wavs, references, notemaps, first, second, before, after, summary_after,
-                    int(transform["hop"]), int(transform["sampleRate"]))
 
 
 def test_e2e_writes_every_output(end_to_end):

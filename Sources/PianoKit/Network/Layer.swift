@@ -129,3 +129,25 @@ func gemmSplittingReduction(_ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
 public enum LayerThreads {
     nonisolated(unsafe) static var count = 1
 }
+
+/// The matrix-product speed the layers can reach: one square `cblas_sgemm` of `size`, its columns
+/// split over `threads` as the layers split theirs, best of `repeats`, in GFLOP/s (2 size^3 per product).
+public func sgemmPeakGFLOPS(size: Int = 1024, threads: Int, repeats: Int = 5) -> Double {
+    setBLASThreads(threads)
+    var rng = SeededGenerator(seed: 1)
+    let a = (0 ..< size * size).map { _ in Float.random(in: -1 ... 1, using: &rng) }, b = a
+    var c = [Float](repeating: 0, count: size * size)
+    var best = Double.infinity
+    for _ in 0 ..< repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    gemmSplittingColumns(false, size, size, size, 1, ap.baseAddress!, size, bp.baseAddress!, size, 0, cp.baseAddress!, size)
+                }
+            }
+        }
+        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return 2 * pow(Double(size), 3) / best / 1e9
+}

@@ -70,6 +70,18 @@ public final class Network {
         self.layers = layers
     }
 
+    /// Floating-point operations of one example's forward pass in its convolution and dense
+    /// layers (two per multiply-add; the elementwise layers add comparatively little).
+    public var forwardFLOPs: Int {
+        layers.reduce(0) { total, layer in
+            switch layer {
+            case let conv as Convolution: total + 2 * conv.filters * conv.patch * conv.pixels
+            case let dense as Dense: total + 2 * dense.inputs * dense.outputs
+            default: total
+            }
+        }
+    }
+
     /// Every learnable tensor, in layer order.
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }
 
