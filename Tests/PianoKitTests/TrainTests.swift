@@ -43,6 +43,26 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: run.checkpointPath))
     }
 
+    /// A multi-label network learns the tiny archive; its key counts add up to the sounding keys the archive holds.
+    @Test func multiLabelReportsKeyScores() throws {
+        let scratch = try Scratch()
+        let path = try archive(scratch)
+        var options = options(steps: 150)
+        options.labels = .multi
+        let (test, _) = try TrainRun(archivePath: scratch.path + "/a.npz", output: scratch.path + "/m.safetensors", options: options).run()
+        let reader = try ArchiveReader(path: path)
+        var sounding = 0
+        let stream = try reader.examples("test")
+        while let chunk = try stream.next() { sounding += chunk.notes.filter { $0 > 0 }.count }
+        #expect(test.keyCounts.truePositives + test.keyCounts.falseNegatives == sounding)
+        let trainer = try Trainer(archive: reader, options: options)
+        let (network, _, _) = try ModelFile.read(path: scratch.path + "/m.safetensors")
+        for (a, b) in zip(trainer.network.parameters, network.parameters) { a.value = b.value }
+        let train = try trainer.evaluate("train")
+        #expect(train.keyScores.f1 > 0.95, "train key F1 \(train.keyScores.f1)")
+        #expect(train.keyScores.f1 <= 1 && train.accuracy > 0.9)
+    }
+
     /// A run resumes from its step-20 checkpoint and carries its log on to step 40; a model file
     /// (no momentum, no step) is refused as a checkpoint.
     @Test func resumesFromACheckpoint() throws {

@@ -80,6 +80,10 @@ public struct TrainRun {
             let wrong = test.count - Int((test.accuracy * Double(test.count)).rounded())
             summary += "; of \(wrong) errors: \(test.semitoneErrors) off by a semitone, \(test.octaveErrors) by octaves, \(test.silenceErrors) note/silence confusions"
         }
+        if options.labels == .multi && test.count > 0 {
+            let keys = test.keyScores
+            summary += String(format: " (exact key sets); keys: precision %.4f, recall %.4f, F1 %.4f", keys.precision, keys.recall, keys.f1)
+        }
         printError(summary)
         return (test, rows)
     }

@@ -74,6 +74,21 @@ public struct Evaluation: Sendable, Equatable {
     public var octaveErrors: Int
     /// Single labels: a note predicted where there is none, or none where there is one.
     public var silenceErrors: Int
+    /// Multi labels: (example, key) pairs predicted and sounding, predicted only, sounding only.
+    public var keyCounts = (truePositives: 0, falsePositives: 0, falseNegatives: 0)
+
+    /// Multi labels: precision, recall and F1 over (example, key) pairs, the frame-level measure of polyphonic transcription.
+    public var keyScores: (precision: Double, recall: Double, f1: Double) {
+        let k = keyCounts
+        let precision = k.truePositives == 0 ? 0 : Double(k.truePositives) / Double(k.truePositives + k.falsePositives)
+        let recall = k.truePositives == 0 ? 0 : Double(k.truePositives) / Double(k.truePositives + k.falseNegatives)
+        return (precision, recall, harmonicMean(precision, recall))
+    }
+
+    public static func == (a: Evaluation, b: Evaluation) -> Bool {
+        (a.count, a.accuracy, a.semitoneErrors, a.octaveErrors, a.silenceErrors) == (b.count, b.accuracy, b.semitoneErrors, b.octaveErrors, b.silenceErrors)
+            && a.keyCounts == b.keyCounts
+    }
 }
 
 /// Trains a network on a packed archive, streaming the train split through a shuffle buffer.
@@ -180,6 +195,12 @@ public final class Trainer {
             for (i, predicted) in predictions(logits, batch: chunk.count).enumerated() {
                 let label = Int(chunk.labels[i])
                 let notes = chunk.notes[i * 88 ..< (i + 1) * 88].map(Float.init)
+                if options.labels == .multi {
+                    let truth = Set(notes.indices.filter { notes[$0] > 0.5 }), guessed = Set(predicted)
+                    result.keyCounts.truePositives += truth.intersection(guessed).count
+                    result.keyCounts.falsePositives += guessed.subtracting(truth).count
+                    result.keyCounts.falseNegatives += truth.subtracting(guessed).count
+                }
                 if isCorrect(predicted, label, notes[...]) {
                     correct += 1
                 } else if options.labels == .single, let guess = predicted.first {
