@@ -32,7 +32,7 @@ def check(problems: list):
 
 
 @pytest.mark.parametrize("name", ["notemap.schema.json", "notemap-index.schema.json", "corpus.schema.json", "thumbs.schema.json",
-                                  "archive-manifest.schema.json"])
+                                  "archive-manifest.schema.json", "metrics.schema.json"])
 def test_schema_is_valid_draft_2020_12(name):
     schema = json.loads((SCHEMAS / name).read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -243,3 +243,17 @@ def test_archive_schema_rejects(archive_manifests):
     assert not v.is_valid(changed(manifest, lambda m: m["members"][0].update(extra=1)))
     assert not v.is_valid(changed(manifest, lambda m: m["frontEnd"]["transform"].update(fftSize=4096)))
     assert not v.is_valid(changed(manifest, lambda m: m["frontEnd"].update(quality=0)))
+
+
+def test_infer_metrics_files(end_to_end):
+    """Every <stem>.metrics.json infer wrote, and each entry of summary.json, validates against metrics.schema.json."""
+    v = validator("metrics.schema.json")
+    files = sorted(end_to_end.out.glob("*.metrics.json"))
+    assert len(files) == len(end_to_end.references) > 0
+    for path in files:
+        check(errors(v, json.loads(path.read_text()), path.name))
+    summary = json.loads((end_to_end.out / "summary.json").read_text())
+    for entry in summary["files"]:
+        check(errors(v, entry, f"summary.json:{entry['stem']}"))
+    assert not v.is_valid({**json.loads(files[0].read_text()), "version": 2})
+    assert not v.is_valid({**json.loads(files[0].read_text()), "stepAccuracy": 1.5})

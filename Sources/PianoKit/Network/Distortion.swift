@@ -44,10 +44,11 @@ public struct InputPipeline: Sendable, Equatable {
             let mean = out.reduce(0, +) / Float(out.count)
             for i in out.indices { out[i] = (out[i] + delta - (mean + delta)) * contrast + mean + delta }
         }
-        let n = Float(out.count)
-        let mean = out.reduce(0, +) / n
-        let variance = out.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
-        let scale = 1 / max(variance.squareRoot(), 1 / n.squareRoot())
-        return out.map { ($0 - mean) * scale }
+        // Sums in Double: a running Float sum over ~1000 pixels loses ~1e-5 of the mean.
+        let n = Double(out.count)
+        let mean = out.reduce(0.0) { $0 + Double($1) } / n
+        let variance = out.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+        let scale = Float(1 / max(variance.squareRoot(), 1 / n.squareRoot())), centre = Float(mean)
+        return out.map { ($0 - centre) * scale }
     }
 }

@@ -102,9 +102,9 @@ public final class Transcriber: @unchecked Sendable {
                 for n in 0 ..< count {
                     let row = logits[n * outputs ..< (n + 1) * outputs]
                     let peak = row.max()!
-                    let exps = row.map { exp($0 - peak) }
+                    let exps = row.map { Double(exp($0 - peak)) }
                     let total = exps.reduce(0, +)
-                    result += exps.map { $0 / total }
+                    result += exps.map { Float($0 / total) }
                 }
             case .multi:
                 result += logits.map { 1 / (1 + exp(-$0)) }
