@@ -169,7 +169,8 @@ public struct InferRun: Sendable {
         .including(problems)
         let elapsed = Date().timeIntervalSince(started)
         let audio = collected.seconds
-        printError(summary.line + String(format: "; %.1f s of audio transcribed in %.1f s (%.1fx real time)", audio, elapsed, audio / max(elapsed, 1e-9)))
+        let speed = audio > 0 ? String(format: "; %.1f s of audio transcribed in %.1f s (%.1fx real time)", audio, elapsed, audio / max(elapsed, 1e-9)) : ""
+        printError(summary.line + speed)
         let metrics = collected.metrics.sorted { $0.stem < $1.stem }
         if !metrics.isEmpty {
             try AtomicWrite.write(try Self.encode(InferSummary(model: transcriber.path, files: metrics)), to: outputDirectory + "/" + Self.summaryName)
