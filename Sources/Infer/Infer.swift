@@ -85,9 +85,6 @@ extension Infer {
             options.batch = batch
             options.saveArrays = saveArrays
             let found = InferRun.items(audio, reference: reference, findReferences: !noReference)
-            if reference != nil, found.items.count > 1 {
-                throw StageFailure("--reference \(reference!) goes with one recording, but \(audio[0]) holds \(found.items.count)")
-            }
             if found.items.isEmpty {
                 for problem in found.problems { printError("error: \(problem)") }
                 throw StageFailure("no audio to transcribe")

@@ -151,9 +151,7 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
 
     /// The JSON bytes, pretty and with sorted keys (so equal manifests are equal bytes).
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
+        try prettyJSON()
     }
 
     /// Checks the manifest's own consistency; the error says what is wrong.

@@ -134,9 +134,7 @@ public struct CorpusRun: Sendable {
     }
 
     func writeManifest(_ manifest: CorpusManifest, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try AtomicWrite.write(try encoder.encode(manifest) + Data("\n".utf8), to: path)
+        try AtomicWrite.write(try manifest.prettyJSON(), to: path)
     }
 
     /// Removes temporary files a killed run left anywhere under the root.

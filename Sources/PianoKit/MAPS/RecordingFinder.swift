@@ -39,22 +39,9 @@ public enum RecordingFinder {
 
     /// Searches `inputs`: folders are walked recursively (hidden entries skipped); files are taken as given.
     public static func find(_ inputs: [String]) -> Result {
-        var problems: [FileError] = []
-        var files: [String] = []
-        for input in inputs {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-                problems.append(FileError(input, "no such file or directory"))
-                continue
-            }
-            if isDirectory.boolValue {
-                let found = walk(input)
-                if found.isEmpty { problems.append(FileError(input, "folder holds no .wav, .mid or .txt files")) }
-                files += found
-            } else {
-                files.append(input)
-            }
-        }
+        let wanted = audioExtensions.union(midiExtensions).union(textExtensions)
+        let (files, found) = InputFiles.expand(inputs, wanted: ".wav, .mid or .txt files") { InputFiles.hasExtension($0, in: wanted) }
+        var problems = found
         struct Group { var wav: String?; var mid: String?; var txt: String?; var extra: [String] = [] }
         var groups: [String: Group] = [:]  // key: folder + stem
         for file in files {
@@ -99,21 +86,5 @@ public enum RecordingFinder {
         }
         recordings.sort { $0.stem < $1.stem }
         return Result(recordings: recordings, problems: problems)
-    }
-
-    /// Lists recording files (or files with the `wanted` extensions) under `root`, skipping hidden files and folders.
-    static func walk(_ root: String, wanted: Set<String> = audioExtensions.union(midiExtensions).union(textExtensions)) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
-        var files: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if name.hasPrefix(".") {
-                enumerator.skipDescendants()
-                continue
-            }
-            let ext = (name as NSString).pathExtension.lowercased()
-            if wanted.contains(ext) { files.append(root + "/" + relative) }
-        }
-        return files.sorted()
     }
 }

@@ -32,8 +32,6 @@ public struct IngestOptions: Sendable, Equatable {
 /// Builds a recording's note map: reads the wav header, the note sources and the MAPS name,
 /// cross-checks txt against MIDI, and labels every step.
 public enum NoteMapBuilder {
-    /// MIDI files larger than this are refused before they are read.
-    public static let midiSizeLimit = 64 << 20
     /// Note lists larger than this are refused before they are read.
     public static let textSizeLimit = 64 << 20
 
@@ -45,14 +43,7 @@ public enum NoteMapBuilder {
     /// Builds the note map; `warn` hears about txt/MIDI disagreements.
     public static func build(_ recording: Recording, options: IngestOptions, outputDirectory: String, warn: (String) -> Void = { _ in }) throws -> NoteMap {
         let audio = try SoundFileReader(path: recording.wav).info
-        let midNotes = try recording.mid.map { path in
-            let bytes = try Paths.readBytes(path, limit: midiSizeLimit)
-            do {
-                return MIDIPerformance(try MIDIReader.parse(bytes)).notes(sustain: options.sustainPedal)
-            } catch {
-                throw FileError.wrap(error, path: path)
-            }
-        }
+        let midNotes = try recording.mid.map { try NoteFiles.readMIDI(path: $0, sustain: options.sustainPedal) }
         let txtNotes = try recording.txt.map { try MAPSNoteList.read(path: $0, limit: textSizeLimit) }
         let notes: [Note], source: String
         switch (options.notesFrom, midNotes, txtNotes) {

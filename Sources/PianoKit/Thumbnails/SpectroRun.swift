@@ -41,21 +41,7 @@ public struct SpectroRun: Sendable {
 
     /// Finds note maps among `inputs`: files as given, folders searched recursively for `*.notemap.json`.
     public static func noteMaps(in inputs: [String]) -> (files: [String], problems: [FileError]) {
-        var files: [String] = [], problems: [FileError] = []
-        for input in inputs {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-                problems.append(FileError(input, "no such file or directory"))
-                continue
-            }
-            guard isDirectory.boolValue else { files.append(input); continue }
-            let found = (FileManager.default.enumerator(atPath: input)?.allObjects as? [String] ?? [])
-                .filter { $0.hasSuffix(NoteMap.fileSuffix) && !($0 as NSString).lastPathComponent.hasPrefix(".") }
-                .sorted().map { input + "/" + $0 }
-            if found.isEmpty { problems.append(FileError(input, "folder holds no *\(NoteMap.fileSuffix) files")) }
-            files += found
-        }
-        return (files, problems)
+        InputFiles.expand(inputs, wanted: "*\(NoteMap.fileSuffix) files") { $0.hasSuffix(NoteMap.fileSuffix) }
     }
 
     /// Runs over `inputs`, printing errors and the summary on stderr.

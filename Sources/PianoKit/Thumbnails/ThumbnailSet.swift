@@ -79,9 +79,7 @@ public struct ThumbnailSet: Codable, Sendable, Equatable {
 
     /// The sidecar as pretty JSON.
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
+        try prettyJSON()
     }
 
     /// The label index: one line per thumbnail: step, time (s), file, class label, sounding keys (comma-separated).

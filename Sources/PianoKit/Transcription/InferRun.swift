@@ -95,20 +95,10 @@ public struct InferRun: Sendable {
     /// Finds audio among `inputs` (files as given, folders searched for `*.wav`) and each one's
     /// reference: `reference` when given (one recording only), else `<stem>.txt` or `<stem>.mid` beside it.
     public static func items(_ inputs: [String], reference: String?, findReferences: Bool) -> (items: [InferItem], problems: [FileError]) {
-        var files: [String] = [], problems: [FileError] = []
-        for input in inputs {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-                problems.append(FileError(input, "no such file or directory"))
-                continue
-            }
-            if isDirectory.boolValue {
-                let found = RecordingFinder.walk(input, wanted: RecordingFinder.audioExtensions)
-                if found.isEmpty { problems.append(FileError(input, "folder holds no .wav files")) }
-                files += found
-            } else {
-                files.append(input)
-            }
+        let (files, found) = InputFiles.expand(inputs, wanted: ".wav files") { InputFiles.hasExtension($0, in: RecordingFinder.audioExtensions) }
+        var problems = found
+        if let reference, files.count > 1 {
+            return ([], problems + [FileError(reference, "a reference goes with one recording, but the inputs hold \(files.count)")])
         }
         var items: [InferItem] = [], seen: [String: String] = [:]
         for file in files {
@@ -144,7 +134,7 @@ public struct InferRun: Sendable {
         try AtomicWrite.prepareOutputDirectory(outputDirectory)
         setBLASThreads(threads)
         // Settings that differ from the last run's make every earlier output stale.
-        let settings = try Self.encode(Settings(model: Paths.absolute(transcriber.path), options: options))
+        let settings = try Settings(model: Paths.absolute(transcriber.path), options: options).prettyJSON()
         let settingsPath = outputDirectory + "/" + Self.settingsName
         let sameSettings = FileManager.default.contents(atPath: settingsPath) == settings
         if !sameSettings { try AtomicWrite.write(settings, to: settingsPath) }
@@ -173,7 +163,7 @@ public struct InferRun: Sendable {
         printError(summary.line + speed)
         let metrics = collected.metrics.sorted { $0.stem < $1.stem }
         if !metrics.isEmpty {
-            try AtomicWrite.write(try Self.encode(InferSummary(model: transcriber.path, files: metrics)), to: outputDirectory + "/" + Self.summaryName)
+            try AtomicWrite.write(try InferSummary(model: transcriber.path, files: metrics).prettyJSON(), to: outputDirectory + "/" + Self.summaryName)
         }
         return (summary, metrics)
     }
@@ -212,14 +202,8 @@ public struct InferRun: Sendable {
         let metrics = RecordingMetrics(stem: item.stem, audio: item.audio, model: transcriber.path, reference: reference,
                                        steps: image.frames, audioSeconds: reader.info.duration, stepAccuracy: stepAccuracy,
                                        note: score.note, noteWithOffset: score.noteWithOffset, frame: score.frame, parameters: options.metrics)
-        try AtomicWrite.write(try Self.encode(metrics), to: outputs.metrics)
+        try AtomicWrite.write(try metrics.prettyJSON(), to: outputs.metrics)
         return (metrics, reader.info.duration)
-    }
-
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(value) + Data("\n".utf8)
     }
 
     struct Settings: Codable {

@@ -49,25 +49,20 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
         var runs: [(pitch: Int, steps: Range<Int>)] = []
         switch labels {
         case .single:
-            let classes = majorityVote(stepClasses(probabilities), window: smoothing)
-            var start = 0
-            for k in 1 ... classes.count where k == classes.count || classes[k] != classes[start] {
-                if classes[start] != 0 { runs.append((classes[start], start ..< k)) }
-                start = k
+            for run in equalRuns(majorityVote(stepClasses(probabilities), window: smoothing)) where run.value != 0 {
+                runs.append((run.value, run.steps))
             }
         case .multi:
             let keys = pianoKeys.count, steps = probabilities.count / keys
             for key in 0 ..< keys {
                 let pitch = key + pianoKeys.lowerBound
                 var active = (0 ..< steps).map { probabilities[$0 * keys + key] >= threshold }
+                guard active.contains(true) else { continue }
                 bridgeGaps(&active, upTo: gapSteps)
                 let rise = levels.flatMap { onsetRise > 0 ? riseCurve($0, pitch: pitch, transform: transform, decibelRange: decibelRange) : nil }
-                var k = 0
-                while k < steps {
-                    guard active[k] else { k += 1; continue }
-                    var end = k
-                    while end < steps, active[end] { end += 1 }
-                    var start = k
+                for run in equalRuns(active) where run.value {
+                    var start = run.steps.lowerBound
+                    let end = run.steps.upperBound
                     if let rise {
                         // Split at local maxima of the rise that leave both parts at least minSteps long.
                         var j = start + minSteps
@@ -82,7 +77,6 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
                         }
                     }
                     runs.append((pitch, start ..< end))
-                    k = end
                 }
             }
         }
@@ -112,16 +106,23 @@ func majorityVote(_ values: [Int], window: Int) -> [Int] {
     }
 }
 
+/// The maximal runs of equal consecutive values, in order.
+func equalRuns<Value: Equatable>(_ values: [Value]) -> [(value: Value, steps: Range<Int>)] {
+    var runs: [(value: Value, steps: Range<Int>)] = []
+    var start = 0
+    for k in values.indices.dropFirst() where values[k] != values[start] {
+        runs.append((values[start], start ..< k))
+        start = k
+    }
+    if !values.isEmpty { runs.append((values[start], start ..< values.count)) }
+    return runs
+}
+
 /// Sets inactive runs of at most `gap` steps that lie between active steps.
 func bridgeGaps(_ active: inout [Bool], upTo gap: Int) {
     guard gap > 0 else { return }
-    var k = 0
-    while k < active.count {
-        guard !active[k] else { k += 1; continue }
-        var end = k
-        while end < active.count, !active[end] { end += 1 }
-        if k > 0, end < active.count, end - k <= gap { for j in k ..< end { active[j] = true } }
-        k = end
+    for run in equalRuns(active) where !run.value && run.steps.count <= gap && run.steps.lowerBound > 0 && run.steps.upperBound < active.count {
+        for k in run.steps { active[k] = true }
     }
 }
 

@@ -11,14 +11,19 @@ public enum NoteFiles {
         case "txt":
             return try MAPSNoteList.read(path: path, limit: sizeLimit)
         case "mid", "midi":
-            let bytes = try Paths.readBytes(path, limit: sizeLimit)
-            do {
-                return MIDIPerformance(try MIDIReader.parse(bytes)).notes(sustain: true)
-            } catch {
-                throw FileError.wrap(error, path: path)
-            }
+            return try readMIDI(path: path, sustain: true)
         default:
             throw FileError(path, "not a note list: expected a .txt (MAPS) or .mid file")
+        }
+    }
+
+    /// The sounding notes of a Standard MIDI File; with `sustain`, pedal-held notes last until the pedal lifts.
+    public static func readMIDI(path: String, sustain: Bool) throws -> [Note] {
+        let bytes = try Paths.readBytes(path, limit: sizeLimit)
+        do {
+            return MIDIPerformance(try MIDIReader.parse(bytes)).notes(sustain: sustain)
+        } catch {
+            throw FileError.wrap(error, path: path)
         }
     }
 

@@ -60,25 +60,23 @@ public final class Transcriber: @unchecked Sendable {
     public func thumbnails(of image: LevelImage, threads: Int) throws -> [UInt8] {
         let size = record.geometry.size, steps = image.frames, quality = record.quality
         let thumbnailer = Thumbnailer(image, geometry: record.geometry)
-        var pixels = [UInt8](repeating: 0, count: steps * size * size)
-        let failure = FirstError()
-        pixels.withUnsafeMutableBufferPointer { buffer in
-            let out = SendablePointer(buffer.baseAddress!)
-            forEachPart(of: steps, threads: threads) { range in
-                do {
-                    let encoder = try JPEGEncoder(quality: quality), decoder = try JPEGDecoder()
-                    for k in range {
-                        let decoded = try decoder.decodeGray(try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: size, height: size))
-                        guard decoded.width == size, decoded.height == size else { throw FormatError("JPEG round trip changed the thumbnail size") }
-                        decoded.pixels.withUnsafeBufferPointer { (out.pointer + k * size * size).update(from: $0.baseAddress!, count: size * size) }
-                    }
-                } catch {
-                    failure.record(error)
+        // One encoder and decoder (TurboJPEG handles) per chunk of steps, chunks in parallel.
+        let chunk = max(1, (steps + threads - 1) / max(1, threads))
+        let chunks = stride(from: 0, to: steps, by: chunk).map { $0 ..< min(steps, $0 + chunk) }
+        let parts: [Result<[UInt8], any Error>] = chunks.parallelMap(jobs: threads) { range in
+            Result {
+                let encoder = try JPEGEncoder(quality: quality), decoder = try JPEGDecoder()
+                var pixels: [UInt8] = []
+                pixels.reserveCapacity(range.count * size * size)
+                for k in range {
+                    let decoded = try decoder.decodeGray(try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: size, height: size))
+                    guard decoded.width == size, decoded.height == size else { throw FormatError("JPEG round trip changed the thumbnail size") }
+                    pixels += decoded.pixels
                 }
+                return pixels
             }
         }
-        try failure.rethrow()
-        return pixels
+        return try parts.flatMap { try $0.get() }
     }
 
     /// The network's output probabilities for every step: softmax over 128 classes (single) or a
@@ -111,21 +109,5 @@ public final class Transcriber: @unchecked Sendable {
             }
         }
         return result
-    }
-}
-
-/// The first error thrown by any of several threads.
-final class FirstError: @unchecked Sendable {
-    private let lock = NSLock()
-    private var error: Error?
-
-    func record(_ error: Error) {
-        lock.lock(); defer { lock.unlock() }
-        if self.error == nil { self.error = error }
-    }
-
-    func rethrow() throws {
-        lock.lock(); defer { lock.unlock() }
-        if let error { throw error }
     }
 }

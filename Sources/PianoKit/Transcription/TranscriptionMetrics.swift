@@ -150,23 +150,23 @@ struct PitchFrames {
 
     init(_ notes: [Note], frames: Int, hop: Double) {
         bits = [UInt64](repeating: 0, count: frames * 2)
+        // The first frame whose time t = Double(i) * hop (computed exactly so) is at or after `seconds`.
+        func firstFrame(atOrAfter seconds: Double) -> Int {
+            var i = max(0, Int((seconds / hop).rounded(.up)))
+            while i > 0, Double(i - 1) * hop >= seconds { i -= 1 }
+            while Double(i) * hop < seconds { i += 1 }
+            return i
+        }
         for note in notes where (0 ... 127).contains(note.pitch) {
-            // First frame with t >= onset and first with t >= offset, computed as t = Double(i) * hop is.
-            var first = max(0, Int((note.onset / hop).rounded(.up)))
-            while first > 0, Double(first - 1) * hop >= note.onset { first -= 1 }
-            while Double(first) * hop < note.onset { first += 1 }
-            var last = max(0, Int((note.offset / hop).rounded(.up)))
-            while last > 0, Double(last - 1) * hop >= note.offset { last -= 1 }
-            while Double(last) * hop < note.offset { last += 1 }
             let word = note.pitch / 64, bit = UInt64(1) << UInt64(note.pitch % 64)
-            for i in first ..< min(last, frames) { bits[i * 2 + word] |= bit }
+            for i in firstFrame(atOrAfter: note.onset) ..< min(firstFrame(atOrAfter: note.offset), frames) { bits[i * 2 + word] |= bit }
         }
         count = bits.reduce(0) { $0 + $1.nonzeroBitCount }
     }
 }
 
-/// A maximum bipartite matching by augmenting paths (Hopcroft-Karp would be asymptotically faster;
-/// note graphs are sparse and small, so Kuhn's algorithm with a greedy start is enough).
+/// A maximum bipartite matching by augmenting paths (Kuhn's algorithm; Hopcroft-Karp would be
+/// asymptotically faster, but note graphs are sparse and small).
 struct BipartiteMatching {
     /// Matched pairs.
     let size: Int
@@ -237,9 +237,7 @@ public struct ScoreReport: Codable, Sendable, Equatable {
 
     /// Pretty, key-sorted JSON.
     public func encoded() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self) + Data("\n".utf8)
+        try prettyJSON()
     }
 
     /// A three-row table of precision, recall and F1.
