@@ -18,8 +18,8 @@ struct Train: ParsableCommand {
         input size and the archive's front end (Schemas/model.md).
         """)
 
-    @Argument(help: "The archive written by pack.")
-    var archive: String
+    @Argument(help: "The archive written by pack, or several (e.g. its shards), read as one dataset.")
+    var archives: [String]
 
     @Option(name: .shortAndLong, help: "The model file to write.")
     var output: String
@@ -99,7 +99,7 @@ struct Train: ParsableCommand {
         options.shuffleBuffer = shuffleBuffer
         options.seed = seed
         options.threads = threads
-        try TrainRun(archivePath: archive, output: output, options: options, resume: resume).run()
+        try TrainRun(archivePaths: archives, output: output, options: options, resume: resume).run()
     }
 }
 

@@ -192,6 +192,34 @@ import Testing
         #expect(counted == total)
     }
 
+    /// The shards read as one ArchiveSet give, split by split, the whole archive's examples in the same order.
+    @Test func shardsReadAsOneSet() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        _ = try pack(thumbs, to: scratch.path + "/whole.npz")
+        _ = try pack(thumbs, to: scratch.path + "/part.npz") { $0.shardSize = 100 }
+        let whole = try ArchiveReader(path: scratch.path + "/whole.npz")
+        let total = whole.manifest.splits.values.map(\.count).reduce(0, +)
+        let shards = (total + 99) / 100
+        let set = try ArchiveSet(paths: (0 ..< shards).map { scratch.path + String(format: "/part-%05d-of-%05d.npz", $0, shards) })
+        func drain(_ next: () throws -> ArchiveReader.Batch?) throws -> (images: [UInt8], labels: [UInt8], notes: [UInt8]) {
+            var all: (images: [UInt8], labels: [UInt8], notes: [UInt8]) = ([], [], [])
+            while let batch = try next() { all.images += batch.images; all.labels += batch.labels; all.notes += batch.notes }
+            return all
+        }
+        for split in ArchiveManifest.splitNames {
+            #expect(set.count(split) == whole.manifest.splits[split]!.count)
+            let fromSet = try set.examples(split, chunk: 37), fromWhole = try whole.examples(split, chunk: 37)
+            let a = try drain(fromSet.next), b = try drain(fromWhole.next)
+            #expect(a.images == b.images && a.labels == b.labels && a.notes == b.notes, "split \(split)")
+        }
+        // An archive with another front end does not join the set.
+        let other = try Scratch()
+        let small = try thumbnails(other, size: 16)
+        _ = try pack(small, to: scratch.path + "/small.npz")
+        #expect(throws: FileError.self) { try ArchiveSet(paths: [scratch.path + "/whole.npz", scratch.path + "/small.npz"]) }
+    }
+
     @Test func verifyAndReaderCatchCorruption() throws {
         let scratch = try Scratch()
         let thumbs = try thumbnails(scratch)

@@ -4,8 +4,8 @@ import Foundation
 /// model and a test evaluation. Outputs sit beside the model: `<model>.log.csv`,
 /// `<model>.loss.svg`, `<model>.checkpoint.safetensors`.
 public struct TrainRun {
-    /// The archive path.
-    public var archivePath: String
+    /// The archive paths (shards or several archives are read as one dataset, in order).
+    public var archivePaths: [String]
     /// The model path.
     public var output: String
     /// The settings.
@@ -13,9 +13,14 @@ public struct TrainRun {
     /// A checkpoint to resume from.
     public var resume: String?
 
-    /// Creates a run.
+    /// Creates a run on one archive.
     public init(archivePath: String, output: String, options: TrainOptions, resume: String? = nil) {
-        self.archivePath = archivePath
+        self.init(archivePaths: [archivePath], output: output, options: options, resume: resume)
+    }
+
+    /// Creates a run on several archives (e.g. the shards of one `pack --shard-size` run).
+    public init(archivePaths: [String], output: String, options: TrainOptions, resume: String? = nil) {
+        self.archivePaths = archivePaths
         self.output = output
         self.options = options
         self.resume = resume
@@ -32,8 +37,8 @@ public struct TrainRun {
     /// Trains; prints progress and the final evaluation on stderr; returns the test evaluation.
     @discardableResult
     public func run() throws -> (test: Evaluation, log: [TrainLogRow]) {
-        let archive = try ArchiveReader(path: archivePath)
-        let trainer = try Trainer(archive: archive, options: options)
+        let archive = try ArchiveSet(paths: archivePaths)
+        let trainer = try Trainer(archives: archive, options: options)
         var first = 1
         var rows: [TrainLogRow] = []
         if let resume {
@@ -41,7 +46,7 @@ public struct TrainRun {
             rows = (try? readLog()) ?? []
             rows.removeAll { $0.step >= first }
         }
-        let frontEnd = archive.manifest.frontEnd
+        let frontEnd = archive.frontEnd
         let progress = Progress(total: max(0, options.steps - first + 1), label: "train")
         var lastTime = Date(), lastStep = first - 1
         var lossSum = 0.0, accuracySum = 0.0, counted = 0
@@ -54,7 +59,7 @@ public struct TrainRun {
             if step % 50 == 0 || evaluate {
                 let now = Date()
                 let rate = Double((step - lastStep) * options.batch) / max(now.timeIntervalSince(lastTime), 1e-9)
-                let valid = evaluate && archive.manifest.splits["valid"]!.count > 0 ? try trainer.evaluate("valid").accuracy : nil
+                let valid = evaluate && archive.count("valid") > 0 ? try trainer.evaluate("valid").accuracy : nil
                 let crossEntropy = lossSum / Double(counted)
                 rows.append(TrainLogRow(step: step, crossEntropy: crossEntropy,
                                         totalLoss: crossEntropy + trainer.network.weightDecayLoss(rate: Double(options.weightDecay)),
@@ -89,7 +94,7 @@ public struct TrainRun {
     }
 
     func metadata(steps: Int) -> [String: String] {
-        ["steps": String(steps), "batch": String(options.batch), "seed": String(options.seed), "archive": URL(fileURLWithPath: archivePath).lastPathComponent,
+        ["steps": String(steps), "batch": String(options.batch), "seed": String(options.seed), "archive": archivePaths.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","),
          "crop": String(options.crop ?? 0), "distort": String(options.distort), "flip": String(options.flip)]
     }
 

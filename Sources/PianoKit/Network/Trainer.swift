@@ -93,8 +93,8 @@ public struct Evaluation: Sendable, Equatable {
 
 /// Trains a network on a packed archive, streaming the train split through a shuffle buffer.
 public final class Trainer {
-    /// The archive.
-    public let archive: ArchiveReader
+    /// The archive (or shards) trained on.
+    public let archive: ArchiveSet
     /// The settings.
     public let options: TrainOptions
     /// The network being trained.
@@ -103,18 +103,23 @@ public final class Trainer {
     public let pipeline: InputPipeline
     let optimiser: MomentumSGD
     var rng: SeededGenerator
-    private var stream: ArchiveReader.ExampleStream?
+    private var stream: ArchiveSet.Stream?
     private var buffer: [(pixels: ArraySlice<UInt8>, label: Int, notes: ArraySlice<UInt8>)] = []
 
-    /// Prepares training: checks the archive has train examples and the crop fits.
-    public init(archive: ArchiveReader, options: TrainOptions) throws {
-        self.archive = archive
+    /// Prepares training on one archive.
+    public convenience init(archive: ArchiveReader, options: TrainOptions) throws {
+        try self.init(archives: ArchiveSet(archive), options: options)
+    }
+
+    /// Prepares training: checks the archives have train examples and the crop fits.
+    public init(archives: ArchiveSet, options: TrainOptions) throws {
+        self.archive = archives
         self.options = options
-        let size = archive.manifest.frontEnd.geometry.size
+        let size = archives.frontEnd.geometry.size
         if let crop = options.crop, crop > size || crop < 8 {
             throw StageFailure("--crop \(crop) does not fit \(size)x\(size) thumbnails")
         }
-        guard archive.manifest.splits["train"]!.count > 0 else { throw FileError(archive.path, "the train split is empty") }
+        guard archives.count("train") > 0 else { throw FileError(archives.path, "the train split is empty") }
         pipeline = InputPipeline(size: size, crop: options.crop, distort: options.distort, flip: options.flip)
         network = Network(options.architecture, labels: options.labels, size: pipeline.crop, seed: options.seed)
         optimiser = MomentumSGD(momentum: options.momentum, weightDecay: options.weightDecay)
