@@ -54,6 +54,9 @@ extension Infer {
         @Option(help: "Multi-label: a rise of this many dB at a key's fundamental inside a sounding run starts a new note (0 = off).")
         var onsetRiseDb = 6.0
 
+        @Option(help: "Multi-label: each note's onset moves to the steepest rise at its fundamental within this many milliseconds (0 = off).")
+        var onsetSnapMs = 100.0
+
         @Option(help: "Thumbnails per network batch.")
         var batch = 256
 
@@ -67,8 +70,8 @@ extension Infer {
         var force = false
 
         func validate() throws {
-            guard jobs > 0, batch > 0, smooth > 0, minNoteMs >= 0, onsetRiseDb >= 0 else {
-                throw ValidationError("--jobs, --batch and --smooth must be positive; --min-note-ms and --onset-rise-db not negative")
+            guard jobs > 0, batch > 0, smooth > 0, minNoteMs >= 0, onsetRiseDb >= 0, onsetSnapMs >= 0 else {
+                throw ValidationError("--jobs, --batch and --smooth must be positive; --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
             if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
@@ -82,6 +85,7 @@ extension Infer {
             options.decoder.minNoteSeconds = minNoteMs / 1000
             options.decoder.smoothing = smooth
             options.decoder.onsetRise = onsetRiseDb
+            options.decoder.onsetSnapSeconds = onsetSnapMs / 1000
             options.batch = batch
             options.saveArrays = saveArrays
             let found = InferRun.items(audio, reference: reference, findReferences: !noReference)

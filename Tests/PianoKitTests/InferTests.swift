@@ -92,6 +92,28 @@ import Testing
         #expect(decoder.stepKeys(probabilities)[6] == [69] && decoder.stepKeys(probabilities)[12] == [])
     }
 
+    /// Multi-label: a note's onset moves to the level's rise at its key when the outputs switch on late, but not past the key's previous note.
+    @Test func multiLabelOnsetsSnapToTheRise() {
+        let keys = 88, steps = 60, pitch = 69, key = pitch - 21
+        var probabilities = [Float](repeating: 0.01, count: steps * keys)
+        for k in 10 ..< 30 { probabilities[k * keys + key] = 0.9 }  // the network switches on 4 steps late
+        for k in 40 ..< 55 { probabilities[k * keys + key] = 0.9 }
+        let bin = transform.bins(ofPitch: pitch)!.lowerBound + 1
+        var levels = [Float](repeating: 0, count: steps * transform.bins)
+        for k in 6 ..< 30 { levels[k * transform.bins + bin] = 0.5 }
+        for k in 36 ..< 55 { levels[k * transform.bins + bin] = 0.5 }  // 4 steps early, inside the snap window of 10 steps
+        let image = LevelImage(bins: transform.bins, frames: steps, levels: levels)
+        var decoder = NoteDecoder(labels: .multi)
+        decoder.minNoteSeconds = 0.05
+        #expect(decoder.onsetSnapSeconds == 0.1)
+        var onsets: [Int] { decoder.notes(probabilities, labels: .multi, grid: grid, levels: image, transform: transform, decibelRange: 80).map { Int(($0.onset * 100).rounded()) } }
+        #expect(onsets == [6, 36])
+        decoder.onsetSnapSeconds = 0.03
+        #expect(onsets == [7, 37])  // the window reaches only 3 steps back
+        decoder.onsetSnapSeconds = 0
+        #expect(onsets == [10, 40])
+    }
+
     @Test func pitchBinsFollowTheTransform() {
         #expect(transform.bins(ofPitch: 21) == 0 ... 1)
         #expect(transform.bins(ofPitch: 69) == 47 ... 49)

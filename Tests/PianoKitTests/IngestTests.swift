@@ -75,6 +75,17 @@ final class Scratch: @unchecked Sendable {
         #expect(try ingest(scratch, options: options, force: true).made == 1)
     }
 
+    /// A wav named on its own finds its .mid and .txt beside it (one slice of a tree per job); a lone wav is still an error.
+    @Test func wavGivenAloneFindsItsPartners() throws {
+        let scratch = try Scratch()
+        try scratch.goodRecording("in/a")
+        try scratch.wav("in/lonely.wav")
+        let summary = try ingest(scratch, inputs: [scratch.path + "/in/a.wav", scratch.path + "/in/lonely.wav"])
+        #expect(summary.made == 1 && summary.failures.count == 1)
+        let map = try NoteMap.read(path: scratch.path + "/out/a.notemap.json")
+        #expect(map.notesFrom == "mid" && map.crossCheck?.agree == true)
+    }
+
     @Test func txtOnlyRecordingHasNoVelocities() throws {
         let scratch = try Scratch()
         try scratch.wav("in/x.wav")

@@ -37,7 +37,8 @@ public enum RecordingFinder {
     static let midiExtensions: Set<String> = ["mid", "midi"]
     static let textExtensions: Set<String> = ["txt"]
 
-    /// Searches `inputs`: folders are walked recursively (hidden entries skipped); files are taken as given.
+    /// Searches `inputs`: folders are walked recursively (hidden entries skipped); files are taken as
+    /// given, and a wav given alone is paired with the `.mid`/`.txt` beside it.
     public static func find(_ inputs: [String]) -> Result {
         let wanted = audioExtensions.union(midiExtensions).union(textExtensions)
         let (files, found) = InputFiles.expand(inputs, wanted: ".wav, .mid or .txt files") { InputFiles.hasExtension($0, in: wanted) }
@@ -64,8 +65,13 @@ public enum RecordingFinder {
         var recordings: [Recording] = []
         var seenStems: [String: String] = [:]
         for key in groups.keys.sorted() {
-            let group = groups[key]!
+            var group = groups[key]!
             let stem = URL(fileURLWithPath: key).lastPathComponent
+            // A wav named on its own (e.g. one slice of a big tree per job) brings its partners along.
+            if group.wav != nil, group.mid == nil, group.txt == nil {
+                group.mid = midiExtensions.sorted().map { key + "." + $0 }.first(where: FileManager.default.fileExists(atPath:))
+                group.txt = textExtensions.map { key + "." + $0 }.first(where: FileManager.default.fileExists(atPath:))
+            }
             for file in group.extra {
                 problems.append(FileError(file, "a second file for recording \(stem) (already have one of this kind)"))
             }

@@ -8,7 +8,10 @@ import Foundation
 /// a key sounds where its probability reaches the threshold, gaps of up to `gapSteps` are bridged,
 /// and a sounding run is split where the spectrogram level at the key's fundamental jumps by at
 /// least `onsetRise` decibels (a re-struck key the labels cannot show, since a held note and a
-/// repeated one light the same key). Notes shorter than `minNoteSeconds` are dropped.
+/// repeated one light the same key), and each note's onset moves to the steepest rise at its
+/// fundamental within `onsetSnapSeconds` (the network sees a window of frames around each step, so
+/// its outputs switch on somewhere near the onset; the spectrogram says exactly where). Notes
+/// shorter than `minNoteSeconds` are dropped.
 public struct NoteDecoder: Codable, Sendable, Equatable {
     /// Single: a step's class counts only with at least this probability (else silence). Multi: a key sounds at this probability.
     public var threshold: Float
@@ -20,6 +23,8 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     public var gapSteps = 1
     /// Multi: a rise of at least this many dB over two steps at the key's fundamental starts a new note (0 = never split).
     public var onsetRise = 6.0
+    /// Multi: a note's onset moves to the steepest rise at its fundamental within this many seconds (0 = never).
+    public var onsetSnapSeconds = 0.1
 
     /// Defaults for a label kind: threshold 0 (argmax) for single, 0.5 for multi.
     public init(labels: LabelKind) {
@@ -46,6 +51,7 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// The notes of a recording's outputs on `grid`; `levels` (the level image) enables onset splitting for multi-label outputs.
     public func notes(_ probabilities: [Float], labels: LabelKind, grid: TimeGrid, levels: LevelImage?, transform: TransformParameters, decibelRange: Double) -> [Note] {
         let minSteps = max(1, Int((minNoteSeconds / grid.stepDuration).rounded(.up)))
+        let snapSteps = Int((onsetSnapSeconds / grid.stepDuration).rounded())
         var runs: [(pitch: Int, steps: Range<Int>)] = []
         switch labels {
         case .single:
@@ -59,11 +65,18 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
                 var active = (0 ..< steps).map { probabilities[$0 * keys + key] >= threshold }
                 guard active.contains(true) else { continue }
                 bridgeGaps(&active, upTo: gapSteps)
-                let rise = levels.flatMap { onsetRise > 0 ? riseCurve($0, pitch: pitch, transform: transform, decibelRange: decibelRange) : nil }
+                let rise = levels.flatMap { onsetRise > 0 || snapSteps > 0 ? riseCurve($0, pitch: pitch, transform: transform, decibelRange: decibelRange) : nil }
+                var previousEnd = 0
                 for run in equalRuns(active) where run.value {
                     var start = run.steps.lowerBound
                     let end = run.steps.upperBound
-                    if let rise {
+                    defer { previousEnd = end }
+                    if let rise, snapSteps > 0 {
+                        // The steepest rise near the run's start, between the key's previous note and this run's end (earliest on ties).
+                        let window = max(previousEnd, start - snapSteps) ... min(end - 1, start + snapSteps)
+                        start = window.max { rise[$0] < rise[$1] || (rise[$0] == rise[$1] && $0 > $1) }!
+                    }
+                    if let rise, onsetRise > 0 {
                         // Split at local maxima of the rise that leave both parts at least minSteps long.
                         var j = start + minSteps
                         while j <= end - minSteps {
