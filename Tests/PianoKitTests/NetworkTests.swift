@@ -47,6 +47,18 @@ import Testing
         }
     }
 
+    /// The parameter count worked out without building a network equals a built network's, for odd and even sizes.
+    @Test func parameterCountWithoutBuilding() {
+        for architecture in Architecture.allCases {
+            for labels in LabelKind.allCases {
+                for size in [8, 9, 24, 25, 32, 33] {
+                    let built = Network(architecture, labels: labels, size: size, seed: 1).parameters.reduce(0) { $0 + $1.value.count }
+                    #expect(Network.parameterCount(architecture, labels: labels, size: size) == built, "\(architecture) \(labels) \(size)")
+                }
+            }
+        }
+    }
+
     @Test func convolution() {
         let shape = ActivationShape(channels: 2, height: 5, width: 4)
         let layer = Convolution(name: "conv", input: shape, filters: 3, kernel: 3) { count, _ in Self.random(count, seed: 1, scale: 0.5) }

@@ -36,6 +36,10 @@ public enum ModelFile {
                   let frontEndText = metadata["frontEnd"],
                   let frontEnd = try? JSONDecoder().decode(ArchiveManifest.FrontEndRecord.self, from: Data(frontEndText.utf8))
             else { throw FormatError("model metadata lacks a valid architecture, labels, inputSize or frontEnd") }
+            let stored = tensors.values.reduce(0) { $0 + $1.values.count }, needed = Network.parameterCount(architecture, labels: labels, size: size)
+            guard stored == needed else {
+                throw FormatError("a \(architecture.rawValue) network for \(size)x\(size) inputs has \(needed) parameters, the file's tensors \(stored)")
+            }
             let network = Network(architecture, labels: labels, size: size, seed: 0)
             let expected = Set(network.parameters.map(\.name))
             guard Set(tensors.keys) == expected else {

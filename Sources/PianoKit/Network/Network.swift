@@ -70,6 +70,20 @@ public final class Network {
         self.layers = layers
     }
 
+    /// The number of weights and biases `architecture` has for `size` x `size` inputs, worked out
+    /// without building it (a model file's claimed size is checked against its tensors before any
+    /// large allocation). Max pools halve each side, rounding up.
+    public static func parameterCount(_ architecture: Architecture, labels: LabelKind, size: Int) -> Int {
+        let conv = 5 * 5 * 64 + 64, half = (size + 1) / 2
+        switch architecture {
+        case .simple:
+            return conv + half * half * 64 * labels.outputs + labels.outputs
+        case .original:
+            let quarter = (half + 1) / 2
+            return conv + (5 * 5 * 64 * 64 + 64) + (quarter * quarter * 64 * 384 + 384) + (384 * 192 + 192) + (192 * labels.outputs + labels.outputs)
+        }
+    }
+
     /// Floating-point operations of one example's forward pass in its convolution and dense
     /// layers (two per multiply-add; the elementwise layers add comparatively little).
     public var forwardFLOPs: Int {
