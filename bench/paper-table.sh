@@ -58,13 +58,13 @@ decay=$((steps * 2 / 5)) fast=$((steps / 10))
 [ "$fast" -ge 1 ] || fast=1
 row_options() {
     case "$1" in
-        original)  echo "cqt 1 --arch original --crop 24" ;;
-        stft)      echo "stft 1 --arch original --crop 24" ;;
-        fast)      echo "cqt 1 --arch original --crop 24 --lr-decay-steps $fast" ;;
+        original)  echo "cqt 1 --arch original --crop 24 --distort" ;;
+        stft)      echo "stft 1 --arch original --crop 24 --distort" ;;
+        fast)      echo "cqt 1 --arch original --crop 24 --distort --lr-decay-steps $fast" ;;
         nodistort) echo "cqt 1 --arch original --crop 24 --no-distort" ;;
-        large)     echo "cqt 1 --arch original" ;;
-        simple)    echo "cqt 1 --arch simple --crop 24" ;;
-        simple2x)  echo "cqt 2 --arch simple --crop 24" ;;
+        large)     echo "cqt 1 --arch original --distort" ;;
+        simple)    echo "cqt 1 --arch simple --crop 24 --distort" ;;
+        simple2x)  echo "cqt 2 --arch simple --crop 24 --distort" ;;
         *) echo "paper-table.sh: unknown row $1" >&2; exit 2 ;;
     esac
 }

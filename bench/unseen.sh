@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#configs[@]} -gt 0 ] || configs=(
-    "paper=--bins-per-octave 36 --size 32 --context 32|--arch simple --no-distort"
+    "paper=--bins-per-octave 36 --size 32 --context 32|--arch simple"
     "defaults=|"
 )
 cd "$(dirname "$0")/.."
@@ -36,7 +36,7 @@ bin="$(swift build -c release --show-bin-path)"
 for tool in corpus ingest spectro pack train infer; do
     [ -x "$bin/$tool" ] || { echo "unseen.sh: $bin/$tool not built: run swift build -c release first" >&2; exit 1; }
 done
-mkdir -p "$out" && cd "$out"
+mkdir -p "$out/models" && cd "$out"
 
 "$bin/corpus" --size demo --categories ISOL -o corpus-demo
 "$bin/corpus" --size full --categories RAND,UCHO,MUS -o corpus-full

@@ -49,7 +49,7 @@ run 2 spectro "$bin/spectro" "$out/notemaps" -o "$out/thumbs"
 run 3 pack "$bin/pack" "$out/thumbs" -o "$out/data.npz" --test-instruments "$test_instrument"
 run 3 verify "$bin/pack" verify "$out/data.npz"
 run 4 train "$bin/train" "$out/data.npz" -o "$out/model.safetensors" --arch "$arch" --labels "$labels" \
-    --steps "$steps" --eval-every 250 --no-distort
+    --steps "$steps" --eval-every 250
 run 5 infer "$bin/infer" "$out/model.safetensors" "$out/corpus/$test_instrument/MUS" -o "$out/infer" --force
 
 if [ "$stop_stage" -ge 5 ]; then

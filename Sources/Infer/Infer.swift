@@ -42,7 +42,7 @@ extension Infer {
         @Flag(help: "Do not look for references beside the wavs (no metrics).")
         var noReference = false
 
-        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Multi-label: a key sounds at this probability (default 0.5).")
+        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Multi-label: a key sounds at this probability (default 0.8).")
         var threshold: Float?
 
         @Option(help: "Notes shorter than this many milliseconds are dropped.")

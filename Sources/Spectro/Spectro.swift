@@ -36,7 +36,7 @@ struct Spectro: ParsableCommand {
     var size = 32
 
     @Option(help: "Spectrogram frames in each thumbnail, centred on its step.")
-    var context = 32
+    var context = 16
 
     @Option(help: "JPEG quality, 1-100.")
     var quality = 90
@@ -55,9 +55,11 @@ struct Spectro: ParsableCommand {
 
     func validate() throws {
         guard ["cqt", "stft"].contains(transform) else { throw ValidationError("--transform must be cqt or stft") }
-        guard binsPerOctave > 0, binsPerOctave % 12 == 0 else { throw ValidationError("--bins-per-octave must be a positive multiple of 12") }
+        guard binsPerOctave > 0, binsPerOctave % 12 == 0, binsPerOctave <= FrontEnd.maximumBinsPerOctave else {
+            throw ValidationError("--bins-per-octave must be a multiple of 12 in 12...\(FrontEnd.maximumBinsPerOctave)")
+        }
         guard size > 0, size <= 1024 else { throw ValidationError("--size must be 1...1024") }
-        guard context > 0 else { throw ValidationError("--context must be positive") }
+        guard (1 ... FrontEnd.maximumContext).contains(context) else { throw ValidationError("--context must be 1...\(FrontEnd.maximumContext)") }
         guard (1 ... 100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
         guard every > 0, jobs > 0 else { throw ValidationError("--every and --jobs must be positive") }
     }

@@ -178,6 +178,19 @@ final class Scratch: @unchecked Sendable {
         #expect(scratch.files(containing: AtomicWrite.temporaryPrefix).isEmpty)
     }
 
+    /// Only killed runs' temporaries go: a live writer's (this process) and another machine's recent one stay.
+    @Test func liveTemporariesOfOtherRunsAreKept() throws {
+        let scratch = try Scratch()
+        try scratch.goodRecording("in/a")
+        let me = ProcessInfo.processInfo.processIdentifier, prefix = AtomicWrite.temporaryPrefix, host = AtomicWrite.owner
+        let live = "\(prefix)\(host).\(me)-1-b.notemap.json", dead = "\(prefix)\(host).2147483646-1-c.notemap.json"
+        let foreign = "\(prefix)otherhost.\(me)-1-d.notemap.json"
+        for name in [live, dead, foreign] { scratch.write("out/" + name, "{half") }
+        _ = try ingest(scratch)
+        #expect(Set(scratch.files(containing: prefix).map { ($0 as NSString).lastPathComponent }) == [live, foreign])
+        #expect(AtomicWrite.temporaryPath(for: "/x/y.npz").hasPrefix("/x/\(prefix)\(host).\(me)-"))
+    }
+
     @Test func corruptNoteMapIsRejectedOnRead() throws {
         let scratch = try Scratch()
         try scratch.goodRecording("in/a")

@@ -80,6 +80,12 @@ import Testing
         wrong["architecture"] = "original"
         try SafeTensors.encode(tensors, metadata: wrong).write(to: URL(fileURLWithPath: path))
         #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("m.safetensors") }
+        // An input size the tensors cannot hold is refused before the network is built (at 1024 an
+        // original network would allocate 6 GB of weights).
+        wrong["architecture"] = "simple"
+        wrong["inputSize"] = "1024"
+        try SafeTensors.encode(tensors, metadata: wrong).write(to: URL(fileURLWithPath: path))
+        #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("do not match the simple network for 1024x1024") }
     }
 }
 

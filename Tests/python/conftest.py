@@ -94,7 +94,7 @@ def corpus(tmp_path_factory) -> Corpus:
 
 # spectro settings the session runs, by name: extra command-line arguments for each.
 SPECTRO_RUNS = {
-    "cqt36": ["--save-spectrogram"],  # the defaults: CQT, 36 bins per octave, 32x32, context 32, quality 90
+    "cqt36": ["--save-spectrogram"],  # the defaults: CQT, 36 bins per octave, 32x32, context 16, quality 90
     "cqt12": ["--bins-per-octave", "12", "--save-spectrogram"],
     "stft": ["--transform", "stft", "--save-spectrogram"],
     "every4": ["--every", "4"],

@@ -368,6 +368,10 @@ def test_thumbnails_are_spectros_jpegs(cases, spectro_thumbs):
     assert not problems, f"decoded with {decoder}:\n" + "\n".join(problems)
 
 
+# infer's default multi-label threshold (NoteDecoder).
+THRESHOLD = 0.8
+
+
 def test_predicted_classes_agree(cases):
     problems = []
     for case in cases.values():
@@ -379,8 +383,8 @@ def test_predicted_classes_agree(cases):
             problems.append(f"{case.name}: argmax differs at steps {differ[:10].tolist()} ({differ.size} of {len(got)})")
         if case.labels == "multi":
             # The keys infer's decoder keeps at its default threshold.
-            on, on_expected = got >= 0.5, expected >= 0.5
-            disagree = (on != on_expected) & (np.abs(expected - 0.5) > TIE)
+            on, on_expected = got >= THRESHOLD, expected >= THRESHOLD
+            disagree = (on != on_expected) & (np.abs(expected - THRESHOLD) > TIE)
             if disagree.any():
-                problems.append(f"{case.name}: keys above 0.5 differ at {np.argwhere(disagree)[:10].tolist()}")
+                problems.append(f"{case.name}: keys above {THRESHOLD} differ at {np.argwhere(disagree)[:10].tolist()}")
     assert not problems, "\n".join(problems)

@@ -31,6 +31,12 @@ public final class ArchiveReader {
             guard entry.size == expected else {
                 throw FileError(path, "member \(member.name) is \(entry.size) bytes, but shape \(member.shape) of \(member.dtype) needs \(expected)")
             }
+            // Deflate expands at most 1032:1 and stored data not at all. A manifest and directory that
+            // agree on more are lying together, and the example stream would size its batch buffers
+            // from them (terabytes, for a few bytes of data) before the data ran out.
+            guard entry.method == 8 ? entry.size / 1032 <= entry.compressedSize : entry.size == entry.compressedSize else {
+                throw FileError(path, "member \(member.name) claims \(entry.size) bytes, more than its \(entry.compressedSize) compressed bytes can hold")
+            }
         }
     }
 

@@ -133,6 +133,7 @@ public struct PackRun: Sendable {
                 id: r, stem: folder.set.stem, category: folder.set.maps.category, instrument: folder.set.maps.instrument,
                 split: options.splitBy == "step" ? nil : ArchiveManifest.splitNames[assignment[r].first ?? 0], examples: folder.rows.count)
         }
+        for path in paths { AtomicWrite.removeStale(for: path) }  // what a killed pack of the same archive left
         var temporaries: [String] = []
         do {
             for shard in 0 ..< shardCount {

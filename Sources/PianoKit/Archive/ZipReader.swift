@@ -31,14 +31,19 @@ public final class ZipReader {
 
     /// Opens `path` and reads its central directory.
     public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FileError(path, "no such file") }
+        guard !isDirectory.boolValue else { throw FileError(path, "is a folder, not an archive") }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw FileError(path, "cannot open") }
         self.path = path
         self.handle = handle
-        fileSize = Int(try handle.seekToEnd())
         do {
+            fileSize = Int(try handle.seekToEnd())
             entries = try Self.readDirectory(handle, fileSize: fileSize)
         } catch let error as FormatError {
             throw FileError(path, error.message)
+        } catch {
+            throw FileError(path, "cannot read: \(error.localizedDescription)")
         }
     }
 
@@ -67,15 +72,17 @@ public final class ZipReader {
         let endOffset = fileSize - tailLength + end
         if endOffset >= 20, u32(try read(handle, at: endOffset - 20, count: 4), 0) == 0x0706_4B50 {
             let locator = try read(handle, at: endOffset - 20, count: 20)
-            let recordOffset = Int(u64(locator, 8))
-            guard recordOffset >= 0, recordOffset + 56 <= endOffset else { throw FormatError("bad zip64 locator") }
+            // 64-bit fields are clamped (2^63 and up do not fit an Int, and fail the checks as Int.max),
+            // and the checks subtract rather than add, so that no lying value can overflow them.
+            let recordOffset = Int(clamping: u64(locator, 8))
+            guard recordOffset <= endOffset - 56 else { throw FormatError("bad zip64 locator") }
             let record = try read(handle, at: recordOffset, count: 56)
             guard u32(record, 0) == 0x0606_4B50 else { throw FormatError("bad zip64 end record") }
-            count = Int(u64(record, 32))
-            directorySize = Int(u64(record, 40))
-            directoryOffset = Int(u64(record, 48))
+            count = Int(clamping: u64(record, 32))
+            directorySize = Int(clamping: u64(record, 40))
+            directoryOffset = Int(clamping: u64(record, 48))
         }
-        guard count <= maximumEntries, directoryOffset >= 0, directorySize >= 0, directoryOffset + directorySize <= endOffset else {
+        guard count <= maximumEntries, directoryOffset >= 0, directorySize >= 0, directoryOffset <= endOffset - directorySize else {
             throw FormatError("central directory (\(count) entries, \(directorySize) bytes at \(directoryOffset)) does not fit in the file")
         }
         let directory = try read(handle, at: directoryOffset, count: directorySize)
@@ -100,7 +107,7 @@ public final class ZipReader {
                     func next() throws -> Int {
                         guard q + 8 <= e + 4 + length else { throw FormatError("member \(name): short zip64 field") }
                         defer { q += 8 }
-                        return Int(u64(directory, q))
+                        return Int(clamping: u64(directory, q))
                     }
                     if size == 0xFFFF_FFFF { size = try next() }
                     if compressed == 0xFFFF_FFFF { compressed = try next() }
@@ -109,7 +116,7 @@ public final class ZipReader {
                 e += 4 + length
             }
             guard [0, 8].contains(method) else { throw FormatError("member \(name): compression method \(method) is not supported") }
-            guard size >= 0, compressed >= 0, offset >= 0, offset + 30 + compressed <= directoryOffset else {
+            guard size >= 0, compressed >= 0, offset >= 0, compressed <= directoryOffset - 30, offset <= directoryOffset - 30 - compressed else {
                 throw FormatError("member \(name): sizes or offset point outside the file")
             }
             entries.append(Entry(name: name, method: method, crc: u32(directory, p + 16), compressedSize: compressed, size: size, offset: offset))

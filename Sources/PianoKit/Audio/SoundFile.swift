@@ -30,7 +30,9 @@ public final class SoundFileReader {
 
     /// Opens `path` for reading; a file libsndfile cannot read as audio is a `FileError`.
     public init(path: String) throws {
-        guard FileManager.default.fileExists(atPath: path) else { throw FileError(path, "no such audio file") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FileError(path, "no such audio file") }
+        guard !isDirectory.boolValue else { throw FileError(path, "is a folder, not an audio file") }
         var sfInfo = SF_INFO()
         guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
             let reason = String(cString: sf_strerror(nil))
@@ -62,19 +64,34 @@ public final class SoundFileReader {
         return buffer
     }
 
-    /// Reads the whole file averaged to mono, as the spectrogram stages use it.
+    /// Reads the whole file averaged to mono, as the spectrogram stages use it: exactly the
+    /// header's frame count, or a `FileError` if the data ends before that.
+    ///
+    /// Reads in blocks instead of allocating the header's count up front: a damaged file's header
+    /// (a FLAC's total-samples field, say) can claim billions of frames over a few bytes of data,
+    /// so memory follows the samples that are really there.
     public func readMono() throws -> [Float] {
         try seek(toFrame: 0)
-        let interleaved = readFloat(frames: info.frames)
         let channels = info.channels
-        guard channels > 1 else { return interleaved }
-        let frames = interleaved.count / channels
-        var mono = [Float](repeating: 0, count: frames)
+        let block = max(1, (1 << 20) / channels)  // frames per read: at most 4 MiB of floats
+        var mono: [Float] = []
+        mono.reserveCapacity(min(info.frames, 1 << 22))  // the header's count, up to 16 MiB, saves regrowing
         let scale = 1 / Float(channels)
-        for frame in 0 ..< frames {
-            var sum: Float = 0
-            for channel in 0 ..< channels { sum += interleaved[frame * channels + channel] }
-            mono[frame] = sum * scale
+        while mono.count < info.frames {
+            let interleaved = readFloat(frames: min(block, info.frames - mono.count))
+            let frames = interleaved.count / channels
+            guard frames > 0 else {  // libsndfile reads short only at the end of the data (or on an error)
+                throw FileError(path, "audio data ends after \(mono.count) of the \(info.frames) frames the header declares")
+            }
+            if channels == 1 {
+                mono += interleaved
+            } else {
+                for frame in 0 ..< frames {
+                    var sum: Float = 0
+                    for channel in 0 ..< channels { sum += interleaved[frame * channels + channel] }
+                    mono.append(sum * scale)
+                }
+            }
         }
         return mono
     }

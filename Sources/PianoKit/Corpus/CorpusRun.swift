@@ -137,11 +137,12 @@ public struct CorpusRun: Sendable {
         try AtomicWrite.write(try manifest.prettyJSON(), to: path)
     }
 
-    /// Removes temporary files a killed run left anywhere under the root.
+    /// Removes temporary files killed runs left anywhere under the root.
     func removeStaleTemporaries() {
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return }
         while let relative = enumerator.nextObject() as? String {
-            if (relative as NSString).lastPathComponent.hasPrefix(AtomicWrite.temporaryPrefix) {
+            let name = (relative as NSString).lastPathComponent
+            if name.hasPrefix(AtomicWrite.temporaryPrefix), AtomicWrite.isStale(name, in: root + "/" + (relative as NSString).deletingLastPathComponent) {
                 unlink(root + "/" + relative)
             }
         }

@@ -7,6 +7,8 @@ import Foundation
 public enum MAPSNoteList {
     /// The header line.
     public static let header = "OnsetTime\tOffsetTime\tMidiPitch"
+    /// The latest time a note list may give, in seconds (about 11.6 days).
+    public static let maximumTime = 1e6
 
     /// Parses the text of a note list. Errors carry the 1-based line number.
     public static func parse(_ text: String, path: String) throws -> [Note] {
@@ -37,6 +39,9 @@ public enum MAPSNoteList {
             }
             guard offset >= onset else {
                 throw FileError(path, line: lineNumber, "offset \(fields[1]) is before onset \(fields[0])")
+            }
+            guard offset <= maximumTime else {  // and so is the onset; later stages turn times into step numbers
+                throw FileError(path, line: lineNumber, "offset \(fields[1]) is more than \(Int(maximumTime)) seconds, longer than any recording")
             }
             guard let pitch = Int(fields[2]), (0 ... 127).contains(pitch) else {
                 throw FileError(path, line: lineNumber, "pitch '\(fields[2])' is not a MIDI note number 0-127")

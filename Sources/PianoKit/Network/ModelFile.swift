@@ -38,7 +38,7 @@ public enum ModelFile {
             else { throw FormatError("model metadata lacks a valid architecture, labels, inputSize or frontEnd") }
             let stored = tensors.values.reduce(0) { $0 + $1.values.count }, needed = Network.parameterCount(architecture, labels: labels, size: size)
             guard stored == needed else {
-                throw FormatError("a \(architecture.rawValue) network for \(size)x\(size) inputs has \(needed) parameters, the file's tensors \(stored)")
+                throw FormatError("the tensors (\(stored) parameters) do not match the \(architecture.rawValue) network for \(size)x\(size) inputs the metadata names (\(needed))")
             }
             let network = Network(architecture, labels: labels, size: size, seed: 0)
             let expected = Set(network.parameters.map(\.name))

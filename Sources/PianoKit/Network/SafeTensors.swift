@@ -59,9 +59,10 @@ public enum SafeTensors {
     public static func decode(_ data: Data) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let bytes = [UInt8](data)
         guard bytes.count >= 8 else { throw FormatError("not a safetensors file: \(bytes.count) bytes") }
-        let headerLength = Int(u64(bytes, 0))
+        let declared = u64(bytes, 0)
+        let headerLength = Int(clamping: declared)  // a length word of 2^63 or more does not fit an Int
         guard headerLength >= 2, headerLength <= headerLimit, 8 + headerLength <= bytes.count else {
-            throw FormatError("header length \(headerLength) does not fit the \(bytes.count)-byte file")
+            throw FormatError("header length \(declared) does not fit the \(bytes.count)-byte file")
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8 ..< 8 + headerLength])) as? [String: Any] else {
             throw FormatError("header is not a JSON object")
@@ -85,7 +86,7 @@ public enum SafeTensors {
             var count = 1
             for dimension in shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                guard dimension >= 0, !overflow, product <= body else { throw FormatError("tensor '\(name)' has an impossible shape \(shape)") }
+                guard dimension >= 0, !overflow, product <= body else { throw FormatError("tensor '\(name)' has an impossible shape \(shape) for the \(body)-byte data") }
                 count = product
             }
             let (begin, end) = (offsets[0], offsets[1])

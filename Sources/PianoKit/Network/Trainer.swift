@@ -22,8 +22,8 @@ public struct TrainOptions: Sendable, Equatable {
     public var weightDecay: Float = 0.0005
     /// Random crop size (nil: the whole thumbnail).
     public var crop: Int?
-    /// Random distortions while training.
-    public var distort = true
+    /// Random distortions while training (off by default: see `train --help`).
+    public var distort = false
     /// Random left-right flips while training.
     public var flip = false
     /// Examples held for shuffling the streamed train split.

@@ -43,6 +43,7 @@ public enum NoteMapBuilder {
     /// Builds the note map; `warn` hears about txt/MIDI disagreements.
     public static func build(_ recording: Recording, options: IngestOptions, outputDirectory: String, warn: (String) -> Void = { _ in }) throws -> NoteMap {
         let audio = try SoundFileReader(path: recording.wav).info
+        guard audio.frames > 0 else { throw FileError(recording.wav, "zero-length audio: no sample frames to label") }
         let midNotes = try recording.mid.map { try NoteFiles.readMIDI(path: $0, sustain: options.sustainPedal) }
         let txtNotes = try recording.txt.map { try MAPSNoteList.read(path: $0, limit: textSizeLimit) }
         let notes: [Note], source: String

@@ -30,7 +30,10 @@ public struct TimeGrid: Sendable, Equatable {
     /// exactly a step's time (up to float rounding) counts as that step.
     public func firstStep(atOrAfter seconds: Double) -> Int {
         let position = seconds * Double(sampleRate) / Double(hop)
-        return Swift.max(0, Int((position - 1e-6 / Double(hop)).rounded(.up)))
+        let step = (position - 1e-6 / Double(hop)).rounded(.up)
+        // Saturates where Int(_:) would trap: a time beyond Int.max steps (or NaN) is no step of a recording.
+        guard step > 0 else { return 0 }
+        return step < Double(Int.max) ? Int(step) : Int.max
     }
 
     /// The half-open range of steps k with onset <= time(k) < offset.

@@ -6,20 +6,49 @@ public enum AtomicWrite {
     /// The prefix of every temporary name, so that stale ones from a killed run can be found.
     public static let temporaryPrefix = ".partial-"
 
-    /// A temporary path beside `path`, unique to this process and call.
+    /// A temporary path beside `path`, unique to this process and call:
+    /// `.partial-<host>.<pid>-<random>-<name>`, so a later run can tell a killed run's leftovers
+    /// from a live run's work in progress (several jobs may share an output folder).
     public static func temporaryPath(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent().path
-        let unique = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0 ... .max))"
+        let unique = "\(owner).\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0 ... .max))"
         return dir + "/" + temporaryPrefix + unique + "-" + url.lastPathComponent
+    }
+
+    /// This machine's name with dots and dashes taken out (they delimit the temporary name's fields).
+    static let owner: String = {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let cleaned = String(host.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+        return cleaned.isEmpty ? "host" : cleaned
+    }()
+
+    /// Temporaries of other machines are left alone this long (they may be a live job's on a shared disk).
+    static let foreignStaleSeconds: TimeInterval = 24 * 3600
+
+    /// Whether the temporary `name` in `directory` belongs to no running writer: made on this
+    /// machine by a process that no longer exists, or on another one more than a day ago (or in a
+    /// form this code does not write).
+    static func isStale(_ name: String, in directory: String) -> Bool {
+        let fields = name.dropFirst(temporaryPrefix.count).split(separator: "-", maxSplits: 1)
+        let who = fields.first?.split(separator: ".") ?? []
+        guard who.count == 2, let pid = Int32(who[1]) else { return true }
+        if who[0] == owner { return kill(pid, 0) != 0 && errno == ESRCH }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name))?[.modificationDate] as? Date
+        return modified.map { Date().timeIntervalSince($0) > foreignStaleSeconds } ?? false
     }
 
     /// Writes `data` to `path` atomically, creating the parent directory if needed.
     public static func write(_ data: Data, to path: String) throws {
         try createParent(of: path)
         let temporary = temporaryPath(for: path)
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw FileError(path, "cannot write (temporary file \(temporary) could not be created)")
+        // Plain POSIX writes: FileManager.createFile writes atomically itself, through a second
+        // temporary (`.dat.nosync…`) that a killed run would leave behind and removeStale misses.
+        do {
+            try writeWhole(data, to: temporary)
+        } catch {
+            unlink(temporary)
+            throw FileError(path, "cannot write temporary file \(temporary): \((error as? FileError)?.message ?? String(describing: error))")
         }
         try commit(temporary, to: path)
     }
@@ -30,7 +59,7 @@ public enum AtomicWrite {
         do {
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         } catch {
-            throw FileError(parent, "cannot create directory: \(error.localizedDescription)")
+            throw FileError(parent, "cannot create directory: \(whyNotCreated(parent, error))")
         }
     }
 
@@ -43,24 +72,50 @@ public enum AtomicWrite {
         }
     }
 
-    /// Creates a stage's output folder if needed and clears what a killed earlier run left in it.
+    /// Creates a stage's output folder if needed and clears what killed earlier runs left in it.
     public static func prepareOutputDirectory(_ directory: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw FileError(directory, "cannot create output folder: \(error.localizedDescription)")
+            throw FileError(directory, "cannot create output folder: \(whyNotCreated(directory, error))")
         }
         removeStale(in: directory)
     }
 
-    /// Removes temporary files and folders left in `directory` by a run that was killed; returns how many.
+    /// Why `directory` could not be created, in words: a file standing where a folder must be, or
+    /// the system's reason for the first missing folder (Foundation's message is often only a code).
+    static func whyNotCreated(_ directory: String, _ error: any Error) -> String {
+        var path = Paths.absolute(directory), missing: String?
+        while true {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                if !isDirectory.boolValue { return "\(path) is a file, not a folder" }
+                guard let missing else { break }
+                if mkdir(missing, 0o755) == 0 { rmdir(missing); break }
+                return "\(missing): \(String(cString: strerror(errno)))"
+            }
+            if path == "/" || path.isEmpty { break }
+            missing = path
+            path = (path as NSString).deletingLastPathComponent
+        }
+        return error.localizedDescription
+    }
+
+    /// Removes temporary files and folders left in `directory` by runs that were killed (not those
+    /// of runs still writing there); with `for`, only the temporaries of that one output. Returns how many.
     @discardableResult
-    public static func removeStale(in directory: String) -> Int {
+    public static func removeStale(in directory: String, for output: String? = nil) -> Int {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         var removed = 0
-        for name in names where name.hasPrefix(temporaryPrefix) {
+        for name in names where name.hasPrefix(temporaryPrefix) && isStale(name, in: directory) && output.map({ name.hasSuffix("-" + $0) }) ?? true {
             if (try? FileManager.default.removeItem(atPath: directory + "/" + name)) != nil { removed += 1 }
         }
         return removed
+    }
+
+    /// Removes what killed runs left while writing `path` (a model, an archive): its stale temporaries.
+    public static func removeStale(for path: String) {
+        let url = URL(fileURLWithPath: path)
+        removeStale(in: url.deletingLastPathComponent().path, for: url.lastPathComponent)
     }
 }

@@ -40,6 +40,7 @@ public enum Paths {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
               let size = attributes[.size] as? Int
         else { throw FileError(path, "cannot read file") }
+        guard attributes[.type] as? FileAttributeType != .typeDirectory else { throw FileError(path, "is a folder, not a file") }
         guard size <= limit else { throw FileError(path, "file is \(size) bytes, more than the \(limit) this reader accepts") }
         guard let data = FileManager.default.contents(atPath: path) else { throw FileError(path, "cannot read file") }
         return [UInt8](data)

@@ -27,7 +27,7 @@ public struct ThumbnailGeometry: Codable, Sendable, Equatable {
     /// Output width and height in pixels.
     public var size = 32
     /// Frames of spectrogram in each thumbnail, centred on its step.
-    public var context = 32
+    public var context = 16
 
     /// Creates a geometry.
     public init(size: Int = 32, context: Int = 32) {
@@ -51,8 +51,32 @@ public struct FrontEnd: Sendable {
     private let cqt: ConstantQTransform?
     private let stft: ShortTimeFourierTransform?
 
+    /// The largest sample rate a front end is planned for (planning time grows with it).
+    public static let maximumSampleRate = 768_000
+    /// The most CQT bins per octave.
+    public static let maximumBinsPerOctave = 120
+    /// The largest thumbnail size.
+    public static let maximumSize = 1024
+    /// The most spectrogram frames in one thumbnail.
+    public static let maximumContext = 4096
+
     /// Plans a front end: `transform` is `cqt` or `stft` (an STFT over the CQT's frequency range).
     public init(transform: String, sampleRate: Int, hop: Int, binsPerOctave: Int, decibels: DecibelScale = DecibelScale(), geometry: ThumbnailGeometry = ThumbnailGeometry()) throws {
+        // Parameters come from files (note maps, model metadata): refuse those that would take
+        // forever to plan, allocate without bound, or divide by zero, before any work.
+        guard (1 ... Self.maximumSampleRate).contains(sampleRate) else {
+            throw FormatError("sample rate \(sampleRate) Hz is outside 1...\(Self.maximumSampleRate) Hz")
+        }
+        guard hop > 0 else { throw FormatError("hop \(hop) must be positive") }
+        guard binsPerOctave > 0, binsPerOctave % 12 == 0, binsPerOctave <= Self.maximumBinsPerOctave else {
+            throw FormatError("\(binsPerOctave) bins per octave is not a multiple of 12 in 12...\(Self.maximumBinsPerOctave)")
+        }
+        guard (1 ... Self.maximumSize).contains(geometry.size), (1 ... Self.maximumContext).contains(geometry.context) else {
+            throw FormatError("thumbnail size \(geometry.size) and context \(geometry.context) must be in 1...\(Self.maximumSize) and 1...\(Self.maximumContext)")
+        }
+        guard decibels.range.isFinite, decibels.range > 0, decibels.referenceFloor.isFinite, decibels.referenceFloor > 0 else {
+            throw FormatError("decibel range \(decibels.range) and reference floor \(decibels.referenceFloor) must be positive")
+        }
         let cqtParameters = TransformParameters.pianoCQT(sampleRate: sampleRate, hop: hop, binsPerOctave: binsPerOctave)
         switch transform {
         case "cqt":

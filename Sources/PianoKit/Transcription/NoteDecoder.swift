@@ -26,9 +26,11 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// Multi: a note's onset moves to the steepest rise at its fundamental within this many seconds (0 = never).
     public var onsetSnapSeconds = 0.1
 
-    /// Defaults for a label kind: threshold 0 (argmax) for single, 0.5 for multi.
+    /// Defaults for a label kind: threshold 0 (argmax) for single, 0.8 for multi (on a piano the
+    /// model was not trained on its sigmoids are over-confident: 0.7-0.9 gave the best note F1,
+    /// 0.5 the worst, on two models; see README, "Beyond the paper").
     public init(labels: LabelKind) {
-        threshold = labels == .single ? 0 : 0.5
+        threshold = labels == .single ? 0 : 0.8
     }
 
     /// The raw per-step prediction of single-label outputs: the most probable class, 0 below the threshold.
