@@ -73,6 +73,11 @@ import Testing
         #expect(reader.info.frames > 1 << 33)
         let error = #expect(throws: FileError.self) { try reader.readMono() }
         #expect(error?.message.contains("frames the header declares") == true, "\(String(describing: error))")
+        // ingest reads only the header and sized its labels by it: now it refuses a count the file cannot hold.
+        scratch.write("in/crash.wav", [UInt8](bytes))
+        scratch.write("in/crash.txt", Scratch.goodText)
+        let summary = try IngestRun(outputDirectory: scratch.path + "/out", options: IngestOptions(), force: false, jobs: 1).run([scratch.path + "/in"])
+        #expect(summary.failures.count == 1 && summary.failures.first?.message.contains("-byte file can hold") == true, "\(summary.failures)")
     }
 
     /// FuzzArchive: a zip64 extra field whose 64-bit size is 2^63 or more trapped converting to

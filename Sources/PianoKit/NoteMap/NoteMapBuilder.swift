@@ -44,6 +44,13 @@ public enum NoteMapBuilder {
     public static func build(_ recording: Recording, options: IngestOptions, outputDirectory: String, warn: (String) -> Void = { _ in }) throws -> NoteMap {
         let audio = try SoundFileReader(path: recording.wav).info
         guard audio.frames > 0 else { throw FileError(recording.wav, "zero-length audio: no sample frames to label") }
+        // Only the header is read here, and the labels are sized by its frame count: a damaged one
+        // (a FLAC's total-samples field) can claim billions. Even lossless coding of silence needs
+        // a byte per few hundred frames, so more than 4096 frames a byte is a lie.
+        let bytes = ((try? FileManager.default.attributesOfItem(atPath: recording.wav))?[.size] as? Int) ?? 0
+        guard audio.frames / 4096 <= bytes else {
+            throw FileError(recording.wav, "the header declares \(audio.frames) frames, more than a \(bytes)-byte file can hold")
+        }
         let midNotes = try recording.mid.map { try NoteFiles.readMIDI(path: $0, sustain: options.sustainPedal) }
         let txtNotes = try recording.txt.map { try MAPSNoteList.read(path: $0, limit: textSizeLimit) }
         let notes: [Note], source: String
