@@ -58,7 +58,7 @@ struct Spectro: ParsableCommand {
         guard binsPerOctave > 0, binsPerOctave % 12 == 0, binsPerOctave <= FrontEnd.maximumBinsPerOctave else {
             throw ValidationError("--bins-per-octave must be a multiple of 12 in 12...\(FrontEnd.maximumBinsPerOctave)")
         }
-        guard size > 0, size <= 1024 else { throw ValidationError("--size must be 1...1024") }
+        guard (1 ... FrontEnd.maximumSize).contains(size) else { throw ValidationError("--size must be 1...\(FrontEnd.maximumSize)") }
         guard (1 ... FrontEnd.maximumContext).contains(context) else { throw ValidationError("--context must be 1...\(FrontEnd.maximumContext)") }
         guard (1 ... 100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
         guard every > 0, jobs > 0 else { throw ValidationError("--every and --jobs must be positive") }

@@ -31,9 +31,7 @@ public final class ZipReader {
 
     /// Opens `path` and reads its central directory.
     public init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FileError(path, "no such file") }
-        guard !isDirectory.boolValue else { throw FileError(path, "is a folder, not an archive") }
+        try Paths.requireFile(path, missing: "no such file", kind: "an archive")
         guard let handle = FileHandle(forReadingAtPath: path) else { throw FileError(path, "cannot open") }
         self.path = path
         self.handle = handle

@@ -30,9 +30,7 @@ public final class SoundFileReader {
 
     /// Opens `path` for reading; a file libsndfile cannot read as audio is a `FileError`.
     public init(path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FileError(path, "no such audio file") }
-        guard !isDirectory.boolValue else { throw FileError(path, "is a folder, not an audio file") }
+        try Paths.requireFile(path, missing: "no such audio file", kind: "an audio file")
         var sfInfo = SF_INFO()
         guard let handle = sf_open(path, Int32(SFM_READ), &sfInfo) else {
             let reason = String(cString: sf_strerror(nil))

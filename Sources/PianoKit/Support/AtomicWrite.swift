@@ -16,7 +16,8 @@ public enum AtomicWrite {
         return dir + "/" + temporaryPrefix + unique + "-" + url.lastPathComponent
     }
 
-    /// This machine's name with dots and dashes taken out (they delimit the temporary name's fields).
+    /// This machine's short name with anything but letters and digits made `_` (dots and dashes
+    /// delimit the temporary name's fields).
     static let owner: String = {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
         let cleaned = String(host.map { $0.isLetter || $0.isNumber ? $0 : "_" })

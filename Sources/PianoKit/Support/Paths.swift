@@ -35,6 +35,14 @@ public enum Paths {
         return inputs.allSatisfy { (modificationDate($0) ?? .distantFuture) <= made }
     }
 
+    /// Throws unless `path` exists and is not a folder: `missing` names the first problem
+    /// ("no such audio file"), `kind` the second ("is a folder, not an archive").
+    public static func requireFile(_ path: String, missing: String, kind: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FileError(path, missing) }
+        guard !isDirectory.boolValue else { throw FileError(path, "is a folder, not \(kind)") }
+    }
+
     /// Reads a whole file, refusing one larger than `limit` bytes before reading it.
     public static func readBytes(_ path: String, limit: Int) throws -> [UInt8] {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
