@@ -2,14 +2,15 @@ import ArgumentParser
 import Foundation
 import PianoKit
 
-/// Times training steps and inference of the paper's networks on random batches, for bench/train.sh
-/// to set beside PyTorch: prints "train IMAGES_PER_SECOND infer IMAGES_PER_SECOND".
+/// Times training steps and inference of a network (named or a spec file) on random batches, for
+/// bench/train.sh to set beside PyTorch: prints "train IMAGES_PER_SECOND infer IMAGES_PER_SECOND".
 @main
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench-train", abstract: "Images/s of training steps and inference on random data.")
 
-    @Option var arch: Architecture = .simple
-    @Option var size = 32
+    @Option(help: "simple, original, or a network spec file.") var arch = "simple"
+    @Option(help: "Input rows.") var rows = 32
+    @Option(help: "Input columns (default: --rows).") var columns: Int?
     @Option var batch = 128
     @Option var steps = 10
     @Option var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -17,21 +18,24 @@ struct BenchTrain: ParsableCommand {
     var peak = false
 
     func run() throws {
+        let input = ActivationShape(channels: 1, height: rows, width: columns ?? rows)
+        let network = try Network(try NetworkSpec.resolve(arch, heads: nil), input: input, seed: 1)
         if peak {
-            let flops = Network(arch, labels: .single, size: size, seed: 1).forwardFLOPs
-            print(String(format: "flops %d sgemm_gflops %.2f", flops, sgemmPeakGFLOPS(threads: threads)))
+            print(String(format: "flops %d sgemm_gflops %.2f", network.forwardFLOPs, sgemmPeakGFLOPS(threads: threads)))
             return
         }
         setBLASThreads(threads)
-        let network = Network(arch, labels: .single, size: size, seed: 1)
         let optimiser = MomentumSGD()
         var rng = SeededGenerator(seed: 2)
-        let images = (0 ..< batch * size * size).map { _ in Float.random(in: -1 ... 1, using: &rng) }
-        let labels = (0 ..< batch).map { _ in Int.random(in: 0 ..< 128, using: &rng) }
+        let images = (0 ..< batch * input.count).map { _ in Float.random(in: -1 ... 1, using: &rng) }
+        var targets = TargetBatch()
+        for _ in 0 ..< batch {
+            let keys = (0 ..< 88).map { _ in UInt8(Int.random(in: 0 ..< 10, using: &rng) == 0 ? 1 : 0) }
+            targets.append(label: Int.random(in: 0 ..< 128, using: &rng), notes: keys[...], onsets: keys[...])
+        }
         func trainStep() {
             network.zeroGradients()
-            let (_, gradient) = network.loss(network.forward(images, batch: batch), labels: labels, targets: [], batch: batch)
-            network.backward(gradient)
+            network.backward(network.loss(network.forward(images, batch: batch), targets: targets).gradients)
             optimiser.step(network.parameters, learningRate: 0.001)
         }
         trainStep()
@@ -45,4 +49,4 @@ struct BenchTrain: ParsableCommand {
         print(String(format: "train %.1f infer %.1f", train, infer))
     }
 }
-extension Architecture: ExpressibleByArgument {}
+

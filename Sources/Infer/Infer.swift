@@ -42,8 +42,11 @@ extension Infer {
         @Flag(help: "Do not look for references beside the wavs (no metrics).")
         var noReference = false
 
-        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Multi-label: a key sounds at this probability (default 0.8).")
+        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Frame head: a key sounds at this probability (default 0.8, or 0.5 with an onset head).")
         var threshold: Float?
+
+        @Option(help: "Onset head: an onset peak at or above this probability starts a note.")
+        var onsetThreshold: Float = 0.5
 
         @Option(help: "Notes shorter than this many milliseconds are dropped.")
         var minNoteMs = 50.0
@@ -51,10 +54,10 @@ extension Infer {
         @Option(help: "Single-label: steps in the majority vote that smooths the class sequence (1 = none).")
         var smooth = 3
 
-        @Option(help: "Multi-label: a rise of this many dB at a key's fundamental inside a sounding run starts a new note (0 = off).")
+        @Option(help: "Frame head without an onset head: a rise of this many dB at a key's fundamental inside a sounding run starts a new note (0 = off).")
         var onsetRiseDb = 6.0
 
-        @Option(help: "Multi-label: each note's onset moves to the steepest rise at its fundamental within this many milliseconds (0 = off).")
+        @Option(help: "Frame head without an onset head: each note's onset moves to the steepest rise at its fundamental within this many milliseconds (0 = off).")
         var onsetSnapMs = 100.0
 
         @Option(help: "Thumbnails per network batch.")
@@ -74,14 +77,16 @@ extension Infer {
                 throw ValidationError("--jobs, --batch and --smooth must be positive; --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
+            guard (0 ... 1).contains(onsetThreshold) else { throw ValidationError("--onset-threshold must be in 0...1") }
             if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
             if reference != nil, noReference { throw ValidationError("--reference and --no-reference exclude each other") }
         }
 
         func run() throws {
             let transcriber = try Transcriber(modelPath: model)
-            var options = InferOptions(labels: transcriber.network.labels)
+            var options = InferOptions(heads: transcriber.network.heads.map(\.kind))
             if let threshold { options.decoder.threshold = threshold }
+            options.decoder.onsetThreshold = onsetThreshold
             options.decoder.minNoteSeconds = minNoteMs / 1000
             options.decoder.smoothing = smooth
             options.decoder.onsetRise = onsetRiseDb

@@ -6,16 +6,20 @@ import PianoKit
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the paper's CNN on a packed archive and write a safetensors model.",
+        abstract: "Train a CNN (the paper's or any network spec) on a packed archive and write a safetensors model.",
+        usage: "train ARCHIVE... -o MODEL [--arch simple|original|SPEC.json] [--heads single|frame|frame,onset] [options]",
         discussion: """
-        Streams the archive's train split through a shuffle buffer (memory stays flat), runs SGD \
-        with momentum 0.9 and weight decay (added to the loss) with a staircase learning-rate \
-        decay, evaluates on the valid split every --eval-every steps, and writes beside the \
-        model: <model>.log.csv (step, cross-entropy, total loss, learning rate, train and valid \
-        accuracy, images/s), <model>.loss.svg, and <model>.checkpoint.safetensors (for --resume). \
-        At the end it reports test accuracy and, for single labels, how many errors are a \
-        semitone or whole octaves off. The model's metadata holds the architecture, labels, \
-        input size and the archive's front end (Schemas/model.md).
+        Streams the archive's train split through a shuffle buffer (memory stays flat), trains \
+        with momentum SGD (the paper's; default for simple and original) or Adam (default for \
+        spec files), weight decay added to the loss and a staircase learning-rate decay, \
+        evaluates on the valid split every --eval-every steps, and writes beside the model: \
+        <model>.log.csv (step, loss, total loss, learning rate, train and valid accuracy of the \
+        first head, images/s, and each head's loss when there are several), <model>.loss.svg, \
+        and <model>.checkpoint.safetensors (for --resume). A network is a trunk of layers and \
+        output heads (single: the paper's 128-way softmax; frame: 88 sigmoids for the sounding \
+        keys; onset: 88 sigmoids for the keys whose note starts), described by a JSON spec \
+        (Schemas/network.md). At the end it reports each head's test scores. The model's \
+        metadata holds the spec, the input shape and the archive's front end (Schemas/model.md).
         """)
 
     @Argument(help: "The archive written by pack, or several (e.g. its shards), read as one dataset.")
@@ -24,11 +28,18 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "The model file to write.")
     var output: String
 
-    @Option(help: "original (two conv layers, two dense) or simple (one conv layer).")
-    var arch: Architecture = .simple
+    @Option(help: "The network: original (the paper's two conv layers, two dense), simple (one conv layer), or a network spec JSON file.")
+    var arch = NetworkSpec.Named.simple.rawValue
 
-    @Option(help: "single (128-way softmax) or multi (88 sigmoids, polyphonic).")
-    var labels: LabelKind = .single
+    @Option(help: ArgumentHelp("The output heads, comma-separated: single, frame, onset (default: single for a named network, the spec's own for a file).", valueName: "kinds"),
+            transform: Train.parseHeads)
+    var heads: [HeadKind]?
+
+    @Option(help: ArgumentHelp("Shorthand for --heads: single, or multi (= frame).", visibility: .hidden))
+    var labels: String?
+
+    @Option(help: "sgd (momentum 0.9) or adam; default sgd for simple and original, adam for spec files.")
+    var optimizer: OptimizerKind?
 
     @Option(help: "Optimisation steps.")
     var steps = 5000
@@ -36,8 +47,8 @@ struct Train: ParsableCommand {
     @Option(help: "Examples per step.")
     var batch = 128
 
-    @Option(help: "Initial learning rate.")
-    var lr: Float = 0.01
+    @Option(help: "Initial learning rate (default 0.01 for sgd, 0.001 for adam).")
+    var lr: Float?
 
     @Option(help: "Steps per learning-rate decay (staircase).")
     var lrDecaySteps = 2000
@@ -79,16 +90,30 @@ struct Train: ParsableCommand {
         guard steps > 0, batch > 0, evalEvery > 0, shuffleBuffer > 0, threads > 0 else {
             throw ValidationError("--steps, --batch, --eval-every, --shuffle-buffer and --threads must be positive")
         }
-        guard lr > 0, lrDecaySteps > 0, lrDecayRate > 0, weightDecay >= 0 else { throw ValidationError("learning-rate settings must be positive") }
+        guard lr ?? 1 > 0, lrDecaySteps > 0, lrDecayRate > 0, weightDecay >= 0 else { throw ValidationError("learning-rate settings must be positive") }
+    }
+
+    static func parseHeads(_ text: String) throws -> [HeadKind] {
+        try text.split(separator: ",").map { name in
+            guard let kind = HeadKind(rawValue: String(name)) else {
+                throw ValidationError("unknown head '\(name)' (\(HeadKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return kind
+        }
     }
 
     func run() throws {
         var options = TrainOptions()
-        options.architecture = arch
-        options.labels = labels
+        if heads != nil, labels != nil { throw ValidationError("--heads and --labels exclude each other") }
+        let legacy: [HeadKind]? = try labels.map {
+            guard let kind = ["single": HeadKind.single, "multi": .frame][$0] else { throw ValidationError("--labels is single or multi") }
+            return [kind]
+        }
+        options.network = try NetworkSpec.resolve(arch, heads: heads ?? legacy)
+        options.optimizer = optimizer ?? (NetworkSpec.Named(rawValue: arch) != nil ? .sgd : .adam)
         options.steps = steps
         options.batch = batch
-        options.learningRate = lr
+        options.learningRate = lr ?? options.optimizer.defaultLearningRate
         options.decaySteps = fastDecay ? 500 : lrDecaySteps
         options.decayRate = fastDecay ? 0.1 : lrDecayRate
         options.weightDecay = weightDecay
@@ -103,5 +128,4 @@ struct Train: ParsableCommand {
     }
 }
 
-extension Architecture: ExpressibleByArgument {}
-extension LabelKind: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}

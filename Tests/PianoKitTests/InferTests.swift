@@ -58,16 +58,23 @@ import Testing
     let grid = TimeGrid(sampleRate: 44100, hop: 441)  // 10 ms steps
     let transform = TransformParameters.pianoCQT(sampleRate: 44100, hop: 441, binsPerOctave: 12)
 
+    /// One head's probabilities as a network's outputs.
+    func outputs(_ values: [Float], _ kind: HeadKind) -> HeadOutputs {
+        var outputs = HeadOutputs(steps: values.count / kind.outputs, heads: [kind])
+        outputs.values[kind] = values
+        return outputs
+    }
+
     func single(_ classes: [Int]) -> [Float] {
         classes.flatMap { c -> [Float] in var row = [Float](repeating: 0.001, count: 128); row[c] = 0.9; return row }
     }
 
     /// Runs of one class become notes; a one-step flicker is voted away; short notes are dropped.
     @Test func singleLabelRunsBecomeNotes() {
-        var decoder = NoteDecoder(labels: .single)
+        var decoder = NoteDecoder(heads: [.single])
         decoder.minNoteSeconds = 0.05
         let classes = [0, 0] + Array(repeating: 60, count: 10) + [62] + Array(repeating: 60, count: 10) + [0, 0, 0] + Array(repeating: 64, count: 3) + [0, 0]
-        let notes = decoder.notes(single(classes), labels: .single, grid: grid, levels: nil, transform: transform, decibelRange: 80)
+        let notes = decoder.notes(outputs(single(classes), .single), grid: grid, levels: nil, transform: transform, decibelRange: 80)
         #expect(notes.count == 1)
         #expect(notes.first?.pitch == 60 && abs(notes[0].onset - 0.02) < 1e-9 && abs(notes[0].offset - 0.23) < 1e-9)
         #expect(decoder.stepClasses(single(classes))[12] == 62)  // the raw prediction keeps the flicker
@@ -82,13 +89,13 @@ import Testing
         var levels = [Float](repeating: 0, count: steps * transform.bins)
         for k in 5 ..< 35 { levels[k * transform.bins + bin] = k < 20 ? 0.5 : 0.7 }  // +16 dB at step 20
         let image = LevelImage(bins: transform.bins, frames: steps, levels: levels)
-        var decoder = NoteDecoder(labels: .multi)
+        var decoder = NoteDecoder(heads: [.frame])
         decoder.minNoteSeconds = 0.05
-        let notes = decoder.notes(probabilities, labels: .multi, grid: grid, levels: image, transform: transform, decibelRange: 80)
+        let notes = decoder.notes(outputs(probabilities, .frame), grid: grid, levels: image, transform: transform, decibelRange: 80)
         #expect(notes.map(\.pitch) == [69, 69])
         #expect(notes.map { Int(($0.onset * 100).rounded()) } == [5, 20] && notes.map { Int(($0.offset * 100).rounded()) } == [20, 35])
         decoder.onsetRise = 0
-        #expect(decoder.notes(probabilities, labels: .multi, grid: grid, levels: image, transform: transform, decibelRange: 80).count == 1)
+        #expect(decoder.notes(outputs(probabilities, .frame), grid: grid, levels: image, transform: transform, decibelRange: 80).count == 1)
         #expect(decoder.stepKeys(probabilities)[6] == [69] && decoder.stepKeys(probabilities)[12] == [])
     }
 
@@ -103,10 +110,10 @@ import Testing
         for k in 6 ..< 30 { levels[k * transform.bins + bin] = 0.5 }
         for k in 36 ..< 55 { levels[k * transform.bins + bin] = 0.5 }  // 4 steps early, inside the snap window of 10 steps
         let image = LevelImage(bins: transform.bins, frames: steps, levels: levels)
-        var decoder = NoteDecoder(labels: .multi)
+        var decoder = NoteDecoder(heads: [.frame])
         decoder.minNoteSeconds = 0.05
         #expect(decoder.onsetSnapSeconds == 0.1)
-        var onsets: [Int] { decoder.notes(probabilities, labels: .multi, grid: grid, levels: image, transform: transform, decibelRange: 80).map { Int(($0.onset * 100).rounded()) } }
+        var onsets: [Int] { decoder.notes(outputs(probabilities, .frame), grid: grid, levels: image, transform: transform, decibelRange: 80).map { Int(($0.onset * 100).rounded()) } }
         #expect(onsets == [6, 36])
         decoder.onsetSnapSeconds = 0.03
         #expect(onsets == [7, 37])  // the window reaches only 3 steps back
@@ -139,9 +146,9 @@ import Testing
     }
 
     /// A model file for `archive`'s front end with untrained weights.
-    func model(for archive: String, labels: LabelKind, to path: String) throws {
+    func model(for archive: String, heads: [HeadKind], to path: String) throws {
         let manifest = try ArchiveReader(path: archive).manifest
-        let network = Network(.simple, labels: labels, size: manifest.frontEnd.geometry.size, seed: 3)
+        let network = Network(.simple, heads: heads, size: manifest.frontEnd.geometry.size, seed: 3)
         try AtomicWrite.write(try ModelFile.encode(network, frontEnd: manifest.frontEnd), to: path)
     }
 
@@ -154,7 +161,7 @@ import Testing
         var options = PackOptions()
         options.ratios = [1, 0, 0]
         _ = try PackRun(output: scratch.path + "/a.npz", options: options).run([scratch.path + "/thumbs"])
-        try model(for: scratch.path + "/a.npz", labels: .single, to: scratch.path + "/m.safetensors")
+        try model(for: scratch.path + "/a.npz", heads: [.single], to: scratch.path + "/m.safetensors")
 
         let transcriber = try Transcriber(modelPath: scratch.path + "/m.safetensors")
         let audio = try SoundFileReader(path: scratch.path + "/in/\(map.stem).wav").readMono()
@@ -184,13 +191,13 @@ import Testing
         var packOptions = PackOptions()
         packOptions.ratios = [1, 0, 0]
         _ = try PackRun(output: scratch.path + "/a.npz", options: packOptions).run([scratch.path + "/thumbs"])
-        try model(for: scratch.path + "/a.npz", labels: .multi, to: scratch.path + "/m.safetensors")
+        try model(for: scratch.path + "/a.npz", heads: [.frame], to: scratch.path + "/m.safetensors")
         try WavWriter.write(samples: [Int16](repeating: 0, count: 22050), channels: 1, sampleRate: 22050, to: scratch.path + "/in/slow.wav")
 
         let transcriber = try Transcriber(modelPath: scratch.path + "/m.safetensors")
         let found = InferRun.items([scratch.path + "/in"], reference: nil, findReferences: true)
         #expect(found.items.map(\.stem) == [map.stem, "slow"] && found.items[0].reference?.hasSuffix(".txt") == true)
-        let run = InferRun(outputDirectory: scratch.path + "/out", options: InferOptions(labels: .multi), force: false, threads: 2)
+        let run = InferRun(outputDirectory: scratch.path + "/out", options: InferOptions(heads: [.frame]), force: false, threads: 2)
         let (summary, metrics) = try run.run(found.items, transcriber: transcriber)
         #expect(summary.made == 1 && summary.failures.count == 1)
         #expect(summary.failures.first?.description.contains("22050 Hz") == true)
@@ -213,7 +220,7 @@ import Testing
         let scratch = try Scratch()
         scratch.write("junk.safetensors", "this is not a model")
         #expect(throws: FileError.self) { try Transcriber(modelPath: scratch.path + "/junk.safetensors") }
-        let network = Network(.simple, labels: .single, size: 32, seed: 1)
+        let network = Network(.simple, size: 32, seed: 1)
         var frontEnd = ArchiveManifest.FrontEndRecord(transform: .pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36), decibels: DecibelScale(),
                                                       geometry: ThumbnailGeometry(size: 24), quality: 90, every: 1)
         try AtomicWrite.write(try ModelFile.encode(network, frontEnd: frontEnd), to: scratch.path + "/big.safetensors")

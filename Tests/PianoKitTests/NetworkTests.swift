@@ -47,13 +47,19 @@ import Testing
         }
     }
 
-    /// The parameter count worked out without building a network equals a built network's, for odd and even sizes.
-    @Test func parameterCountWithoutBuilding() {
-        for architecture in Architecture.allCases {
-            for labels in LabelKind.allCases {
+    /// The parameter count the spec's plan works out without building a network equals a built
+    /// network's, for odd and even sizes, and the paper's formula (pools halve each side, rounding up).
+    @Test func parameterCountWithoutBuilding() throws {
+        for architecture in NetworkSpec.Named.allCases {
+            for heads in [[HeadKind.single], [.frame], [.frame, .onset]] {
                 for size in [8, 9, 24, 25, 32, 33] {
-                    let built = Network(architecture, labels: labels, size: size, seed: 1).parameters.reduce(0) { $0 + $1.value.count }
-                    #expect(Network.parameterCount(architecture, labels: labels, size: size) == built, "\(architecture) \(labels) \(size)")
+                    let spec = NetworkSpec.named(architecture, heads: heads), input = ActivationShape(channels: 1, height: size, width: size)
+                    let built = try Network(spec, input: input, seed: 1).parameters.reduce(0) { $0 + $1.value.count }
+                    #expect(try spec.plan(input: input).parameters == built, "\(architecture) \(heads) \(size)")
+                    let outputs = heads.reduce(0) { $0 + $1.outputs }, conv = 5 * 5 * 64 + 64, half = (size + 1) / 2, quarter = (half + 1) / 2
+                    let paper = architecture == .simple ? conv + half * half * 64 * outputs + outputs
+                        : conv + (5 * 5 * 64 * 64 + 64) + (quarter * quarter * 64 * 384 + 384) + (384 * 192 + 192) + (192 * outputs + outputs)
+                    #expect(built == paper, "\(architecture) \(heads) \(size)")
                 }
             }
         }

@@ -9,18 +9,18 @@ import Testing
     /// difference quotient with step 1e-3 on a loss near 5). First-layer biases of the deep
     /// network move hundreds of activations across ReLU and max-pool kinks within one step, which
     /// costs a few percent; the per-layer checks above hold every layer to 1e-2.
-    @Test(arguments: [Architecture.simple, .original], [LabelKind.single, .multi])
-    func wholeNetworkGradients(architecture: Architecture, labels: LabelKind) {
-        let network = Network(architecture, labels: labels, size: 8, seed: 4)
+    @Test(arguments: [NetworkSpec.Named.simple, .original], [[HeadKind.single], [.frame], [.single, .frame, .onset]])
+    func wholeNetworkGradients(architecture: NetworkSpec.Named, heads: [HeadKind]) throws {
+        var spec = NetworkSpec.named(architecture, heads: heads)
+        if heads.count == 3 { spec.heads[1].weight = 0.5 }  // weighted heads sum their gradients at the trunk
+        let network = try Network(spec, input: ActivationShape(channels: 1, height: 8, width: 8), seed: 4)
         let batch = 2
         let images = GradientCheckTests.random(batch * 64, seed: 5)
-        let single = [3, 77]
-        var multi = [Float](repeating: 0, count: batch * 88)
-        multi[10] = 1; multi[88 + 40] = 1; multi[88 + 41] = 1
-        func loss() -> Double { network.loss(network.forward(images, batch: batch), labels: single, targets: multi, batch: batch).loss }
+        let targets = NetworkTests.targets()
+        let labels = heads
+        func loss() -> Double { network.loss(network.forward(images, batch: batch), targets: targets).total }
         network.zeroGradients()
-        let (_, gradient) = network.loss(network.forward(images, batch: batch), labels: single, targets: multi, batch: batch)
-        network.backward(gradient)
+        network.backward(network.loss(network.forward(images, batch: batch), targets: targets).gradients)
         var rng = SeededGenerator(seed: 6)
         for p in network.parameters {
             let analytic = p.gradient
@@ -32,32 +32,45 @@ import Testing
                 p.value[i] = saved
                 let numeric = (plus - minus) / (2 * Double(step))
                 let error = abs(numeric - Double(analytic[i])) / max(abs(numeric), abs(Double(analytic[i])), 1e-2)
-                #expect(error < 5e-2, "\(architecture) \(labels) \(p.name)[\(i)]: numeric \(numeric), analytic \(analytic[i])")
+                #expect(error < 5e-2, "\(architecture) \(labels.map(\.rawValue)) \(p.name)[\(i)]: numeric \(numeric), analytic \(analytic[i])")
             }
         }
     }
 
+    /// Two examples' targets: classes 3 and 77, a few sounding and starting keys.
+    static func targets() -> TargetBatch {
+        var targets = TargetBatch()
+        var keys = [UInt8](repeating: 0, count: 88), starts = keys
+        keys[10] = 1; starts[10] = 1
+        targets.append(label: 3, notes: keys[...], onsets: starts[...])
+        keys = [UInt8](repeating: 0, count: 88); starts = keys
+        keys[40] = 1; keys[41] = 1; starts[41] = 1
+        targets.append(label: 77, notes: keys[...], onsets: starts[...])
+        return targets
+    }
+
     /// A tiny data set is learnt perfectly: the layers, losses and optimiser work together.
     @Test func overfitsATinySet() {
-        let network = Network(.simple, labels: .single, size: 8, seed: 1)
+        let network = Network(.simple, size: 8, seed: 1)
         let optimiser = MomentumSGD(momentum: 0.9, weightDecay: 0)
         var rng = SeededGenerator(seed: 2)
         let batch = 16
         let images = (0 ..< batch * 64).map { _ in Float.random(in: 0 ... 1, using: &rng) }
         let labels = (0 ..< batch).map { 21 + $0 % 8 }
+        var targets = TargetBatch()
+        for label in labels { targets.append(label: label, notes: [UInt8](repeating: 0, count: 88)[...], onsets: []) }
         for _ in 0 ..< 150 {
             network.zeroGradients()
-            let (_, gradient) = network.loss(network.forward(images, batch: batch), labels: labels, targets: [], batch: batch)
-            network.backward(gradient)
+            network.backward(network.loss(network.forward(images, batch: batch), targets: targets).gradients)
             optimiser.step(network.parameters, learningRate: 0.05)
         }
-        let logits = network.forward(images, batch: batch)
+        let logits = network.forward(images, batch: batch)[0]
         let predicted = (0 ..< batch).map { n in (0 ..< 128).max { logits[n * 128 + $0] < logits[n * 128 + $1] }! }
         #expect(predicted == labels)
     }
 
     @Test func weightDecayCountsWeightsOnly() {
-        let network = Network(.simple, labels: .multi, size: 8, seed: 3)
+        let network = Network(.simple, heads: [.frame], size: 8, seed: 3)
         let weights = network.parameters.filter(\.decays).flatMap(\.value).reduce(0.0) { $0 + Double($1) * Double($1) }
         #expect(abs(network.weightDecayLoss(rate: 0.0005) - weights * 0.00025) < 1e-9)
         #expect(network.parameters.filter { !$0.decays }.allSatisfy { $0.name.hasSuffix(".bias") })
@@ -65,27 +78,30 @@ import Testing
 
     @Test func modelFileRoundTripsAndRefusesMismatches() throws {
         let scratch = try Scratch()
-        let network = Network(.original, labels: .single, size: 16, seed: 9)
+        let network = Network(.original, size: 16, seed: 9)
         let frontEnd = ArchiveManifest.FrontEndRecord(transform: .pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36),
                                                       decibels: DecibelScale(), geometry: ThumbnailGeometry(size: 16, context: 32), quality: 90, every: 1)
         let path = scratch.path + "/m.safetensors"
         try ModelFile.encode(network, frontEnd: frontEnd).write(to: URL(fileURLWithPath: path))
         let (loaded, loadedFrontEnd, metadata) = try ModelFile.read(path: path)
-        #expect(loadedFrontEnd == frontEnd && metadata["architecture"] == "original")
+        #expect(loadedFrontEnd == frontEnd && loaded.spec == network.spec && metadata["version"] == "2")
         #expect(zip(loaded.parameters, network.parameters).allSatisfy { $0.name == $1.name && $0.value == $1.value })
         let input = GradientCheckTests.random(256, seed: 1)
         #expect(loaded.forward(input, batch: 1) == network.forward(input, batch: 1))
         // A simple network's tensors under an original network's metadata are refused.
-        var (tensors, wrong) = try SafeTensors.decode(ModelFile.encode(Network(.simple, labels: .single, size: 16, seed: 9), frontEnd: frontEnd))
-        wrong["architecture"] = "original"
+        var (tensors, wrong) = try SafeTensors.decode(ModelFile.encode(Network(.simple, size: 16, seed: 9), frontEnd: frontEnd))
+        wrong["network"] = try NetworkSpec.named(.original).json()
         try SafeTensors.encode(tensors, metadata: wrong).write(to: URL(fileURLWithPath: path))
         #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("m.safetensors") }
         // An input size the tensors cannot hold is refused before the network is built (at 1024 an
         // original network would allocate 6 GB of weights).
-        wrong["architecture"] = "simple"
-        wrong["inputSize"] = "1024"
+        wrong["network"] = try NetworkSpec.named(.simple).json()
+        wrong["input"] = "[1,1024,1024]"
         try SafeTensors.encode(tensors, metadata: wrong).write(to: URL(fileURLWithPath: path))
-        #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("do not match the simple network for 1024x1024") }
+        #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("activations exceed 4000000 values per example") }
+        wrong["input"] = "[1,64,64]"
+        try SafeTensors.encode(tensors, metadata: wrong).write(to: URL(fileURLWithPath: path))
+        #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("do not match the simple network for 64x64") }
     }
 }
 
@@ -96,13 +112,15 @@ import Testing
         var results: [([Float], [Float])] = []
         for threads in [1, 2] {
             setBLASThreads(threads)
-            let network = Network(.original, labels: .single, size: 16, seed: 8)
+            let network = Network(.original, size: 16, seed: 8)
             let images = GradientCheckTests.random(5 * 256, seed: 9)
             network.zeroGradients()
             let logits = network.forward(images, batch: 5)
-            let (_, gradient) = network.loss(logits, labels: [1, 2, 3, 4, 5], targets: [], batch: 5)
-            network.backward(gradient)
-            results.append((logits, network.parameters.flatMap(\.gradient)))
+            var targets = TargetBatch()
+            for label in 1 ... 5 { targets.append(label: label, notes: [UInt8](repeating: 0, count: 88)[...], onsets: []) }
+            network.backward(network.loss(logits, targets: targets).gradients)
+            let outputs = logits[0]
+            results.append((outputs, network.parameters.flatMap(\.gradient)))
         }
         #expect(zip(results[0].0, results[1].0).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
         #expect(zip(results[0].1, results[1].1).allSatisfy { abs($0 - $1) <= 1e-4 * max(1e-2, abs($0)) })

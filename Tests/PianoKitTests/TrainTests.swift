@@ -35,7 +35,7 @@ import Testing
         for (a, b) in zip(trainer.network.parameters, network.parameters) { a.value = b.value }
         let accuracy = try trainer.evaluate("train").accuracy
         #expect(accuracy == 1, "train accuracy \(accuracy)")
-        #expect(metadata["architecture"] == "simple" && metadata["steps"] == "120")
+        #expect(network.spec == .named(.simple) && metadata["steps"] == "120")
         #expect(log.last?.step == 120 && log.contains { $0.validAccuracy != nil })
         let csv = try String(contentsOfFile: run.logPath, encoding: .utf8)
         #expect(csv.hasPrefix(TrainRun.header) && csv.split(separator: "\n").count == log.count + 1)
@@ -48,13 +48,13 @@ import Testing
         let scratch = try Scratch()
         let path = try archive(scratch)
         var options = options(steps: 150)
-        options.labels = .multi
+        options.network = .named(.simple, heads: [.frame])
         let (test, _) = try TrainRun(archivePath: scratch.path + "/a.npz", output: scratch.path + "/m.safetensors", options: options).run()
         let reader = try ArchiveReader(path: path)
         var sounding = 0
         let stream = try reader.examples("test")
         while let chunk = try stream.next() { sounding += chunk.notes.filter { $0 > 0 }.count }
-        #expect(test.keyCounts.truePositives + test.keyCounts.falseNegatives == sounding)
+        #expect(test.heads[0].truePositives + test.heads[0].falseNegatives == sounding)
         let trainer = try Trainer(archive: reader, options: options)
         let (network, _, _) = try ModelFile.read(path: scratch.path + "/m.safetensors")
         for (a, b) in zip(trainer.network.parameters, network.parameters) { a.value = b.value }

@@ -52,6 +52,8 @@ public final class ArchiveReader {
         public var notes: [UInt8]
         /// count x 2: recording id and step.
         public var source: [Int32]
+        /// count x 88 keys whose note starts at the step (empty when the archive has no onsets).
+        public var onsets: [UInt8] = []
     }
 
     /// Streams `split`'s examples, `chunk` at a time, checking every member's CRC-32 when it ends.

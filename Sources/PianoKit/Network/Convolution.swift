@@ -1,55 +1,111 @@
-/// A 2-D convolution, stride 1, "SAME" zero padding (output as large as the input), computed as
-/// im2col + one matrix product per batch.
+/// How a convolution or pooling window treats the image border along one axis.
+public enum Padding: String, Sendable, Codable, CaseIterable {
+    /// TensorFlow's "SAME": output ceil(input / stride) long; the zero padding needed,
+    /// max(0, (output - 1) stride + window - input), is split with the smaller half before.
+    case same
+    /// No padding: output floor((input - window) / stride) + 1 long (the window must fit).
+    case valid
+
+    /// The output length and the padding before the first input along one axis, or nil where
+    /// the window does not fit (`valid` with a window longer than the input).
+    public func axis(input: Int, window: Int, stride: Int) -> (output: Int, before: Int)? {
+        guard input > 0, window > 0, stride > 0 else { return nil }
+        switch self {
+        case .same:
+            let output = (input + stride - 1) / stride
+            return (output, max(0, (output - 1) * stride + window - input) / 2)
+        case .valid:
+            guard window <= input else { return nil }
+            return ((input - window) / stride + 1, 0)
+        }
+    }
+}
+
+/// ceil(a / b) for b > 0 and any a.
+@inline(__always) func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
+
+/// A 2-D convolution with a kernel of any height x width, strides and `Padding`, computed as
+/// im2col + one matrix product per batch. Input and output are NCHW.
 public final class Convolution: Layer, @unchecked Sendable {
     let input: ActivationShape
     let filters: Int
-    let kernel: Int
-    /// [filters, channels, kernel, kernel].
+    /// Kernel rows and columns.
+    let kernel: (height: Int, width: Int)
+    /// Steps between windows along rows and columns.
+    let stride: (height: Int, width: Int)
+    /// Zero rows above and columns left of the input.
+    let padBefore: (height: Int, width: Int)
+    public let outputShape: ActivationShape
+    /// [filters, channels, kernel height, kernel width].
     public let weight: Parameter
     /// [filters].
     public let bias: Parameter
-    public var outputShape: ActivationShape { ActivationShape(channels: filters, height: input.height, width: input.width) }
     public var parameters: [Parameter] { [weight, bias] }
-    private var columns: [Float] = []  // (channels * k * k) x (batch * h * w)
+    private var columns: [Float] = []  // patch x (batch * output pixels)
     /// Whether `backward` returns the input gradient; the first layer's (the image's) is not needed.
     public var computesInputGradient = true
     private var batch = 0
 
-    /// Creates a layer with weights drawn from `initialise` (given the fan-in).
-    public init(name: String, input: ActivationShape, filters: Int, kernel: Int, initialise: (Int, Int) -> [Float]) {
+    /// Creates a layer with weights drawn from `initialise` (given the count and the fan-in);
+    /// the window must fit the input (see `Padding.axis`).
+    public init(name: String, input: ActivationShape, filters: Int, kernel: (height: Int, width: Int), stride: (height: Int, width: Int) = (1, 1),
+                padding: Padding = .same, initialise: (Int, Int) -> [Float]) {
+        let rows = padding.axis(input: input.height, window: kernel.height, stride: stride.height)!
+        let cols = padding.axis(input: input.width, window: kernel.width, stride: stride.width)!
         self.input = input
         self.filters = filters
         self.kernel = kernel
-        let fanIn = input.channels * kernel * kernel
-        weight = Parameter(name: name + ".weight", shape: [filters, input.channels, kernel, kernel], value: initialise(filters * fanIn, fanIn), decays: true)
+        self.stride = stride
+        padBefore = (rows.before, cols.before)
+        outputShape = ActivationShape(channels: filters, height: rows.output, width: cols.output)
+        let fanIn = input.channels * kernel.height * kernel.width
+        weight = Parameter(name: name + ".weight", shape: [filters, input.channels, kernel.height, kernel.width], value: initialise(filters * fanIn, fanIn), decays: true)
         bias = Parameter(name: name + ".bias", shape: [filters], value: [Float](repeating: 0, count: filters), decays: false)
     }
 
-    var patch: Int { input.channels * kernel * kernel }
-    var pixels: Int { input.height * input.width }
+    /// A square kernel, stride 1, "SAME" padding: the paper's layers.
+    public convenience init(name: String, input: ActivationShape, filters: Int, kernel: Int, initialise: (Int, Int) -> [Float]) {
+        self.init(name: name, input: input, filters: filters, kernel: (kernel, kernel), initialise: initialise)
+    }
 
-    /// The output columns x in 0 ..< w whose source column x + j - pad lies inside the image.
-    func validColumns(_ j: Int, _ w: Int, _ pad: Int) -> Range<Int> { max(0, pad - j) ..< max(max(0, pad - j), min(w, w + pad - j)) }
+    /// Values in one receptive field (a row of the im2col matrix per value).
+    var patch: Int { input.channels * kernel.height * kernel.width }
+    /// Output pixels per channel.
+    var pixels: Int { outputShape.height * outputShape.width }
 
-    /// Unrolls one example's receptive fields into columns: row (c, i, j) holds x[c, y + i - p, x + j - p],
-    /// rows `stride` floats apart (so an example can write its block of a batch-wide matrix directly).
-    func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, stride: Int) {
-        let h = input.height, w = input.width, pad = (kernel - 1) / 2
+    /// The output columns x whose source column x * stride + j - pad lies inside the input.
+    func validColumns(_ j: Int) -> Range<Int> {
+        let w = input.width, sw = stride.width, pad = padBefore.width
+        let lo = max(0, ceilDivide(pad - j, sw)), hi = min(outputShape.width, ceilDivide(w + pad - j, sw))
+        return lo ..< max(lo, hi)
+    }
+
+    /// Unrolls one example's receptive fields into columns: row (c, i, j), column (y, x) holds
+    /// x[c, y sy + i - pad, x sx + j - pad] (zero outside), rows `stride` floats apart (so an
+    /// example can write its block of a batch-wide matrix directly).
+    func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, stride rowStride: Int) {
+        let h = input.height, w = input.width, oh = outputShape.height, ow = outputShape.width
+        let sh = stride.height, sw = stride.width, padY = padBefore.height, padX = padBefore.width
         var row = 0
         for c in 0 ..< input.channels {
-            for i in 0 ..< kernel {
-                for j in 0 ..< kernel {
-                    let out = cols + row * stride, valid = validColumns(j, w, pad)
-                    for y in 0 ..< h {
-                        let sy = y + i - pad, line = out + y * w
+            for i in 0 ..< kernel.height {
+                for j in 0 ..< kernel.width {
+                    let out = cols + row * rowStride, valid = validColumns(j)
+                    for y in 0 ..< oh {
+                        let sy = y * sh + i - padY, line = out + y * ow
                         guard sy >= 0 && sy < h else {
-                            line.initialize(repeating: 0, count: w)
+                            line.initialize(repeating: 0, count: ow)
                             continue
                         }
-                        // Zeros left and right of the image, one contiguous copy between.
+                        // Zeros left and right of the image, the valid part between (one copy at stride 1).
                         line.initialize(repeating: 0, count: valid.lowerBound)
-                        (line + valid.lowerBound).update(from: x + (c * h + sy) * w + valid.lowerBound + j - pad, count: valid.count)
-                        (line + valid.upperBound).initialize(repeating: 0, count: w - valid.upperBound)
+                        let source = x + (c * h + sy) * w + j - padX
+                        if sw == 1 {
+                            (line + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                        } else {
+                            for xx in valid { line[xx] = source[xx * sw] }
+                        }
+                        (line + valid.upperBound).initialize(repeating: 0, count: ow - valid.upperBound)
                     }
                     row += 1
                 }
@@ -58,18 +114,19 @@ public final class Convolution: Layer, @unchecked Sendable {
     }
 
     /// Adds columns (rows `stride` floats apart) back into an example's input gradient: the transpose of `im2col`.
-    func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, stride: Int) {
-        let h = input.height, w = input.width, pad = (kernel - 1) / 2
+    func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, stride rowStride: Int) {
+        let h = input.height, w = input.width, oh = outputShape.height, ow = outputShape.width
+        let sh = stride.height, sw = stride.width, padY = padBefore.height, padX = padBefore.width
         var row = 0
         for c in 0 ..< input.channels {
-            for i in 0 ..< kernel {
-                for j in 0 ..< kernel {
-                    let src = cols + row * stride, valid = validColumns(j, w, pad)
-                    for y in 0 ..< h {
-                        let sy = y + i - pad
+            for i in 0 ..< kernel.height {
+                for j in 0 ..< kernel.width {
+                    let src = cols + row * rowStride, valid = validColumns(j)
+                    for y in 0 ..< oh {
+                        let sy = y * sh + i - padY
                         guard sy >= 0 && sy < h else { continue }
-                        let dst = dx + (c * h + sy) * w, line = src + y * w, shift = j - pad
-                        for xx in valid { dst[xx + shift] += line[xx] }
+                        let dst = dx + (c * h + sy) * w + j - padX, line = src + y * ow
+                        for xx in valid { dst[xx * sw] += line[xx] }
                     }
                     row += 1
                 }

@@ -1,49 +1,74 @@
 import Foundation
 
-/// A trained network on disk: safetensors with the architecture, label kind, input size and the
-/// audio front end it was trained on in `__metadata__`, so that `infer` can rebuild it and refuse
-/// audio settings it does not fit. Documented in `Schemas/model.md`.
+/// A trained network on disk: safetensors with the network spec, the input shape and the audio
+/// front end it was trained on in `__metadata__`, so that `infer` can rebuild it and refuse audio
+/// settings it does not fit. Documented in `Schemas/model.md`.
 public enum ModelFile {
     /// The value of the `format` metadata key.
     public static let formatName = "piano-model"
-    /// The version this code writes and reads.
-    public static let currentVersion = 1
+    /// The version this code writes. Version 1 files (a named architecture and a label kind instead
+    /// of a spec) are still read.
+    public static let currentVersion = 2
 
     /// The file's bytes.
     public static func encode(_ network: Network, frontEnd: ArchiveManifest.FrontEndRecord, extra: [String: String] = [:]) throws -> Data {
         var metadata = extra
         metadata["format"] = formatName
         metadata["version"] = String(currentVersion)
-        metadata["architecture"] = network.architecture.rawValue
-        metadata["labels"] = network.labels.rawValue
-        metadata["inputSize"] = String(network.input.height)
+        metadata["network"] = try network.spec.json()
+        metadata["input"] = try SafeTensors.jsonString([network.input.channels, network.input.height, network.input.width])
         metadata["frontEnd"] = try SafeTensors.jsonString(frontEnd)
         var tensors: [String: Tensor] = [:]
         for p in network.parameters { tensors[p.name] = Tensor(shape: p.shape, values: p.value) }
         return try SafeTensors.encode(tensors, metadata: metadata)
     }
 
-    /// Reads a model file: checks its metadata, rebuilds the network and loads every tensor.
+    /// The spec and input shape a model's metadata names (version 1: from its architecture, label
+    /// kind and square input size); throws `FormatError`.
+    public static func network(in metadata: [String: String]) throws -> (spec: NetworkSpec, input: ActivationShape) {
+        switch metadata["version"] {
+        case "1":
+            guard let named = metadata["architecture"].flatMap(NetworkSpec.Named.init(rawValue:)),
+                  let head: HeadKind = metadata["labels"].flatMap({ ["single": .single, "multi": .frame][$0] }),
+                  let size = metadata["inputSize"].flatMap(Int.init), (1 ... 1024).contains(size)
+            else { throw FormatError("model metadata lacks a valid architecture, labels or inputSize") }
+            return (.named(named, heads: [head]), ActivationShape(channels: 1, height: size, width: size))
+        case String(currentVersion):
+            guard let text = metadata["network"] else { throw FormatError("model metadata lacks the network spec") }
+            let spec = try NetworkSpec.decode(Data(text.utf8))
+            guard let dims = metadata["input"].flatMap({ try? JSONDecoder().decode([Int].self, from: Data($0.utf8)) }),
+                  dims.count == 3, dims.allSatisfy((1 ... 1 << 16).contains) else {
+                throw FormatError("model metadata lacks a valid input shape ([channels, rows, columns])")
+            }
+            return (spec, ActivationShape(channels: dims[0], height: dims[1], width: dims[2]))
+        default:
+            throw FormatError("model version \(metadata["version"] ?? "none") is not supported (this build reads 1 and \(currentVersion))")
+        }
+    }
+
+    /// Reads a model file: checks its metadata, checks the tensors' size against the spec's before
+    /// building anything, rebuilds the network and loads every tensor.
     public static func read(path: String) throws -> (network: Network, frontEnd: ArchiveManifest.FrontEndRecord, metadata: [String: String]) {
         let bytes = try Paths.readBytes(path, limit: 1 << 30)
         do {
             let (tensors, metadata) = try SafeTensors.decode(Data(bytes))
             guard metadata["format"] == formatName else { throw FormatError("not a \(formatName) model (format '\(metadata["format"] ?? "none")')") }
-            guard metadata["version"] == String(currentVersion) else { throw FormatError("model version \(metadata["version"] ?? "none") is not supported") }
-            guard let architecture = metadata["architecture"].flatMap(Architecture.init(rawValue:)),
-                  let labels = metadata["labels"].flatMap(LabelKind.init(rawValue:)),
-                  let size = metadata["inputSize"].flatMap(Int.init), (1 ... 1024).contains(size),
-                  let frontEndText = metadata["frontEnd"],
-                  let frontEnd = try? JSONDecoder().decode(ArchiveManifest.FrontEndRecord.self, from: Data(frontEndText.utf8))
-            else { throw FormatError("model metadata lacks a valid architecture, labels, inputSize or frontEnd") }
-            let stored = tensors.values.reduce(0) { $0 + $1.values.count }, needed = Network.parameterCount(architecture, labels: labels, size: size)
-            guard stored == needed else {
-                throw FormatError("the tensors (\(stored) parameters) do not match the \(architecture.rawValue) network for \(size)x\(size) inputs the metadata names (\(needed))")
+            if metadata["checkpoint"] == "true" {
+                throw FormatError("this is a training checkpoint (for train --resume), not a model: use the model file train wrote beside it")
             }
-            let network = Network(architecture, labels: labels, size: size, seed: 0)
+            let (spec, input) = try network(in: metadata)
+            guard let frontEndText = metadata["frontEnd"],
+                  let frontEnd = try? JSONDecoder().decode(ArchiveManifest.FrontEndRecord.self, from: Data(frontEndText.utf8))
+            else { throw FormatError("model metadata lacks a valid frontEnd") }
+            let needed = try spec.plan(input: input).parameters
+            let stored = tensors.values.reduce(0) { $0 + $1.values.count }
+            guard stored == needed else {
+                throw FormatError("the tensors (\(stored) parameters) do not match the \(spec.name) network for \(input.height)x\(input.width) inputs the metadata names (\(needed))")
+            }
+            let network = try Network(spec, input: input, seed: 0)
             let expected = Set(network.parameters.map(\.name))
             guard Set(tensors.keys) == expected else {
-                throw FormatError("tensors \(tensors.keys.sorted()) do not match a \(architecture.rawValue) network's \(expected.sorted())")
+                throw FormatError("tensors \(tensors.keys.sorted()) do not match the \(spec.name) network's \(expected.sorted())")
             }
             for p in network.parameters {
                 let tensor = tensors[p.name]!

@@ -1,88 +1,99 @@
 import Foundation
 
-/// The paper's architectures.
-public enum Architecture: String, Sendable, CaseIterable, Codable {
-    /// TensorFlow's CIFAR-10 network: conv 5x5x64 + ReLU, max pool 3/2, LRN, conv 5x5x64 + ReLU,
-    /// LRN, max pool 3/2, dense 384 + ReLU, dense 192 + ReLU, linear output.
-    case original
-    /// One convolution: conv 5x5x64 + ReLU, max pool 3/2, LRN, linear output.
-    case simple
-}
-
-/// What the output layer predicts.
-public enum LabelKind: String, Sendable, CaseIterable, Codable {
-    /// 128-way softmax: the MIDI note of the step (0 = none).
-    case single
-    /// 88 sigmoids: every sounding key (MIDI 21...108).
-    case multi
-
-    /// Output units.
-    public var outputs: Int { self == .single ? 128 : pianoKeys.count }
-}
-
-/// A feed-forward network: layers in order, built for one input shape.
-public final class Network {
-    /// The architecture.
-    public let architecture: Architecture
-    /// The label kind of the output layer.
-    public let labels: LabelKind
-    /// Input shape (1 x size x size).
-    public let input: ActivationShape
-    /// The layers, first to last.
+/// One head of a built network: its spec, its rule and its layers (after the shared trunk).
+public final class OutputHead {
+    /// The head's spec.
+    public let spec: HeadSpec
+    /// What the head does.
+    public let rule: any HeadRule
+    /// Its layers, from the trunk's output to its logits.
     public let layers: [Layer]
 
-    /// Builds `architecture` for `size` x `size` grayscale inputs, weights drawn from a seeded
-    /// generator (truncated-normal-like uniform with standard deviation 1/sqrt(fan-in) for
-    /// hidden layers, as He-style scaling for ReLU nets).
-    public init(_ architecture: Architecture, labels: LabelKind, size: Int, seed: UInt64) {
-        self.architecture = architecture
-        self.labels = labels
-        input = ActivationShape(channels: 1, height: size, width: size)
+    init(spec: HeadSpec, layers: [Layer]) {
+        self.spec = spec
+        rule = spec.kind.rule
+        self.layers = layers
+    }
+
+    /// The head's kind.
+    public var kind: HeadKind { spec.kind }
+}
+
+/// A feed-forward network built from a `NetworkSpec` for one input shape: a trunk of layers and
+/// output heads that share its output. Activations are NCHW, examples back to back.
+public final class Network {
+    /// The spec it was built from.
+    public let spec: NetworkSpec
+    /// Input shape (channels x rows x columns) of one example.
+    public let input: ActivationShape
+    /// The trunk's layers, first to last.
+    public let trunk: [Layer]
+    /// The heads, in the spec's order.
+    public let heads: [OutputHead]
+
+    /// Builds `spec` for `input`, weights drawn from a seeded generator in layer order (trunk, then
+    /// each head): uniform on [-a, a] with a = sqrt(6 / fan-in), He scaling for ReLU nets; biases 0.
+    /// Throws `FormatError` for a spec `plan` refuses, before allocating any weight.
+    public init(_ spec: NetworkSpec, input: ActivationShape, seed: UInt64) throws {
+        _ = try spec.plan(input: input)
+        self.spec = spec
+        self.input = input
         var rng = SeededGenerator(seed: seed)
         func initialise(_ count: Int, _ fanIn: Int) -> [Float] {
             // Uniform on [-a, a] has standard deviation a / sqrt(3): a = sqrt(6 / fanIn) gives He scaling.
             let a = Float((6 / Double(fanIn)).squareRoot())
             return (0 ..< count).map { _ in Float.random(in: -a ... a, using: &rng) }
         }
-        var layers: [Layer] = []
-        var shape = input
-        func add(_ layer: Layer) {
-            layers.append(layer)
-            shape = layer.outputShape
+        var learned = 0
+        /// Builds `specs` from `start`; `name(given, type)` names each learnable layer, `learned` counting them 1-based.
+        func build(_ specs: [LayerSpec], from start: ActivationShape, name: (String?, String) -> String) -> [Layer] {
+            var shape = start, layers: [Layer] = []
+            for layer in specs {
+                if layer.learns { learned += 1 }
+                let built: Layer
+                switch layer {
+                case let .convolution(filters, kernel, stride, padding, given):
+                    built = Convolution(name: name(given, "conv"), input: shape, filters: filters, kernel: kernel, stride: stride, padding: padding, initialise: initialise)
+                case .relu: built = ReLU(shape)
+                case let .maxPool(window, stride, padding): built = MaxPool(shape, window: window, stride: stride, padding: padding)
+                case let .localResponseNorm(s): built = LocalResponseNorm(shape, radius: s.radius, bias: s.bias, alpha: s.alpha, beta: s.beta)
+                case let .dense(units, given): built = Dense(name: name(given, "dense"), inputs: shape.count, outputs: units, initialise: initialise)
+                case .flatten: built = Flatten(shape)
+                }
+                layers.append(built)
+                shape = built.outputShape
+            }
+            return layers
         }
-        let conv1 = Convolution(name: "conv1", input: shape, filters: 64, kernel: 5, initialise: initialise)
-        conv1.computesInputGradient = false  // nothing learns below the image
-        add(conv1)
-        add(ReLU(shape))
-        add(MaxPool(shape))
-        add(LocalResponseNorm(shape))
-        if architecture == .original {
-            add(Convolution(name: "conv2", input: shape, filters: 64, kernel: 5, initialise: initialise))
-            add(ReLU(shape))
-            add(LocalResponseNorm(shape))
-            add(MaxPool(shape))
-            add(Dense(name: "local3", inputs: shape.count, outputs: 384, initialise: initialise))
-            add(ReLU(shape))
-            add(Dense(name: "local4", inputs: shape.count, outputs: 192, initialise: initialise))
-            add(ReLU(shape))
+        // Trunk layers: their `name`, else type and number (conv1, conv2, dense3...).
+        trunk = build(spec.layers, from: input) { given, type in given ?? "\(type)\(learned)" }
+        let trunkOutput = trunk.last?.outputShape ?? input
+        heads = spec.heads.map { head in
+            let prefix = spec.prefix(of: head)
+            // A head's default dense layer is named by the prefix alone (`output.weight`, the paper's
+            // name); its own layers are `<prefix>.<name or type and number>`.
+            let layers = build(head.layersOrDefault, from: trunkOutput) { given, type in
+                head.layers == nil ? prefix : "\(prefix).\(given ?? "\(type)\(learned)")"
+            }
+            return OutputHead(spec: head, layers: layers)
         }
-        add(Dense(name: "output", inputs: shape.count, outputs: labels.outputs, initialise: initialise))
-        self.layers = layers
+        // Nothing learns below the image: the first layer's input gradient is never needed.
+        (trunk.first as? Convolution)?.computesInputGradient = false
     }
 
-    /// The number of weights and biases `architecture` has for `size` x `size` inputs, worked out
-    /// without building it (a model file's claimed size is checked against its tensors before any
-    /// large allocation). Max pools halve each side, rounding up.
-    public static func parameterCount(_ architecture: Architecture, labels: LabelKind, size: Int) -> Int {
-        let conv = 5 * 5 * 64 + 64, half = (size + 1) / 2
-        switch architecture {
-        case .simple:
-            return conv + half * half * 64 * labels.outputs + labels.outputs
-        case .original:
-            let quarter = (half + 1) / 2
-            return conv + (5 * 5 * 64 * 64 + 64) + (quarter * quarter * 64 * 384 + 384) + (384 * 192 + 192) + (192 * labels.outputs + labels.outputs)
-        }
+    /// Builds a named paper network for `size` x `size` images with one head of `labels`' kind.
+    public convenience init(_ named: NetworkSpec.Named, heads: [HeadKind] = [.single], size: Int, seed: UInt64) {
+        try! self.init(.named(named, heads: heads), input: ActivationShape(channels: 1, height: size, width: size), seed: seed)
     }
+
+    /// Every layer: the trunk's, then each head's.
+    public var layers: [Layer] { trunk + heads.flatMap(\.layers) }
+
+    /// Every learnable tensor, in layer order.
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// The head of `kind`, if the network has one.
+    public func head(_ kind: HeadKind) -> OutputHead? { heads.first { $0.kind == kind } }
 
     /// Floating-point operations of one example's forward pass in its convolution and dense
     /// layers (two per multiply-add; the elementwise layers add comparatively little).
@@ -96,17 +107,21 @@ public final class Network {
         }
     }
 
-    /// Every learnable tensor, in layer order.
-    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
-
-    /// The logits of `batch` examples (each size x size values, pixels scaled as the caller chooses).
-    public func forward(_ images: [Float], batch: Int) -> [Float] {
-        layers.reduce(images) { $1.forward($0, batch: batch) }
+    /// The logits of `batch` examples (each `input.count` values), one array per head.
+    public func forward(_ images: [Float], batch: Int) -> [[Float]] {
+        let features = trunk.reduce(images) { $1.forward($0, batch: batch) }
+        return heads.map { head in head.layers.reduce(features) { $1.forward($0, batch: batch) } }
     }
 
-    /// Back-propagates the loss gradient with respect to the logits, accumulating parameter gradients.
-    public func backward(_ gradient: [Float]) {
-        _ = layers.reversed().reduce(gradient) { $1.backward($0) }
+    /// Back-propagates each head's loss gradient with respect to its logits (in `heads` order),
+    /// accumulating parameter gradients; the heads' gradients at the trunk's output add up.
+    public func backward(_ gradients: [[Float]]) {
+        var features: [Float] = []
+        for (head, gradient) in zip(heads, gradients) {
+            let back = head.layers.reversed().reduce(gradient) { $1.backward($0) }
+            if features.isEmpty { features = back } else { for i in features.indices { features[i] += back[i] } }
+        }
+        _ = trunk.reversed().reduce(features) { $1.backward($0) }
     }
 
     /// Clears the accumulated gradients.
@@ -114,12 +129,19 @@ public final class Network {
         for p in parameters { p.gradient = [Float](repeating: 0, count: p.value.count) }
     }
 
-    /// The data loss of a batch and its gradient with respect to the logits.
-    public func loss(_ logits: [Float], labels single: [Int], targets multi: [Float], batch: Int) -> (loss: Double, gradient: [Float]) {
-        switch labels {
-        case .single: return Loss.softmaxCrossEntropy(logits, labels: single, classes: 128)
-        case .multi: return Loss.sigmoidCrossEntropy(logits, targets: multi, batch: batch)
+    /// The data loss of a batch: each head's mean loss, their weighted sum, and each head's
+    /// gradient with respect to its logits (scaled by its weight).
+    public func loss(_ logits: [[Float]], targets: TargetBatch) -> (total: Double, heads: [Double], gradients: [[Float]]) {
+        var total = 0.0, losses: [Double] = [], gradients: [[Float]] = []
+        for (head, output) in zip(heads, logits) {
+            var (loss, gradient) = head.rule.loss(output, targets: targets)
+            let weight = head.spec.weight
+            if weight != 1 { for i in gradient.indices { gradient[i] *= Float(weight) } }
+            total += weight * loss
+            losses.append(loss)
+            gradients.append(gradient)
         }
+        return (total, losses, gradients)
     }
 
     /// Half the sum of squared decaying weights (weights, not biases) times `rate`: the weight-decay term added to the loss.
@@ -128,46 +150,14 @@ public final class Network {
     }
 }
 
-/// Stochastic gradient descent with momentum; weight decay enters as rate x weight in each gradient.
-public final class MomentumSGD {
-    /// Momentum coefficient.
-    public let momentum: Float
-    /// Weight-decay rate (the loss gets rate / 2 x sum of squared weights).
-    public let weightDecay: Float
-    private var velocity: [ObjectIdentifier: [Float]] = [:]
+/// C x H x W to (C H W) x 1 x 1: the values stay where they are.
+public final class Flatten: Layer {
+    public let outputShape: ActivationShape
+    public var parameters: [Parameter] { [] }
 
-    /// Creates an optimiser.
-    public init(momentum: Float = 0.9, weightDecay: Float = 0.0005) {
-        self.momentum = momentum
-        self.weightDecay = weightDecay
-    }
+    /// Creates a flatten for inputs of `input`.
+    public init(_ input: ActivationShape) { outputShape = ActivationShape(channels: input.count, height: 1, width: 1) }
 
-    /// The momentum buffer of `parameter` (zeros before its first step).
-    public func velocity(of parameter: Parameter) -> [Float] {
-        velocity[ObjectIdentifier(parameter)] ?? [Float](repeating: 0, count: parameter.value.count)
-    }
-
-    /// Restores a momentum buffer (from a checkpoint).
-    public func setVelocity(_ values: [Float], of parameter: Parameter) {
-        precondition(values.count == parameter.value.count)
-        velocity[ObjectIdentifier(parameter)] = values
-    }
-
-    /// Applies one step: v = m v + (g + decay w); w -= lr v.
-    public func step(_ parameters: [Parameter], learningRate: Float) {
-        for p in parameters {
-            let decay = p.decays ? weightDecay : 0, momentum = self.momentum
-            // Mutated in place in the dictionary's storage: no copy of the buffer per step.
-            velocity[ObjectIdentifier(p), default: [Float](repeating: 0, count: p.value.count)].withUnsafeMutableBufferPointer { v in
-                p.gradient.withUnsafeBufferPointer { g in
-                    p.value.withUnsafeMutableBufferPointer { w in
-                        for i in 0 ..< v.count {
-                            v[i] = momentum * v[i] + g[i] + decay * w[i]
-                            w[i] -= learningRate * v[i]
-                        }
-                    }
-                }
-            }
-        }
-    }
+    public func forward(_ x: [Float], batch: Int) -> [Float] { x }
+    public func backward(_ dy: [Float]) -> [Float] { dy }
 }

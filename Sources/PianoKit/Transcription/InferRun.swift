@@ -55,8 +55,8 @@ public struct InferOptions: Codable, Sendable, Equatable {
     /// Also write `<stem>.thumbnails.npy` (the network's input pixels) and `<stem>.outputs.npy` (its probabilities).
     public var saveArrays = false
 
-    /// Defaults for a model's label kind.
-    public init(labels: LabelKind) { decoder = NoteDecoder(labels: labels) }
+    /// Defaults for a model with `heads`.
+    public init(heads: [HeadKind]) { decoder = NoteDecoder(heads: heads) }
 }
 
 /// One recording to transcribe: its audio and, if known, its reference notes.
@@ -176,33 +176,35 @@ public struct InferRun: Sendable {
         try transcriber.check(reader.info, path: item.audio)
         let image = transcriber.levels(of: try reader.readMono(), threads: threads)
         let thumbnails = try transcriber.thumbnails(of: image, threads: threads)
-        let probabilities = transcriber.probabilities(of: thumbnails, batch: options.batch)
-        let labels = transcriber.network.labels, grid = transcriber.grid
-        let notes = options.decoder.notes(probabilities, labels: labels, grid: grid, levels: image,
+        let outputs = transcriber.probabilities(of: thumbnails, batch: options.batch)
+        let grid = transcriber.grid
+        let notes = options.decoder.notes(outputs, grid: grid, levels: image,
                                           transform: transcriber.record.transform, decibelRange: transcriber.record.decibels.range)
 
-        let outputs = self.outputs(item.stem)
+        let paths = self.outputs(item.stem)
         if options.saveArrays {
-            let size = transcriber.record.geometry.size
-            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, size, size]) + Data(thumbnails), to: outputs.thumbnails)
-            try AtomicWrite.write(NPY.encode(probabilities, shape: [image.frames, labels.outputs]), to: outputs.probabilities)
+            let size = transcriber.record.geometry.size, all = outputs.concatenated
+            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, size, size]) + Data(thumbnails), to: paths.thumbnails)
+            try AtomicWrite.write(NPY.encode(all.values, shape: [image.frames, all.width]), to: paths.probabilities)
         }
-        try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: outputs.midi)
-        try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: outputs.notes)
+        try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: paths.midi)
+        try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: paths.notes)
         let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem)
-        try AtomicWrite.write(Data(roll.utf8), to: outputs.roll)
+        try AtomicWrite.write(Data(roll.utf8), to: paths.roll)
         guard let referenceNotes, let reference = item.reference else { return (nil, reader.info.duration) }
 
         let expected = StepLabels(notes: referenceNotes, grid: grid, steps: image.frames)
-        let stepAccuracy: Double = switch labels {
-        case .single: TranscriptionMetrics.stepAccuracy(options.decoder.stepClasses(probabilities), expected.single)
-        case .multi: TranscriptionMetrics.stepAccuracy(options.decoder.stepKeys(probabilities), expected.multi)
+        // The paper's measure on the head the notes come from: the key set (frame) or the class (single).
+        let stepAccuracy: Double = if let frames = outputs[.frame] {
+            TranscriptionMetrics.stepAccuracy(options.decoder.stepKeys(frames), expected.multi)
+        } else {
+            TranscriptionMetrics.stepAccuracy(options.decoder.stepClasses(outputs[.single] ?? []), expected.single)
         }
         let score = TranscriptionMetrics.score(estimate: notes, reference: referenceNotes, parameters: options.metrics)
         let metrics = RecordingMetrics(stem: item.stem, audio: item.audio, model: transcriber.path, reference: reference,
                                        steps: image.frames, audioSeconds: reader.info.duration, stepAccuracy: stepAccuracy,
                                        note: score.note, noteWithOffset: score.noteWithOffset, frame: score.frame, parameters: options.metrics)
-        try AtomicWrite.write(try metrics.prettyJSON(), to: outputs.metrics)
+        try AtomicWrite.write(try metrics.prettyJSON(), to: paths.metrics)
         return (metrics, reader.info.duration)
     }
 

@@ -1,36 +1,45 @@
 import Foundation
 
-/// Turns per-step network outputs into notes.
+/// Turns per-step network outputs into notes, by one of three rules chosen by the heads a model has:
 ///
-/// Single-label outputs (softmax over MIDI notes, 0 = none) are monophonic: each step takes its
-/// most probable class, a majority vote over `smoothing` steps removes one-step flickers, and
-/// every run of one note becomes a note. Multi-label outputs (a sigmoid per key) are polyphonic:
-/// a key sounds where its probability reaches the threshold, gaps of up to `gapSteps` are bridged,
-/// and a sounding run is split where the spectrogram level at the key's fundamental jumps by at
-/// least `onsetRise` decibels (a re-struck key the labels cannot show, since a held note and a
-/// repeated one light the same key), and each note's onset moves to the steepest rise at its
-/// fundamental within `onsetSnapSeconds` (the network sees a window of frames around each step, so
-/// its outputs switch on somewhere near the onset; the spectrogram says exactly where). Notes
-/// shorter than `minNoteSeconds` are dropped.
+/// - `single` only (the paper's softmax): monophonic. Each step takes its most probable class, a
+///   majority vote over `smoothing` steps removes one-step flickers, and every run of one note
+///   becomes a note (`monophonicRuns`).
+/// - `frame` without `onset`: polyphonic by frames. A key sounds where its probability reaches
+///   `threshold`, gaps of up to `gapSteps` are bridged (`keyRuns`), each note's onset moves to the
+///   steepest rise of the spectrogram level at its fundamental within `onsetSnapSeconds` (the
+///   network sees a window of frames around each step, so its outputs switch on somewhere near
+///   the onset; the spectrogram says exactly where: `snapOnset`), and a run is split where that
+///   level rises by at least `onsetRise` dB (a re-struck key, which frame labels cannot show:
+///   `splitAtRises`).
+/// - `frame` and `onset`: onset-gated, as Onsets and Frames and basic-pitch decode. A note may
+///   start only at a peak of its key's onset probability (a local maximum over steps at or above
+///   `onsetThreshold`), and lasts while the frame probability stays at or above `threshold`,
+///   bridging gaps of up to `gapSteps`, until the key's next onset peak (`onsetGatedRuns`).
+///
+/// Notes shorter than `minNoteSeconds` are dropped.
 public struct NoteDecoder: Codable, Sendable, Equatable {
-    /// Single: a step's class counts only with at least this probability (else silence). Multi: a key sounds at this probability.
+    /// Single: a step's class counts only with at least this probability (else silence). Frame: a key sounds at this probability.
     public var threshold: Float
+    /// Onset-gated decoding: an onset peak starts a note at this probability.
+    public var onsetThreshold: Float = 0.5
     /// Notes shorter than this are dropped.
     public var minNoteSeconds = 0.05
     /// Steps in the single-label majority vote (1 = none).
     public var smoothing = 3
-    /// Multi: silent runs of at most this many steps inside a note are bridged.
+    /// Frame: silent runs of at most this many steps inside a note are bridged.
     public var gapSteps = 1
-    /// Multi: a rise of at least this many dB over two steps at the key's fundamental starts a new note (0 = never split).
+    /// Frame without onset: a rise of at least this many dB over two steps at the key's fundamental starts a new note (0 = never split).
     public var onsetRise = 6.0
-    /// Multi: a note's onset moves to the steepest rise at its fundamental within this many seconds (0 = never).
+    /// Frame without onset: a note's onset moves to the steepest rise at its fundamental within this many seconds (0 = never).
     public var onsetSnapSeconds = 0.1
 
-    /// Defaults for a label kind: threshold 0 (argmax) for single, 0.8 for multi (on a piano the
-    /// model was not trained on its sigmoids are over-confident: 0.7-0.9 gave the best note F1,
-    /// 0.5 the worst, on two models; see README, "Beyond the paper").
-    public init(labels: LabelKind) {
-        threshold = labels == .single ? 0 : 0.8
+    /// Defaults for a model with `heads`: threshold 0 (argmax) for a single-label model; for a
+    /// frame head 0.8 without an onset head (on a piano the model was not trained on its sigmoids
+    /// are over-confident: 0.7-0.9 gave the best note F1, 0.5 the worst, on two models; see
+    /// README, "Beyond the paper") and 0.5 with one (the onset head decides where notes start).
+    public init(heads: [HeadKind]) {
+        if !heads.contains(.frame) { threshold = 0 } else { threshold = heads.contains(.onset) ? 0.5 : 0.8 }
     }
 
     /// The raw per-step prediction of single-label outputs: the most probable class, 0 below the threshold.
@@ -42,7 +51,7 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
         }
     }
 
-    /// The raw per-step prediction of multi-label outputs: the keys at or above the threshold, ascending.
+    /// The raw per-step prediction of key outputs: the keys at or above the threshold, ascending.
     public func stepKeys(_ probabilities: [Float]) -> [[Int]] {
         let keys = pianoKeys.count
         return stride(from: 0, to: probabilities.count, by: keys).map { start in
@@ -50,54 +59,103 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
         }
     }
 
-    /// The notes of a recording's outputs on `grid`; `levels` (the level image) enables onset splitting for multi-label outputs.
-    public func notes(_ probabilities: [Float], labels: LabelKind, grid: TimeGrid, levels: LevelImage?, transform: TransformParameters, decibelRange: Double) -> [Note] {
+    /// The notes of a recording's outputs on `grid`; `levels` (the level image) enables onset
+    /// snapping and splitting for frame-only outputs.
+    public func notes(_ outputs: HeadOutputs, grid: TimeGrid, levels: LevelImage?, transform: TransformParameters, decibelRange: Double) -> [Note] {
         let minSteps = max(1, Int((minNoteSeconds / grid.stepDuration).rounded(.up)))
         let snapSteps = Int((onsetSnapSeconds / grid.stepDuration).rounded())
         var runs: [(pitch: Int, steps: Range<Int>)] = []
-        switch labels {
-        case .single:
-            for run in equalRuns(majorityVote(stepClasses(probabilities), window: smoothing)) where run.value != 0 {
-                runs.append((run.value, run.steps))
-            }
-        case .multi:
-            let keys = pianoKeys.count, steps = probabilities.count / keys
+        if let frames = outputs[.frame] {
+            let keys = pianoKeys.count
             for key in 0 ..< keys {
                 let pitch = key + pianoKeys.lowerBound
-                var active = (0 ..< steps).map { probabilities[$0 * keys + key] >= threshold }
-                guard active.contains(true) else { continue }
-                bridgeGaps(&active, upTo: gapSteps)
+                let frame = (0 ..< outputs.steps).map { frames[$0 * keys + key] }
+                if let onsets = outputs[.onset] {
+                    let onset = (0 ..< outputs.steps).map { onsets[$0 * keys + key] }
+                    runs += onsetGatedRuns(frame: frame, onset: onset).map { (pitch, $0) }
+                    continue
+                }
+                let found = keyRuns(frame)
+                guard !found.isEmpty else { continue }
                 let rise = levels.flatMap { onsetRise > 0 || snapSteps > 0 ? riseCurve($0, pitch: pitch, transform: transform, decibelRange: decibelRange) : nil }
                 var previousEnd = 0
-                for run in equalRuns(active) where run.value {
-                    var start = run.steps.lowerBound
-                    let end = run.steps.upperBound
-                    defer { previousEnd = end }
-                    if let rise, snapSteps > 0 {
-                        // The steepest rise near the run's start, between the key's previous note and this run's end (earliest on ties).
-                        let window = max(previousEnd, start - snapSteps) ... min(end - 1, start + snapSteps)
-                        start = window.max { rise[$0] < rise[$1] || (rise[$0] == rise[$1] && $0 > $1) }!
-                    }
+                for run in found {
+                    var steps = run
+                    if let rise, snapSteps > 0 { steps = snapOnset(steps, rise: rise, within: snapSteps, after: previousEnd) }
                     if let rise, onsetRise > 0 {
-                        // Split at local maxima of the rise that leave both parts at least minSteps long.
-                        var j = start + minSteps
-                        while j <= end - minSteps {
-                            if rise[j] >= onsetRise, rise[j] >= rise[j - 1], j + 1 >= steps || rise[j] >= rise[j + 1] {
-                                runs.append((pitch, start ..< j))
-                                start = j
-                                j += minSteps
-                            } else {
-                                j += 1
-                            }
-                        }
+                        runs += splitAtRises(steps, rise: rise, minSteps: minSteps).map { (pitch, $0) }
+                    } else {
+                        runs.append((pitch, steps))
                     }
-                    runs.append((pitch, start ..< end))
+                    previousEnd = run.upperBound
                 }
             }
+        } else if let single = outputs[.single] {
+            runs = monophonicRuns(single)
         }
         return runs.filter { $0.steps.count >= minSteps }
             .map { Note(onset: grid.time(ofStep: $0.steps.lowerBound), offset: grid.time(ofStep: $0.steps.upperBound), pitch: $0.pitch) }
             .sorted(by: Note.byOnset)
+    }
+
+    /// Single-label outputs: runs of one class after the majority vote, silence dropped.
+    func monophonicRuns(_ probabilities: [Float]) -> [(pitch: Int, steps: Range<Int>)] {
+        equalRuns(majorityVote(stepClasses(probabilities), window: smoothing)).filter { $0.value != 0 }.map { ($0.value, $0.steps) }
+    }
+
+    /// One key's frame probabilities: the runs at or above the threshold, gaps of up to `gapSteps` bridged.
+    func keyRuns(_ frame: [Float]) -> [Range<Int>] {
+        var active = frame.map { $0 >= threshold }
+        guard active.contains(true) else { return [] }
+        bridgeGaps(&active, upTo: gapSteps)
+        return equalRuns(active).filter(\.value).map(\.steps)
+    }
+
+    /// A run whose start has moved to the steepest rise within `within` steps of it, no earlier
+    /// than `after` (the key's previous note's end) and before the run's end (earliest on ties).
+    func snapOnset(_ run: Range<Int>, rise: [Double], within: Int, after: Int) -> Range<Int> {
+        let window = max(after, run.lowerBound - within) ... min(run.upperBound - 1, run.lowerBound + within)
+        let start = window.max { rise[$0] < rise[$1] || (rise[$0] == rise[$1] && $0 > $1) }!
+        return start ..< run.upperBound
+    }
+
+    /// A run split at the local maxima of the rise of at least `onsetRise` dB that leave both parts at least `minSteps` long.
+    func splitAtRises(_ run: Range<Int>, rise: [Double], minSteps: Int) -> [Range<Int>] {
+        var parts: [Range<Int>] = []
+        var start = run.lowerBound, j = start + minSteps
+        let end = run.upperBound
+        while j <= end - minSteps {
+            if rise[j] >= onsetRise, rise[j] >= rise[j - 1], j + 1 >= rise.count || rise[j] >= rise[j + 1] {
+                parts.append(start ..< j)
+                start = j
+                j += minSteps
+            } else {
+                j += 1
+            }
+        }
+        return parts + [start ..< end]
+    }
+
+    /// One key's notes from its onset and frame probabilities: each onset peak (a step at or above
+    /// `onsetThreshold` not below its neighbours, the first of equal ones) starts a note that lasts
+    /// while the frame probability stays at or above `threshold` (gaps of up to `gapSteps` bridged,
+    /// the peak's own step always included), ending at the next peak.
+    func onsetGatedRuns(frame: [Float], onset: [Float]) -> [Range<Int>] {
+        let steps = frame.count
+        let peaks = (0 ..< steps).filter { t in
+            onset[t] >= onsetThreshold && (t == 0 || onset[t] > onset[t - 1]) && (t + 1 == steps || onset[t] >= onset[t + 1])
+        }
+        var runs: [Range<Int>] = []
+        for (i, peak) in peaks.enumerated() {
+            let limit = i + 1 < peaks.count ? peaks[i + 1] : steps
+            var end = peak + 1, t = peak + 1, gap = 0
+            while t < limit {
+                if frame[t] >= threshold { end = t + 1; gap = 0 } else { gap += 1; if gap > gapSteps { break } }
+                t += 1
+            }
+            runs.append(peak ..< end)
+        }
+        return runs
     }
 
     /// Rise in dB at `pitch`'s fundamental from two steps before to each step (max over the key's bins).

@@ -79,13 +79,12 @@ public final class Transcriber: @unchecked Sendable {
         return try parts.flatMap { try $0.get() }
     }
 
-    /// The network's output probabilities for every step: softmax over 128 classes (single) or a
-    /// sigmoid per key (multi). Steps x outputs, computed `batch` thumbnails at a time.
-    public func probabilities(of thumbnails: [UInt8], batch: Int = 256) -> [Float] {
-        let area = record.geometry.size * record.geometry.size, outputs = network.labels.outputs
+    /// The network's output probabilities for every step and head (softmax over 128 classes for
+    /// `single`, a sigmoid per key for `frame` and `onset`), computed `batch` thumbnails at a time.
+    public func probabilities(of thumbnails: [UInt8], batch: Int = 256) -> HeadOutputs {
+        let area = record.geometry.size * record.geometry.size
         let steps = thumbnails.count / area
-        var result = [Float]()
-        result.reserveCapacity(steps * outputs)
+        var result = HeadOutputs(steps: steps, heads: network.heads.map(\.kind))
         var unused = SeededGenerator(seed: 0)
         for start in stride(from: 0, to: steps, by: max(1, batch)) {
             let count = min(batch, steps - start)
@@ -94,20 +93,44 @@ public final class Transcriber: @unchecked Sendable {
             for n in start ..< start + count {
                 images += pipeline.prepare(thumbnails[n * area ..< (n + 1) * area], training: false, rng: &unused)
             }
-            let logits = network.forward(images, batch: count)
-            switch network.labels {
-            case .single:
-                for n in 0 ..< count {
-                    let row = logits[n * outputs ..< (n + 1) * outputs]
-                    let peak = row.max()!
-                    let exps = row.map { Double(exp($0 - peak)) }
-                    let total = exps.reduce(0, +)
-                    result += exps.map { Float($0 / total) }
-                }
-            case .multi:
-                result += logits.map { 1 / (1 + exp(-$0)) }
+            for (head, logits) in zip(network.heads, network.forward(images, batch: count)) {
+                result.values[head.kind, default: []] += head.rule.probabilities(logits, count: count)
             }
         }
         return result
+    }
+}
+
+/// Per-step probabilities of each head of a network over one recording.
+public struct HeadOutputs: Sendable, Equatable {
+    /// Steps.
+    public var steps: Int
+    /// The heads, in the network's order.
+    public var heads: [HeadKind]
+    /// Per head: steps x outputs, step-major.
+    public var values: [HeadKind: [Float]] = [:]
+
+    /// Empty outputs for `heads`.
+    public init(steps: Int, heads: [HeadKind]) {
+        self.steps = steps
+        self.heads = heads
+    }
+
+    /// One head's probabilities (steps x its outputs), or nil if the network has no such head.
+    public subscript(kind: HeadKind) -> [Float]? { values[kind] }
+
+    /// Every head's probabilities side by side: steps x (sum of the heads' outputs), heads in order.
+    public var concatenated: (values: [Float], width: Int) {
+        let width = heads.reduce(0) { $0 + $1.outputs }
+        var out = [Float](repeating: 0, count: steps * width)
+        var column = 0
+        for head in heads {
+            let v = values[head] ?? [], n = head.outputs
+            for k in 0 ..< steps where (k + 1) * n <= v.count {
+                for j in 0 ..< n { out[k * width + column + j] = v[k * n + j] }
+            }
+            column += n
+        }
+        return (out, width)
     }
 }

@@ -51,11 +51,12 @@ public struct TrainRun {
         let frontEnd = archive.frontEnd
         let progress = Progress(total: max(0, options.steps - first + 1), label: "train")
         var lastTime = Date(), lastStep = first - 1
-        var lossSum = 0.0, accuracySum = 0.0, counted = 0
+        var lossSum = 0.0, accuracySum = 0.0, counted = 0, headSums: [Double] = []
         for step in stride(from: first, through: options.steps, by: 1) {
-            let (loss, accuracy) = try trainer.step(step)
+            let (loss, heads, accuracy) = try trainer.step(step)
             guard loss.isFinite else { throw StageFailure("training diverged at step \(step) (loss \(loss)); try a smaller --lr") }
             lossSum += loss; accuracySum += accuracy; counted += 1
+            if headSums.isEmpty { headSums = heads } else { for h in heads.indices { headSums[h] += heads[h] } }
             progress.advance()
             let evaluate = step % options.evalEvery == 0 || step == options.steps
             if step % 50 == 0 || evaluate {
@@ -66,8 +67,8 @@ public struct TrainRun {
                 rows.append(TrainLogRow(step: step, crossEntropy: crossEntropy,
                                         totalLoss: crossEntropy + trainer.network.weightDecayLoss(rate: Double(options.weightDecay)),
                                         learningRate: options.learningRate(at: step - 1), trainAccuracy: accuracySum / Double(counted),
-                                        validAccuracy: valid, imagesPerSecond: rate))
-                lossSum = 0; accuracySum = 0; counted = 0
+                                        validAccuracy: valid, imagesPerSecond: rate, headLosses: headSums.map { $0 / Double(counted) }))
+                lossSum = 0; accuracySum = 0; counted = 0; headSums = []
                 if let valid { progress.warn(String(format: "step %d: loss %.4f, train accuracy %.3f, valid accuracy %.3f, %.0f images/s", step, crossEntropy, rows.last!.trainAccuracy, valid, rate)) }
                 if evaluate {
                     try writeLog(rows)
@@ -79,64 +80,69 @@ public struct TrainRun {
         }
         progress.finish()
         try writeLog(rows)
-        try AtomicWrite.write(Data(LossPlot.svg(rows, title: "\(options.architecture.rawValue) network, \(options.labels.rawValue) labels").utf8), to: plotPath)
+        let heads = options.network.heads.map(\.kind.rawValue).joined(separator: "+")
+        try AtomicWrite.write(Data(LossPlot.svg(rows, title: "\(options.network.name) network, \(heads) heads").utf8), to: plotPath)
         try AtomicWrite.write(try ModelFile.encode(trainer.network, frontEnd: frontEnd, extra: metadata(steps: options.steps)), to: output)
         let test = try trainer.evaluate("test")
-        var summary = String(format: "test: %d examples, accuracy %.4f", test.count, test.accuracy)
-        if options.labels == .single && test.count > 0 {
-            let wrong = test.count - Int((test.accuracy * Double(test.count)).rounded())
-            summary += "; of \(wrong) errors: \(test.semitoneErrors) off by a semitone, \(test.octaveErrors) by octaves, \(test.silenceErrors) note/silence confusions"
-        }
-        if options.labels == .multi && test.count > 0 {
-            let keys = test.keyScores
-            summary += String(format: " (exact key sets); keys: precision %.4f, recall %.4f, F1 %.4f", keys.precision, keys.recall, keys.f1)
-        }
-        printError(summary)
+        printError("test: \(test.count) examples" + (test.count > 0 ? test.heads.map { "\n  " + $0.summary }.joined() : ""))
         return (test, rows)
     }
 
     func metadata(steps: Int) -> [String: String] {
         ["steps": String(steps), "batch": String(options.batch), "seed": String(options.seed), "archive": archivePaths.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","),
-         "crop": String(options.crop ?? 0), "distort": String(options.distort), "flip": String(options.flip)]
+         "crop": String(options.crop ?? 0), "distort": String(options.distort), "flip": String(options.flip), "optimizer": options.optimizer.rawValue]
     }
 
-    /// The model plus momentum buffers and the step, so a run can resume.
+    /// The model plus the optimiser's state and the step, so a run can resume.
     func checkpoint(_ trainer: Trainer, step: Int, frontEnd: ArchiveManifest.FrontEndRecord) throws -> Data {
         let model = try ModelFile.encode(trainer.network, frontEnd: frontEnd, extra: metadata(steps: options.steps).merging(["step": String(step)]) { $1 })
         var (tensors, meta) = try SafeTensors.decode(model)
-        for p in trainer.network.parameters {
-            tensors["momentum." + p.name] = Tensor(shape: p.shape, values: trainer.optimiser.velocity(of: p))
-        }
+        let state = trainer.optimiser.state(of: trainer.network.parameters)
+        tensors.merge(state.tensors) { a, _ in a }
+        meta.merge(state.metadata) { _, b in b }
         meta["checkpoint"] = "true"
         return try SafeTensors.encode(tensors, metadata: meta)
     }
 
-    /// Loads a checkpoint into `trainer`; returns its step.
+    /// Loads a checkpoint into `trainer`; returns its step. The checkpoint must hold the same
+    /// network (spec and input shape) and optimiser.
     func restore(_ path: String, into trainer: Trainer) throws -> Int {
         let data = Data(try Paths.readBytes(path, limit: 1 << 30))
         let (tensors, meta): ([String: Tensor], [String: String])
         do { (tensors, meta) = try SafeTensors.decode(data) } catch { throw FileError.wrap(error, path: path) }
         guard meta["checkpoint"] == "true", let step = meta["step"].flatMap(Int.init) else { throw FileError(path, "not a training checkpoint") }
-        guard meta["architecture"] == options.architecture.rawValue, meta["labels"] == options.labels.rawValue,
-              meta["inputSize"] == String(trainer.pipeline.crop) else {
-            throw FileError(path, "checkpoint is a \(meta["architecture"] ?? "?") / \(meta["labels"] ?? "?") / \(meta["inputSize"] ?? "?") network, not \(options.architecture.rawValue) / \(options.labels.rawValue) / \(trainer.pipeline.crop)")
+        let network = trainer.network
+        let (spec, input): (NetworkSpec, ActivationShape)
+        do { (spec, input) = try ModelFile.network(in: meta) } catch let error as FormatError { throw FileError(path, error.message) }
+        guard spec == network.spec, input == network.input else {
+            throw FileError(path, "checkpoint is a \(spec.name) network for \(input.height)x\(input.width) inputs, not the \(network.spec.name) network for \(network.input.height)x\(network.input.width) this run trains (or the specs differ)")
         }
-        for p in trainer.network.parameters {
-            guard let value = tensors[p.name], let velocity = tensors["momentum." + p.name], value.shape == p.shape, velocity.shape == p.shape else {
-                throw FileError(path, "checkpoint lacks \(p.name) or its momentum with shape \(p.shape)")
-            }
+        guard (meta["optimizer"] ?? OptimizerKind.sgd.rawValue) == options.optimizer.rawValue else {
+            throw FileError(path, "checkpoint was trained with --optimizer \(meta["optimizer"] ?? "sgd"), not \(options.optimizer.rawValue)")
+        }
+        for p in network.parameters {
+            guard let value = tensors[p.name], value.shape == p.shape else { throw FileError(path, "checkpoint lacks \(p.name) with shape \(p.shape)") }
             p.value = value.values
-            trainer.optimiser.setVelocity(velocity.values, of: p)
         }
+        do { try trainer.optimiser.restore(network.parameters, tensors: tensors, metadata: meta) } catch let error as FormatError { throw FileError(path, error.message) }
         return step
     }
 
     static let header = "step,cross_entropy,total_loss,learning_rate,train_accuracy,valid_accuracy,images_per_second"
 
+    /// The log's columns: the fixed ones, then `loss_<kind>` per head when the network has several.
+    var logHeader: String {
+        let heads = options.network.heads
+        return Self.header + (heads.count > 1 ? heads.map { ",loss_\($0.kind.rawValue)" }.joined() : "")
+    }
+
     func writeLog(_ rows: [TrainLogRow]) throws {
-        var text = Self.header + "\n"
+        var text = logHeader + "\n"
+        let perHead = options.network.heads.count > 1
         for r in rows {
-            text += "\(r.step),\(String(format: "%.6f", r.crossEntropy)),\(String(format: "%.6f", r.totalLoss)),\(r.learningRate),\(String(format: "%.4f", r.trainAccuracy)),\(r.validAccuracy.map { String(format: "%.4f", $0) } ?? ""),\(String(format: "%.1f", r.imagesPerSecond))\n"
+            text += "\(r.step),\(String(format: "%.6f", r.crossEntropy)),\(String(format: "%.6f", r.totalLoss)),\(r.learningRate),\(String(format: "%.4f", r.trainAccuracy)),\(r.validAccuracy.map { String(format: "%.4f", $0) } ?? ""),\(String(format: "%.1f", r.imagesPerSecond))"
+            if perHead { text += r.headLosses.map { String(format: ",%.6f", $0) }.joined() }
+            text += "\n"
         }
         try AtomicWrite.write(Data(text.utf8), to: logPath)
     }
@@ -145,9 +151,10 @@ public struct TrainRun {
         let text = try String(contentsOfFile: logPath, encoding: .utf8)
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard f.count == 7, let step = Int(f[0]), let ce = Double(f[1]), let total = Double(f[2]), let lr = Float(f[3]),
+            guard f.count >= 7, let step = Int(f[0]), let ce = Double(f[1]), let total = Double(f[2]), let lr = Float(f[3]),
                   let train = Double(f[4]), let rate = Double(f[6]) else { return nil }
-            return TrainLogRow(step: step, crossEntropy: ce, totalLoss: total, learningRate: lr, trainAccuracy: train, validAccuracy: Double(f[5]), imagesPerSecond: rate)
+            return TrainLogRow(step: step, crossEntropy: ce, totalLoss: total, learningRate: lr, trainAccuracy: train, validAccuracy: Double(f[5]),
+                               imagesPerSecond: rate, headLosses: f.dropFirst(7).compactMap(Double.init))
         }
     }
 }
