@@ -286,3 +286,38 @@ def end_to_end_original(end_to_end, tmp_path_factory) -> Inference:
     out = work / "out"
     run_tool([_binary("infer"), model, end_to_end.wavs[stem], "-o", out, "--jobs", "2", "--save-arrays"], "infer (original)")
     return Inference(model, out, {stem: end_to_end.wavs[stem]}, {stem: end_to_end.notemaps[stem]})
+
+
+# A network spec that exercises what the paper's two do not: rectangular kernels and windows,
+# strides, "valid" padding, an LRN with its own settings, flatten, and two heads, one with its own
+# layers and one weighted.
+SPEC = {
+    "format": "piano-network", "version": 1, "name": "test-spec",
+    "layers": [
+        {"type": "convolution", "filters": 8, "kernel": [3, 5], "stride": [2, 1], "padding": "valid"},
+        {"type": "relu"},
+        {"type": "maxPool", "window": [1, 3], "stride": [1, 2]},
+        {"type": "lrn", "radius": 2, "alpha": 0.01, "beta": 0.5},
+        {"type": "convolution", "filters": 4, "kernel": 1, "name": "mix"},
+        {"type": "relu"},
+    ],
+    "heads": [
+        {"kind": "frame", "layers": [{"type": "flatten"}, {"type": "dense", "units": 32, "name": "hidden"}, {"type": "relu"}, {"type": "dense", "units": 88}]},
+        {"kind": "single", "weight": 0.5},
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def end_to_end_spec(end_to_end_original, tmp_path_factory) -> Inference:
+    """SPEC trained with Adam for 10 steps on end_to_end_original's archive, then `infer --save-arrays`
+    on its recording."""
+    work = tmp_path_factory.mktemp("infer-spec")
+    spec = work / "spec.json"
+    spec.write_text(json.dumps(SPEC))
+    model = work / "model.safetensors"
+    run_tool([_binary("train"), end_to_end_original.model.parent / "data.npz", "-o", model, "--arch", spec,
+              "--steps", "10", "--batch", "16", "--eval-every", "10"], "train --arch spec.json")
+    out = work / "out"
+    run_tool([_binary("infer"), model, *end_to_end_original.wavs.values(), "-o", out, "--jobs", "2", "--save-arrays"], "infer (spec)")
+    return Inference(model, out, end_to_end_original.wavs, end_to_end_original.notemaps)

@@ -65,47 +65,68 @@ LRN_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA = 4, 1.0, 0.001 / 9, 0.75
 # The forward pass in float64 NumPy
 
 
-def standardise(pixels: np.ndarray, crop: int) -> np.ndarray:
-    """uint8 N x S x S -> float64 N x 1 x crop x crop: centre crop, / 255, per-image standardisation."""
-    size = pixels.shape[1]
-    offset = (size - crop) // 2
-    x = pixels[:, offset : offset + crop, offset : offset + crop].astype(np.float64) / 255
-    n = crop * crop
+def standardise(pixels: np.ndarray, crop) -> np.ndarray:
+    """uint8 N x R x C -> float64 N x 1 x cr x cc: centre crop (`crop` is one size or (rows, columns)), / 255, per-image standardisation."""
+    cr, cc = pair(crop)
+    oy, ox = (pixels.shape[1] - cr) // 2, (pixels.shape[2] - cc) // 2
+    x = pixels[:, oy : oy + cr, ox : ox + cc].astype(np.float64) / 255
+    n = cr * cc
     mean = x.mean(axis=(1, 2), keepdims=True)
     std = x.std(axis=(1, 2), keepdims=True)  # population (ddof 0), as TensorFlow's per_image_standardization
     return ((x - mean) / np.maximum(std, 1 / math.sqrt(n)))[:, None]
 
 
-def conv_same(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """N x C x H x W -> N x F x H x W; stride 1, zero padding (k - 1) / 2, weight F x C x k x k."""
-    k = weight.shape[-1]
-    pad = (k - 1) // 2
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # N x C x H x W x k x k
+def axis(n: int, window: int, stride: int, padding: str) -> tuple:
+    """Output length and (before, after) padding along one axis (Schemas/network.md): "same" as
+    TensorFlow (output ceil(n / stride), total padding split with the smaller half before),
+    "valid" no padding."""
+    if padding == "valid":
+        return (n - window) // stride + 1, (0, 0)
+    out = -(-n // stride)
+    total = max(0, (out - 1) * stride + window - n)
+    return out, (total // 2, total - total // 2)
+
+
+def conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride=(1, 1), padding="same") -> np.ndarray:
+    """N x C x H x W -> N x F x OH x OW; cross-correlation with zero padding, weight F x C x kh x kw."""
+    kh, kw = weight.shape[-2:]
+    oh, py = axis(x.shape[2], kh, stride[0], padding)
+    ow, px = axis(x.shape[3], kw, stride[1], padding)
+    padded = np.pad(x, ((0, 0), (0, 0), py, px))
+    windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, :: stride[0], :: stride[1]][:, :, :oh, :ow]
     out = np.einsum("nchwij,fcij->nfhw", windows, weight.astype(np.float64), optimize=True)
     return out + bias.astype(np.float64)[None, :, None, None]
 
 
-def max_pool_same(x: np.ndarray, size: int = 3, stride: int = 2) -> np.ndarray:
-    """TensorFlow's max pool with padding "SAME": padded cells are -inf, so they never win."""
-    h, w = x.shape[2:]
-    oh, ow = -(-h // stride), -(-w // stride)
-    ph, pw = max(0, (oh - 1) * stride + size - h), max(0, (ow - 1) * stride + size - w)
-    padded = np.pad(x, ((0, 0), (0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)), constant_values=-np.inf)
-    windows = sliding_window_view(padded, (size, size), axis=(2, 3))[:, :, ::stride, ::stride]
+def conv_same(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Stride 1, "same": zero padding (k - 1) / 2 for odd k."""
+    return conv(x, weight, bias)
+
+
+def max_pool(x: np.ndarray, window=(3, 3), stride=(2, 2), padding="same") -> np.ndarray:
+    """Max pool; padded cells are -inf, so they never win."""
+    oh, py = axis(x.shape[2], window[0], stride[0], padding)
+    ow, px = axis(x.shape[3], window[1], stride[1], padding)
+    padded = np.pad(x, ((0, 0), (0, 0), py, px), constant_values=-np.inf)
+    windows = sliding_window_view(padded, window, axis=(2, 3))[:, :, :: stride[0], :: stride[1]][:, :, :oh, :ow]
     out = windows.max(axis=(4, 5))
     assert out.shape[2:] == (oh, ow)
     return out
 
 
-def lrn(x: np.ndarray) -> np.ndarray:
+def max_pool_same(x: np.ndarray, size: int = 3, stride: int = 2) -> np.ndarray:
+    """TensorFlow's max pool with padding "SAME" (the paper's 3x3, stride 2)."""
+    return max_pool(x, (size, size), (stride, stride))
+
+
+def lrn(x: np.ndarray, radius=LRN_RADIUS, bias=LRN_BIAS, alpha=LRN_ALPHA, beta=LRN_BETA) -> np.ndarray:
     """Local response normalisation across channels (axis 1)."""
     squares = np.concatenate([np.zeros_like(x[:, :1]), np.cumsum(x * x, axis=1)], axis=1)
     channels = x.shape[1]
     c = np.arange(channels)
-    lo, hi = np.maximum(0, c - LRN_RADIUS), np.minimum(channels, c + LRN_RADIUS + 1)
+    lo, hi = np.maximum(0, c - radius), np.minimum(channels, c + radius + 1)
     window = squares[:, hi] - squares[:, lo]
-    return x / (LRN_BIAS + LRN_ALPHA * window) ** LRN_BETA
+    return x / (bias + alpha * window) ** beta
 
 
 def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -117,6 +138,69 @@ def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
 
 def relu(x):
     return np.maximum(x, 0)
+
+
+def pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def run_layers(x: np.ndarray, layers: list, tensors: dict, names) -> np.ndarray:
+    """Applies spec layers (Schemas/network.md) in order; `names(layer)` gives a learnable layer's tensor prefix."""
+    for layer in layers:
+        kind = layer["type"]
+        if kind == "convolution":
+            name = names(layer)
+            x = conv(x, tensors[name + ".weight"], tensors[name + ".bias"], pair(layer.get("stride", 1)), layer.get("padding", "same"))
+        elif kind == "relu":
+            x = relu(x)
+        elif kind == "maxPool":
+            window = pair(layer["window"])
+            x = max_pool(x, window, pair(layer.get("stride", window)), layer.get("padding", "same"))
+        elif kind == "lrn":
+            x = lrn(x, layer.get("radius", LRN_RADIUS), layer.get("bias", LRN_BIAS), layer.get("alpha", LRN_ALPHA), layer.get("beta", LRN_BETA))
+        elif kind == "dense":
+            name = names(layer)
+            x = dense(x, tensors[name + ".weight"], tensors[name + ".bias"])[:, :, None, None]
+        elif kind == "flatten":
+            x = x.reshape(len(x), -1, 1, 1)
+        else:
+            raise AssertionError(f"unknown layer type {kind}")
+    return x
+
+
+def spec_logits(pixels: np.ndarray, tensors: dict, spec: dict, input_shape: list, chunk: int = 32) -> list:
+    """Every head's logits (head order) of a spec'd network: the trunk's layers named by their
+    `name` or type and 1-based number among learnable layers (conv1, dense2, ...), each head's by
+    its prefix (`name`, else `output` for a lone head, else `output_<kind>`): a head without
+    `layers` is one dense layer named by the prefix, its own layers `<prefix>.<name or type+number>`."""
+    channels, rows, columns = input_shape
+    assert channels == 1
+    heads = spec["heads"]
+    results = [[] for _ in heads]
+    for start in range(0, len(pixels), chunk):
+        x = standardise(pixels[start : start + chunk], (rows, columns))
+        count = [0]
+
+        def numbered(layer, prefix=None):
+            count[0] += 1
+            own = layer.get("name") or ("conv" if layer["type"] == "convolution" else "dense") + str(count[0])
+            return own if prefix is None else f"{prefix}.{own}"
+
+        def counter(prefix=None):
+            def names(layer):
+                return numbered(layer, prefix)
+            return names
+
+        features = run_layers(x, spec["layers"], tensors, counter())
+        for h, head in enumerate(heads):
+            prefix = head.get("name") or ("output" if len(heads) == 1 else "output_" + head["kind"])
+            if head.get("layers") is None:
+                count[0] += 1
+                out = dense(features, tensors[prefix + ".weight"], tensors[prefix + ".bias"])
+            else:
+                out = run_layers(features, head["layers"], tensors, counter(prefix)).reshape(len(features), -1)
+            results[h].append(out)
+    return [np.concatenate(r) for r in results]
 
 
 def logits(pixels: np.ndarray, tensors: dict, architecture: str, crop: int, chunk: int = 32) -> np.ndarray:
@@ -135,10 +219,11 @@ def logits(pixels: np.ndarray, tensors: dict, architecture: str, crop: int, chun
 
 
 def probabilities(z: np.ndarray, labels: str) -> np.ndarray:
+    """Softmax for a `single` head, sigmoids for key heads (`frame`, `onset`; `multi` in version 1 models)."""
     if labels == "single":
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
-    assert labels == "multi", labels
+    assert labels in ("multi", "frame", "onset"), labels
     return np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
 
 
@@ -220,8 +305,27 @@ class Case:
     expected: np.ndarray = None  # NumPy's probabilities, float64
 
     @property
-    def labels(self):
-        return self.metadata["labels"]
+    def spec(self) -> dict:
+        return json.loads(self.metadata["network"])
+
+    @property
+    def heads(self) -> list:
+        """The head kinds, in order (outputs.npy holds their probabilities side by side)."""
+        return [h["kind"] for h in self.spec["heads"]]
+
+    @property
+    def input(self) -> list:
+        return json.loads(self.metadata["input"])
+
+    def columns(self, kind: str) -> slice:
+        """The columns of outputs.npy that hold head `kind`."""
+        start = 0
+        for k in self.heads:
+            width = 128 if k == "single" else 88
+            if k == kind:
+                return slice(start, start + width)
+            start += width
+        raise KeyError(kind)
 
 
 def half(n: int) -> int:
@@ -258,34 +362,42 @@ def load_cases(name: str, run) -> list:
 
 
 @pytest.fixture(scope="module")
-def cases(end_to_end, end_to_end_original) -> dict:
-    found = load_cases("simple", end_to_end) + load_cases("original", end_to_end_original)
-    assert {c.metadata["architecture"] for c in found} == {"simple", "original"}
+def cases(end_to_end, end_to_end_original, end_to_end_spec) -> dict:
+    found = load_cases("simple", end_to_end) + load_cases("original", end_to_end_original) + load_cases("spec", end_to_end_spec)
+    assert [c.spec["name"] for c in found].count("simple") >= 1 and {c.spec["name"] for c in found} >= {"simple", "original"}
     for case in found:
-        m = case.metadata
-        case.expected = probabilities(logits(case.thumbnails, case.tensors, m["architecture"], int(m["inputSize"])), case.labels)
+        spec, shape = case.spec, case.input
+        per_head = spec_logits(case.thumbnails, case.tensors, spec, shape)
+        if spec["name"] in EXPECTED_TENSORS:
+            # The spec interpreter agrees with the paper's networks written out by hand.
+            assert shape[1] == shape[2]
+            by_hand = logits(case.thumbnails, case.tensors, spec["name"], shape[1])
+            np.testing.assert_allclose(per_head[0], by_hand, rtol=1e-7, atol=1e-7)  # einsum paths differ in summation order
+        case.expected = np.concatenate([probabilities(z, kind) for z, kind in zip(per_head, case.heads)], axis=1)
     return {c.name: c for c in found}
 
 
 def test_saved_arrays_are_the_documented_shapes(cases):
     for case in cases.values():
-        m, size = case.metadata, case.front_end["geometry"]["size"]
-        k = 128 if case.labels == "single" else 88
+        m, geometry = case.metadata, case.front_end["geometry"]
+        rows, columns = geometry.get("rows", geometry.get("size")), geometry.get("columns", geometry.get("size"))
+        k = sum(128 if kind == "single" else 88 for kind in case.heads)
         steps = json.loads(case.notemap.read_text())["steps"]
-        crop = int(m["inputSize"])
-        assert crop <= size
+        channels, crop_rows, crop_columns = case.input
+        assert channels == 1 and crop_rows <= rows and crop_columns <= columns
         shapes = {name: tuple(t.shape) for name, t in case.tensors.items()}
-        assert shapes == EXPECTED_TENSORS[m["architecture"]](k, crop), f"{case.model}: tensors {shapes}"
+        if case.spec["name"] in EXPECTED_TENSORS:
+            assert shapes == EXPECTED_TENSORS[case.spec["name"]](k, crop_rows), f"{case.model}: tensors {shapes}"
         assert all(t.dtype == np.float32 for t in case.tensors.values())
-        assert case.thumbnails.dtype == np.uint8 and case.thumbnails.shape == (steps, size, size), (
-            f"{case.name}: thumbnails.npy {case.thumbnails.dtype} {case.thumbnails.shape}, expected uint8 {(steps, size, size)}"
+        assert case.thumbnails.dtype == np.uint8 and case.thumbnails.shape == (steps, rows, columns), (
+            f"{case.name}: thumbnails.npy {case.thumbnails.dtype} {case.thumbnails.shape}, expected uint8 {(steps, rows, columns)}"
         )
         assert case.outputs.dtype == np.float32 and case.outputs.shape == (steps, k), (
             f"{case.name}: outputs.npy {case.outputs.dtype} {case.outputs.shape}, expected float32 {(steps, k)}"
         )
         assert np.isfinite(case.outputs).all() and (case.outputs >= 0).all() and (case.outputs <= 1).all()
-        if case.labels == "single":
-            sums = case.outputs.astype(np.float64).sum(axis=1)
+        if "single" in case.heads:
+            sums = case.outputs[:, case.columns("single")].astype(np.float64).sum(axis=1)
             assert np.abs(sums - 1).max() < 1e-5, f"{case.name}: softmax rows sum to {sums.min()}..{sums.max()}"
         # Not a degenerate case: the inputs vary and some outputs are neither 0 nor 1.
         assert case.thumbnails.std() > 5, f"{case.name}: near-constant thumbnails"
@@ -299,7 +411,7 @@ def test_numpy_forward_matches_infer(cases):
         error = np.abs(case.outputs.astype(np.float64) - case.expected)
         worst = np.unravel_index(error.argmax(), error.shape)
         report.append(
-            f"{case.name} ({case.metadata['architecture']}, {case.labels}, input {case.metadata['inputSize']}): "
+            f"{case.name} ({case.spec['name']}, heads {'+'.join(case.heads)}, input {case.input}): "
             f"max |error| {error.max():.3g} at step {worst[0]} output {worst[1]} "
             f"(infer {case.outputs[worst]:.9g}, numpy {case.expected[worst]:.9g}); mean {error.mean():.3g}"
         )
@@ -307,6 +419,12 @@ def test_numpy_forward_matches_infer(cases):
             failures.append(f"{case.name}: {int((error > FORWARD_TOLERANCE).sum())} outputs off by more than {FORWARD_TOLERANCE}")
     print("\n".join(report))
     assert not failures, "\n".join(failures + report)
+
+
+def thumbnail_size(geometry: dict) -> str:
+    """spectro's --size for a front end's geometry: ROWSxCOLS, or one number when square."""
+    rows, columns = geometry.get("rows", geometry.get("size")), geometry.get("columns", geometry.get("size"))
+    return str(rows) if rows == columns else f"{rows}x{columns}"
 
 
 @pytest.fixture(scope="module")
@@ -325,7 +443,7 @@ def spectro_thumbs(cases, tmp_path_factory) -> dict:
         out = tmp_path_factory.mktemp(f"forward-thumbs{i}")
         run_tool(
             [_binary("spectro"), *notemaps.values(), "-o", out, "--transform", t["transform"],
-             "--bins-per-octave", t["binsPerOctave"], "--size", fe["geometry"]["size"],
+             "--bins-per-octave", t["binsPerOctave"], "--size", thumbnail_size(fe["geometry"]),
              "--context", fe["geometry"]["context"], "--quality", fe["quality"], "--jobs", "2"],
             "spectro on the held-out recordings",
         )
@@ -374,14 +492,14 @@ THRESHOLD = 0.8
 
 def test_predicted_classes_agree(cases):
     problems = []
-    for case in cases.values():
-        got, expected = case.outputs.astype(np.float64), case.expected
+    for case, kind in ((c, k) for c in cases.values() for k in c.heads):
+        got, expected = case.outputs.astype(np.float64)[:, case.columns(kind)], case.expected[:, case.columns(kind)]
         top = np.sort(expected, axis=1)
         tied = top[:, -1] - top[:, -2] <= TIE
         differ = np.nonzero((got.argmax(axis=1) != expected.argmax(axis=1)) & ~tied)[0]
         if differ.size:
-            problems.append(f"{case.name}: argmax differs at steps {differ[:10].tolist()} ({differ.size} of {len(got)})")
-        if case.labels == "multi":
+            problems.append(f"{case.name} {kind}: argmax differs at steps {differ[:10].tolist()} ({differ.size} of {len(got)})")
+        if kind != "single":
             # The keys infer's decoder keeps at its default threshold.
             on, on_expected = got >= THRESHOLD, expected >= THRESHOLD
             disagree = (on != on_expected) & (np.abs(expected - THRESHOLD) > TIE)
