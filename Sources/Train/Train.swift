@@ -110,6 +110,7 @@ struct Train: ParsableCommand {
             return [kind]
         }
         options.network = try NetworkSpec.resolve(arch, heads: heads ?? legacy)
+        options.networkPath = NetworkSpec.Named(rawValue: arch) == nil ? arch : nil
         options.optimizer = optimizer ?? (NetworkSpec.Named(rawValue: arch) != nil ? .sgd : .adam)
         options.steps = steps
         options.batch = batch

@@ -19,6 +19,7 @@ checkpoint (`train --steps 2 --batch 4 --crop 8`), all made once for the module 
 
 import hashlib
 import json
+from typing import Callable
 import re
 import shutil
 import struct
@@ -917,16 +918,17 @@ def _shape_lie(data):
 
 
 RESUME_CASES = {  # (checkpoint bytes from mini, extra train arguments, problem)
-    "other-architecture": (lambda m: m.checkpoint.read_bytes(), ["--arch", "original"], r"simple / single / 8 network, not original"),
-    "other-labels": (lambda m: m.checkpoint.read_bytes(), ["--labels", "multi"], r"not simple / multi"),
-    "other-input-size": (lambda m: m.checkpoint.read_bytes(), ["--crop", "10"], r"not simple / single / 10"),
+    "other-architecture": (lambda m: m.checkpoint.read_bytes(), ["--arch", "original"], r"simple network for 8x8 inputs, not the original network"),
+    "other-heads": (lambda m: m.checkpoint.read_bytes(), ["--heads", "frame"], r"specs differ"),
+    "other-input-size": (lambda m: m.checkpoint.read_bytes(), ["--crop", "10"], r"for 8x8 inputs, not the simple network for 10x10"),
+    "other-optimizer": (lambda m: m.checkpoint.read_bytes(), ["--optimizer", "adam"], r"--optimizer sgd, not adam"),
     "model-not-checkpoint": (lambda m: m.model.read_bytes(), [], r"not a training checkpoint"),
     "zero-length": (lambda m: b"", [], r"not a safetensors file"),
     "truncated": (lambda m: m.checkpoint.read_bytes()[:5000], [], r"(lie outside|impossible shape .* for) the \d+-byte data"),
     "header-length-2^60": (lambda m: patch(m.checkpoint.read_bytes(), 0, "<Q", 1 << 60), [], r"header length 1152921504606846976"),
     "tensor-offsets-lie": (lambda m: _offsets_lie(m.checkpoint.read_bytes()), [], r"offsets .* lie outside"),
     "tensor-shape-10^12": (lambda m: _shape_lie(m.checkpoint.read_bytes()), [], r"impossible shape"),
-    "momentum-missing": (_checkpoint_edit(_drop_momentum), [], r"lacks .* momentum"),
+    "momentum-missing": (_checkpoint_edit(_drop_momentum), [], r"lacks momentum\."),
 }
 
 
@@ -941,6 +943,45 @@ def test_train_resume_with_wrong_checkpoint(mini, tmp_path, make, extra, problem
         options[options.index("--crop"):options.index("--crop") + 2] = []
     result = run("train", mini.archive, "-o", model, *options, "--resume", checkpoint, *extra)
     assert_clean_failure(result, checkpoint, problem)
+    _assert_no_training_outputs(model)
+
+
+def _named_spec(name: str) -> dict:
+    """The paper's networks as specs (Schemas/network.md), with one single-label head."""
+    conv = {"type": "convolution", "filters": 64, "kernel": [5, 5]}
+    pool, lrn = {"type": "maxPool", "window": [3, 3], "stride": [2, 2]}, {"type": "lrn"}
+    layers = [conv, {"type": "relu"}, pool, lrn]
+    if name == "original":
+        layers += [conv, {"type": "relu"}, lrn, pool, {"type": "dense", "units": 384, "name": "local3"}, {"type": "relu"},
+                   {"type": "dense", "units": 192, "name": "local4"}, {"type": "relu"}]
+    return {"format": "piano-network", "version": 1, "name": name, "layers": layers, "heads": [{"kind": "single"}]}
+
+
+def _write_spec(spec: dict) -> Callable:
+    return lambda path: path.write_text(json.dumps(spec))
+
+
+TRAIN_SPEC_CASES = {  # (writes the spec file, problem)
+    "not-json": (lambda p: p.write_text("{ not json"), r"not a network spec"),
+    "unknown-layer": (_write_spec({**_named_spec("simple"), "layers": [{"type": "attention"}]}), r"unknown layer type 'attention'"),
+    "impossible-shape": (_write_spec({**_named_spec("simple"), "layers": [{"type": "convolution", "filters": 4, "kernel": [9, 3], "padding": "valid"}]}),
+                         r"trunk layer 1 \(convolution\): a 9x3 kernel does not fit a 8x8 input"),
+    "10^9-parameters": (_write_spec({**_named_spec("simple"), "layers": [{"type": "dense", "units": 1000000}, {"type": "dense", "units": 1000}]}),
+                        r"more than 100000000"),
+    "onset-head-without-onsets": (_write_spec({**_named_spec("simple"), "heads": [{"kind": "frame"}, {"kind": "onset"}]}), r"no onset targets"),
+    "head-twice": (_write_spec({**_named_spec("simple"), "heads": [{"kind": "frame"}, {"kind": "frame"}]}), r"name a kind twice"),
+    "wrong-version": (_write_spec({**_named_spec("simple"), "version": 7}), r"version 7"),
+}
+
+
+@pytest.mark.parametrize("write, problem", TRAIN_SPEC_CASES.values(), ids=TRAIN_SPEC_CASES.keys())
+def test_train_refuses_bad_spec(mini, tmp_path, write, problem):
+    """train --arch with a spec file that names an impossible, enormous or unknown network."""
+    spec = tmp_path / "spec.json"
+    write(spec)
+    model = tmp_path / "out" / "model.safetensors"
+    result = run("train", mini.archive, "-o", model, *TRAIN, "--arch", spec)
+    assert_clean_failure(result, mini.archive if "onset" in problem else spec, problem)
     _assert_no_training_outputs(model)
 
 
@@ -1000,7 +1041,16 @@ def _front_end(change):
 
 
 def _other_architecture_tensors(data):
-    return edit_metadata(data, architecture="original")
+    return edit_metadata(data, network=json.dumps(_named_spec("original")))
+
+
+def _spec_edit(change):
+    """A model whose metadata spec is the simple network's, changed by `change`."""
+    def edit(data):
+        spec = _named_spec("simple")
+        change(spec)
+        return edit_metadata(data, network=json.dumps(spec))
+    return edit
 
 
 def _absurd_rate(front):
@@ -1016,10 +1066,18 @@ MODEL_CASES = {
     "tensor-shape-10^12": (_shape_lie, r"impossible shape"),
     "tensor-dtype-f16": (lambda d: safetensors_edit(d, lambda h, t: h[first_tensor(h)].update(dtype="F16")), r"only F32"),
     "wrong-format": (lambda d: edit_metadata(d, format="piano-archive"), r"format 'piano-archive'"),
-    "version-2": (lambda d: edit_metadata(d, version="2"), r"version 2"),
-    "unknown-architecture": (lambda d: edit_metadata(d, architecture="resnet"), r"architecture"),
+    "version-3": (lambda d: edit_metadata(d, version="3"), r"version 3"),
+    "version-1-unknown-architecture": (lambda d: edit_metadata(d, version="1", architecture="resnet", labels="single", inputSize="32"), r"architecture"),
+    "network-not-json": (lambda d: edit_metadata(d, network="{ not json"), r"not a network spec"),
+    "network-unknown-layer": (_spec_edit(lambda s: s["layers"].insert(1, {"type": "dropout"})), r"unknown layer type 'dropout'"),
+    "network-unknown-setting": (_spec_edit(lambda s: s["layers"][0].update(dilation=2)), r"no setting 'dilation'"),
+    "network-unknown-head": (_spec_edit(lambda s: s["heads"].append({"kind": "pedal"})), r"unknown head kind 'pedal'"),
+    "network-no-heads": (_spec_edit(lambda s: s.update(heads=[])), r"no output heads"),
+    "network-impossible-shape": (_spec_edit(lambda s: s["layers"].insert(0, {"type": "maxPool", "window": 40, "padding": "valid"})), r"a 40x40 window does not fit a 8x8 input"),
+    "network-10^9-parameters": (_spec_edit(lambda s: s["layers"].append({"type": "dense", "units": 100000})), r"more than 100000000"),
     "other-architecture-tensors": (_other_architecture_tensors, r"do not match"),
-    "input-size-zero": (lambda d: edit_metadata(d, inputSize="0"), r"inputSize"),
+    "input-shape-zero": (lambda d: edit_metadata(d, input="[1,0,0]"), r"input shape"),
+    "checkpoint-as-model": (lambda d: edit_metadata(d, checkpoint="true"), r"training checkpoint"),
     "front-end-not-json": (lambda d: edit_metadata(d, frontEnd="{ not json"), r"frontEnd"),
     "front-end-unknown-transform": (_front_end(lambda f: f["transform"].update(transform="wavelet")), r"wavelet"),
     "front-end-fmin-changed": (_front_end(lambda f: f["transform"].update(fmin=30.0)), r"cannot be rebuilt"),

@@ -4,6 +4,8 @@ import Foundation
 public struct TrainOptions: Sendable, Equatable {
     /// The network: a named paper spec or a spec file's (its heads say what it learns).
     public var network = NetworkSpec.named(.simple)
+    /// The spec file `network` came from, named in errors (nil for a named network).
+    public var networkPath: String?
     /// The optimiser.
     public var optimizer = OptimizerKind.sgd
     /// Optimisation steps.
@@ -125,7 +127,9 @@ public final class Trainer {
         do {
             network = try Network(options.network, input: input, seed: options.seed)
         } catch let error as FormatError {
-            throw StageFailure("network \(options.network.name) for \(input.height)x\(input.width) thumbnails: \(error.message)")
+            let message = "network \(options.network.name) for \(input.height)x\(input.width) thumbnails: \(error.message)"
+            if let path = options.networkPath { throw FileError(path, message) }
+            throw StageFailure(message)
         }
         switch options.optimizer {
         case .sgd: optimiser = MomentumSGD(momentum: options.momentum, weightDecay: options.weightDecay)
