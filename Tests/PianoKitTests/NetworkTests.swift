@@ -122,6 +122,61 @@ import Testing
         #expect(Loss.sigmoidCrossEntropy([30], targets: [1], batch: 1).loss < 1e-9)
     }
 
+    /// Rectangular kernels with strides, "valid" and "same" padding (odd and even lengths).
+    @Test(arguments: [Padding.same, .valid], [(1, 1), (2, 1), (2, 3)])
+    func convolutionStridedRectangular(padding: Padding, stride: (Int, Int)) {
+        let shape = ActivationShape(channels: 2, height: 7, width: 6)
+        let layer = Convolution(name: "conv", input: shape, filters: 3, kernel: (3, 2), stride: stride, padding: padding) { count, _ in Self.random(count, seed: 13, scale: 0.5) }
+        layer.bias.value = [0.1, -0.2, 0.3]
+        let rows = padding.axis(input: 7, window: 3, stride: stride.0)!.output, cols = padding.axis(input: 6, window: 2, stride: stride.1)!.output
+        #expect(layer.outputShape == ActivationShape(channels: 3, height: rows, width: cols))
+        check(layer, input: Self.random(2 * shape.count, seed: 14), batch: 2)
+    }
+
+    /// A strided "valid" convolution against the definition, written as loops.
+    @Test func convolutionValuesAgainstLoops() {
+        let shape = ActivationShape(channels: 2, height: 6, width: 7)
+        for padding in Padding.allCases {
+            let layer = Convolution(name: "c", input: shape, filters: 2, kernel: (2, 3), stride: (2, 2), padding: padding) { count, _ in Self.random(count, seed: 15) }
+            layer.bias.value = [0.25, -1]
+            let x = Self.random(shape.count, seed: 16)
+            let out = layer.forward(x, batch: 1), o = layer.outputShape
+            let (_, padY) = padding.axis(input: 6, window: 2, stride: 2)!, (_, padX) = padding.axis(input: 7, window: 3, stride: 2)!
+            for f in 0 ..< 2 {
+                for y in 0 ..< o.height {
+                    for xx in 0 ..< o.width {
+                        var sum = Double(layer.bias.value[f])
+                        for c in 0 ..< 2 {
+                            for i in 0 ..< 2 {
+                                for j in 0 ..< 3 {
+                                    let sy = y * 2 + i - padY, sx = xx * 2 + j - padX
+                                    guard (0 ..< 6).contains(sy), (0 ..< 7).contains(sx) else { continue }
+                                    sum += Double(layer.weight.value[((f * 2 + c) * 2 + i) * 3 + j]) * Double(x[(c * 6 + sy) * 7 + sx])
+                                }
+                            }
+                        }
+                        #expect(abs(Double(out[(f * o.height + y) * o.width + xx]) - sum) < 1e-5, "\(padding) f\(f) y\(y) x\(xx)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [Padding.same, .valid])
+    func maxPoolRectangular(padding: Padding) {
+        let shape = ActivationShape(channels: 2, height: 5, width: 8)
+        let pool = MaxPool(shape, window: (1, 3), stride: (1, 2), padding: padding)
+        #expect(pool.outputShape == ActivationShape(channels: 2, height: 5, width: padding == .same ? 4 : 3))
+        check(pool, input: Self.spaced(2 * shape.count, seed: 17), batch: 2)
+    }
+
+    @Test func flatten() {
+        let shape = ActivationShape(channels: 2, height: 3, width: 2)
+        let layer = Flatten(shape)
+        #expect(layer.outputShape == ActivationShape(channels: 12, height: 1, width: 1))
+        check(layer, input: Self.random(2 * shape.count, seed: 18), batch: 2)
+    }
+
     /// The TF-style SAME pooling window matches a direct computation on a small image.
     @Test func maxPoolValues() {
         let pool = MaxPool(ActivationShape(channels: 1, height: 4, width: 4))
@@ -153,5 +208,110 @@ import Testing
     ] as [(String, Data)])
     func badFilesAreRefused(name: String, data: Data) {
         #expect(throws: FormatError.self, "\(name)") { try SafeTensors.decode(data) }
+    }
+}
+
+@Suite struct NetworkSpecTests {
+    /// The named specs and a spec with every layer type survive JSON; one number means both sides.
+    @Test func jsonRoundTrip() throws {
+        for named in NetworkSpec.Named.allCases {
+            let spec = NetworkSpec.named(named, heads: [.frame, .onset])
+            #expect(try NetworkSpec.decode(Data(try spec.json().utf8)) == spec)
+        }
+        let text = """
+        {"format": "piano-network", "version": 1, "name": "t",
+         "layers": [{"type": "convolution", "filters": 4, "kernel": 3}, {"type": "relu"}, {"type": "maxPool", "window": [1, 2]},
+                    {"type": "lrn", "radius": 2}, {"type": "flatten"}, {"type": "dense", "units": 16, "name": "fc"}],
+         "heads": [{"kind": "frame"}, {"kind": "onset", "weight": 2, "layers": [{"type": "dense", "units": 88}]}]}
+        """
+        let spec = try NetworkSpec.decode(Data(text.utf8))
+        #expect(spec.layers[0] == .convolution(filters: 4, kernel: (3, 3), stride: (1, 1), padding: .same, name: nil))
+        #expect(spec.layers[2] == .maxPool(window: (1, 2), stride: (1, 2), padding: .same))
+        var lrn = LRNSettings()
+        lrn.radius = 2
+        #expect(spec.layers[3] == .localResponseNorm(lrn))
+        #expect(try NetworkSpec.decode(Data(try spec.json().utf8)) == spec)
+        // Shapes: 8x6 -> conv same 4x8x6 -> pool 1x2 -> 4x8x3 -> flatten 96 -> fc 16; heads 16 -> 88 each.
+        let plan = try spec.plan(input: ActivationShape(channels: 1, height: 8, width: 6))
+        #expect(plan.trunkOutput == ActivationShape(channels: 16, height: 1, width: 1))
+        #expect(plan.parameters == (4 * 9 + 4) + (96 * 16 + 16) + 2 * (16 * 88 + 88))
+        let network = try Network(spec, input: ActivationShape(channels: 1, height: 8, width: 6), seed: 1)
+        #expect(network.parameters.map(\.name) == ["conv1.weight", "conv1.bias", "fc.weight", "fc.bias", "output_frame.weight", "output_frame.bias",
+                                                    "output_onset.dense4.weight", "output_onset.dense4.bias"])
+        #expect(network.parameters.reduce(0) { $0 + $1.value.count } == plan.parameters)
+    }
+
+    /// Bad specs are refused with a message that says what is wrong, before anything is built.
+    @Test(arguments: [
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [{"type": "gru"}], "heads": [{"kind": "frame"}]}"#, "unknown layer type 'gru'"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [{"type": "relu", "size": 2}], "heads": [{"kind": "frame"}]}"#, "no setting 'size'"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "velocity"}]}"#, "unknown head kind 'velocity'"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [], "heads": []}"#, "no output heads"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "frame", "weight": -1}]}"#, "weight -1.0 must be positive"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [{"type": "convolution", "filters": 2, "kernel": [1, 2, 3]}], "heads": [{"kind": "frame"}]}"#, "[rows, columns]"),
+        (#"{"format": "piano-network", "version": 2, "name": "t", "layers": [], "heads": [{"kind": "frame"}]}"#, "version 2"),
+        (#"{"format": "piano-model", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "frame"}]}"#, "format is 'piano-model'"),
+    ])
+    func refusesBadSpecs(json: String, problem: String) {
+        #expect { try NetworkSpec.decode(Data(json.utf8)) } throws: { "\($0)".contains(problem) }
+    }
+
+    /// Shapes a spec cannot have for an input, and sizes past the limits, are refused by `plan`.
+    @Test func planRefusesImpossibleAndEnormous() {
+        let input = ActivationShape(channels: 1, height: 8, width: 8)
+        func plan(_ layers: [LayerSpec], heads: [HeadSpec] = [HeadSpec(kind: .frame)]) -> String {
+            do { _ = try NetworkSpec(name: "t", layers: layers, heads: heads).plan(input: input); return "" } catch { return "\(error)" }
+        }
+        #expect(plan([.convolution(filters: 2, kernel: (9, 1), stride: (1, 1), padding: .valid, name: nil)]).contains("a 9x1 kernel does not fit a 8x8 input"))
+        #expect(plan([.maxPool(window: (0, 2), stride: (1, 1), padding: .same)]).contains("must be in 1...1024"))
+        #expect(plan([.dense(units: 1_000_000, name: nil), .dense(units: 1000, name: nil)]).contains("more than 100000000"))
+        #expect(plan([.convolution(filters: 65536, kernel: (1, 1), stride: (1, 1), padding: .same, name: nil)]).contains("activations exceed"))
+        // A head's own layers must end with its output count.
+        #expect(plan([], heads: [HeadSpec(kind: .onset, layers: [.dense(units: 87, name: nil)])]).contains("87 values, not its 88 outputs"))
+        #expect(plan([.flatten], heads: [HeadSpec(kind: .onset, layers: [.dense(units: 88, name: nil)])]) == "")
+    }
+}
+
+@Suite struct OptimizerTests {
+    /// Adam against its definition computed in double for three steps, with weight decay on weights only.
+    @Test func adamFollowsItsDefinition() {
+        let weight = Parameter(name: "w", shape: [3], value: [0.5, -1, 2], decays: true)
+        let bias = Parameter(name: "b", shape: [1], value: [0.1], decays: false)
+        let adam = Adam(weightDecay: 0.01)
+        var w = weight.value.map(Double.init) + bias.value.map(Double.init), m = [Double](repeating: 0, count: 4), v = m
+        let gradients: [[Float]] = [[0.3, -0.2, 0.0, 1.0], [-0.1, 0.4, 0.2, -0.5], [0.05, 0.05, -0.3, 0.2]]
+        for (t, g) in gradients.enumerated() {
+            weight.gradient = Array(g[0 ..< 3]); bias.gradient = [g[3]]
+            adam.step([weight, bias], learningRate: 0.01)
+            for i in 0 ..< 4 {
+                let gi = Double(g[i]) + (i < 3 ? 0.01 * w[i] : 0)
+                m[i] = 0.9 * m[i] + 0.1 * gi
+                v[i] = 0.999 * v[i] + 0.001 * gi * gi
+                let mHat = m[i] / (1 - pow(0.9, Double(t + 1))), vHat = v[i] / (1 - pow(0.999, Double(t + 1)))
+                w[i] -= 0.01 * mHat / (vHat.squareRoot() + 1e-8)
+            }
+        }
+        for (got, expected) in zip(weight.value + bias.value, w) { #expect(abs(Double(got) - expected) < 1e-6, "\(got) vs \(expected)") }
+        // The first step moves each weight by about the learning rate against its gradient's sign.
+        #expect(adam.steps == 3)
+    }
+
+    /// The state survives a checkpoint round trip: a restored optimiser takes the same next step.
+    @Test(arguments: [OptimizerKind.sgd, .adam])
+    func stateRoundTrips(kind: OptimizerKind) throws {
+        func make() -> any Optimizer { kind == .sgd ? MomentumSGD() : Adam() }
+        let p = Parameter(name: "w", shape: [2], value: [1, 2], decays: true), q = Parameter(name: "w", shape: [2], value: [1, 2], decays: true)
+        let a = make(), b = make()
+        p.gradient = [0.5, -0.5]
+        a.step([p], learningRate: 0.1)
+        a.step([p], learningRate: 0.1)
+        let state = a.state(of: [p])
+        q.value = p.value
+        try b.restore([q], tensors: state.tensors, metadata: state.metadata)
+        q.gradient = [0.2, 0.1]; p.gradient = [0.2, 0.1]
+        a.step([p], learningRate: 0.1)
+        b.step([q], learningRate: 0.1)
+        #expect(p.value == q.value)
+        #expect(throws: FormatError.self) { try make().restore([q], tensors: [:], metadata: state.metadata) }
     }
 }
