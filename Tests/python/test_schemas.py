@@ -32,7 +32,8 @@ def check(problems: list):
 
 
 @pytest.mark.parametrize("name", ["notemap.schema.json", "notemap-index.schema.json", "corpus.schema.json", "thumbs.schema.json",
-                                  "archive-manifest.schema.json", "metrics.schema.json"])
+                                  "archive-manifest.schema.json", "metrics.schema.json",
+                                  "network.schema.json"])
 def test_schema_is_valid_draft_2020_12(name):
     schema = json.loads((SCHEMAS / name).read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -257,3 +258,26 @@ def test_infer_metrics_files(end_to_end):
         check(errors(v, entry, f"summary.json:{entry['stem']}"))
     assert not v.is_valid({**json.loads(files[0].read_text()), "version": 2})
     assert not v.is_valid({**json.loads(files[0].read_text()), "stepAccuracy": 1.5})
+
+
+def test_network_specs_in_model_files(end_to_end, end_to_end_original, end_to_end_spec):
+    """The spec each model file carries (the paper's two, and a spec file's) validates against network.schema.json."""
+    from safetensors import safe_open
+
+    from conftest import SPEC
+
+    v = validator("network.schema.json")
+    names = []
+    for run in (end_to_end, end_to_end_original, end_to_end_spec):
+        with safe_open(str(run.model), "np") as f:
+            spec = json.loads(f.metadata()["network"])
+        check(errors(v, spec, f"{run.model}: network"))
+        names.append(spec["name"])
+    assert names == ["simple", "original", "test-spec"]
+    check(errors(v, SPEC, "conftest SPEC"))
+    assert not v.is_valid({**SPEC, "version": 2})
+    assert not v.is_valid({**SPEC, "layers": [{"type": "dropout"}]})
+    assert not v.is_valid({**SPEC, "layers": [{"type": "convolution", "filters": 4, "kernel": [1, 2, 3]}]})
+    assert not v.is_valid({**SPEC, "layers": [{"type": "relu", "size": 2}]})
+    assert not v.is_valid({**SPEC, "heads": [{"kind": "pedal"}]})
+    assert not v.is_valid({**SPEC, "heads": []})
