@@ -99,6 +99,29 @@ import Testing
         #expect(decoder.stepKeys(probabilities)[6] == [69] && decoder.stepKeys(probabilities)[12] == [])
     }
 
+    /// Onset-gated: notes start only at onset peaks and last while the frame holds, up to the key's next peak.
+    @Test func onsetGatedDecoding() {
+        let keys = 88, steps = 60, a4 = 69 - 21, c4 = 60 - 21, e4 = 64 - 21
+        var frames = [Float](repeating: 0.01, count: steps * keys), onsets = frames
+        for k in 5 ..< 35 where k != 30 { frames[k * keys + a4] = 0.9 }  // one held run with a one-step dip
+        onsets[4 * keys + a4] = 0.3; onsets[5 * keys + a4] = 0.8; onsets[6 * keys + a4] = 0.6  // a peak at 5
+        onsets[20 * keys + a4] = 0.7; onsets[21 * keys + a4] = 0.7  // a plateau: its first step is the peak
+        for k in 40 ..< 50 { frames[k * keys + c4] = 0.9 }  // frame without onset: no note
+        onsets[45 * keys + e4] = 0.9  // onset without frame: one step, shorter than the minimum
+        var outputs = HeadOutputs(steps: steps, heads: [.frame, .onset])
+        outputs.values = [.frame: frames, .onset: onsets]
+        var decoder = NoteDecoder(heads: [.frame, .onset])
+        #expect(decoder.threshold == 0.5 && decoder.onsetThreshold == 0.5)
+        decoder.minNoteSeconds = 0.05
+        let notes = decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
+        #expect(notes.map(\.pitch) == [69, 69])
+        #expect(notes.map { Int(($0.onset * 100).rounded()) } == [5, 20] && notes.map { Int(($0.offset * 100).rounded()) } == [20, 35])
+        decoder.gapSteps = 0  // the dip at step 30 now ends the second note
+        #expect(decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) } == [20, 30])
+        decoder.onsetThreshold = 0.75  // only the first peak is strong enough; its note runs on to the dip
+        #expect(decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) } == [30])
+    }
+
     /// Multi-label: a note's onset moves to the level's rise at its key when the outputs switch on late, but not past the key's previous note.
     @Test func multiLabelOnsetsSnapToTheRise() {
         let keys = 88, steps = 60, pitch = 69, key = pitch - 21
