@@ -57,7 +57,7 @@ extension BenchArchive {
             var source = reader.manifest
             let stream = try reader.examples("train", chunk: 1 << 30)
             guard let batch = try stream.next(), batch.count > 0 else { throw ValidationError("empty train split") }
-            let size = source.frontEnd.geometry.size, pixels = size * size, n = examples
+            let geometry = source.frontEnd.geometry, pixels = geometry.pixels, n = examples
             let writer = try ZipWriter(path: output, threads: 2)
             var members: [ArchiveManifest.MemberRecord] = []
             func add(_ name: String, _ dtype: NPY.DType, _ shape: [Int], row: Int, _ fill: (Int) -> ArraySlice<UInt8>) throws {
@@ -78,7 +78,7 @@ extension BenchArchive {
             let sourceBytes = batch.source.flatMap { value in (0 ..< 4).map { UInt8(truncatingIfNeeded: Int(value) >> (8 * $0)) } }
             for split in ArchiveManifest.splitNames {
                 let count = split == "train" ? n : 0
-                try add("\(split)_images.npy", .uint8, [count, size, size], row: pixels) { batch.images[$0 * pixels ..< ($0 + 1) * pixels] }
+                try add("\(split)_images.npy", .uint8, [count, geometry.rows, geometry.columns], row: pixels) { batch.images[$0 * pixels ..< ($0 + 1) * pixels] }
                 try add("\(split)_labels.npy", .uint8, [count], row: 1) { batch.labels[$0 ... $0] }
                 try add("\(split)_notes.npy", .uint8, [count, 88], row: 88) { batch.notes[$0 * 88 ..< ($0 + 1) * 88] }
                 try add("\(split)_source.npy", .int32, [count, 2], row: 8) { sourceBytes[$0 * 8 ..< ($0 + 1) * 8] }

@@ -91,7 +91,7 @@ extension Pack {
             let manifest = try ArchiveReader(path: archive).manifest
             let t = manifest.frontEnd.transform, g = manifest.frontEnd.geometry
             print("\(archive): \(manifest.format) v\(manifest.version), shard \(manifest.shard.index + 1) of \(manifest.shard.count)")
-            print("front end: \(t.transform), \(t.bins) bins (\(t.binsPerOctave)/octave from \(t.fmin) Hz), hop \(t.hop) at \(t.sampleRate) Hz; \(g.size)x\(g.size) thumbnails of \(g.context) frames, JPEG quality \(manifest.frontEnd.quality), every \(manifest.frontEnd.every) steps")
+            print("front end: \(t.transform), \(t.bins) bins (\(t.binsPerOctave)/octave from \(t.fmin) Hz), hop \(t.hop) at \(t.sampleRate) Hz; \(g) thumbnails (rows x columns) of \(g.context) frames, JPEG quality \(manifest.frontEnd.quality), every \(manifest.frontEnd.every) steps")
             let s = manifest.split
             print("split by \(s.by) \(s.ratios.map(String.init).joined(separator: ":")), seed \(s.seed)" + (s.testInstruments.isEmpty ? "" : ", test instruments \(s.testInstruments.joined(separator: ","))") + (s.leaks ? " (LEAKS: frames of one recording are in several splits)" : ""))
             for name in ArchiveManifest.splitNames {

@@ -11,7 +11,7 @@ struct Spectro: ParsableCommand {
         For each note map, reads its wav (stereo averaged to mono), computes a constant-Q (or \
         STFT) spectrogram on the note map's time grid, maps it to levels (dB below the \
         recording's peak, 80 dB range) and writes <output>/<stem>/: one grayscale JPEG per step \
-        (<step>.jpg, the spectrogram around the step area-averaged to --size x --size), \
+        (<step>.jpg, the spectrogram around the step area-averaged to --size), \
         labels.tsv (step, time, file, class label, sounding keys), preview.jpg (the whole track) \
         and thumbs.json (every parameter). See Schemas/thumbs.md.
 
@@ -32,11 +32,11 @@ struct Spectro: ParsableCommand {
     @Option(help: "CQT bins per octave (12, 24, 36, ...); the STFT keeps the same frequency range.")
     var binsPerOctave = 36
 
-    @Option(help: "Thumbnail width and height in pixels.")
-    var size = 32
+    @Option(help: ArgumentHelp("Thumbnail size: ROWSxCOLS (rows follow frequency, e.g. 88x16 for one row per key at 36 bins per octave, 264x16 for one per bin; columns follow time), or one number for a square.", valueName: "size"))
+    var size = String(ThumbnailGeometry.defaultSize)
 
     @Option(help: "Spectrogram frames in each thumbnail, centred on its step.")
-    var context = 16
+    var context = ThumbnailGeometry.defaultContext
 
     @Option(help: "JPEG quality, 1-100.")
     var quality = 90
@@ -58,7 +58,9 @@ struct Spectro: ParsableCommand {
         guard binsPerOctave > 0, binsPerOctave % 12 == 0, binsPerOctave <= FrontEnd.maximumBinsPerOctave else {
             throw ValidationError("--bins-per-octave must be a multiple of 12 in 12...\(FrontEnd.maximumBinsPerOctave)")
         }
-        guard (1 ... FrontEnd.maximumSize).contains(size) else { throw ValidationError("--size must be 1...\(FrontEnd.maximumSize)") }
+        guard let geometry = ThumbnailGeometry(parsing: size), (1 ... FrontEnd.maximumSize).contains(geometry.rows), (1 ... FrontEnd.maximumSize).contains(geometry.columns) else {
+            throw ValidationError("--size must be ROWSxCOLS or one number, each side 1...\(FrontEnd.maximumSize)")
+        }
         guard (1 ... FrontEnd.maximumContext).contains(context) else { throw ValidationError("--context must be 1...\(FrontEnd.maximumContext)") }
         guard (1 ... 100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
         guard every > 0, jobs > 0 else { throw ValidationError("--every and --jobs must be positive") }
@@ -68,7 +70,7 @@ struct Spectro: ParsableCommand {
         var options = SpectroOptions()
         options.transform = transform
         options.binsPerOctave = binsPerOctave
-        options.geometry = ThumbnailGeometry(size: size, context: context)
+        options.geometry = ThumbnailGeometry(parsing: size, context: context)!
         options.quality = quality
         options.every = every
         options.saveSpectrogram = saveSpectrogram

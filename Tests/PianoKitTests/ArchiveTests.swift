@@ -156,6 +156,40 @@ import Testing
         #expect(splitOf.count == 6)
     }
 
+    /// Each split is one seeded permutation of all its examples: every (recording, step) once,
+    /// not in recording order, the same for a seed and another for another seed; onsets are the
+    /// label index's (one note per recording: one onset each).
+    @Test func splitsAreShuffledPermutationsWithOnsets() throws {
+        let scratch = try Scratch()
+        let thumbs = try thumbnails(scratch)
+        func read(_ path: String, _ split: String) throws -> (source: [[Int32]], onsets: [UInt8], notes: [UInt8]) {
+            let stream = try ArchiveReader(path: path).examples(split, chunk: 7)
+            var source: [[Int32]] = [], onsets: [UInt8] = [], notes: [UInt8] = []
+            while let chunk = try stream.next() {
+                for i in 0 ..< chunk.count { source.append([chunk.source[2 * i], chunk.source[2 * i + 1]]) }
+                onsets += chunk.onsets; notes += chunk.notes
+            }
+            return (source, onsets, notes)
+        }
+        _ = try pack(thumbs, to: scratch.path + "/a.npz") { $0.ratios = [1, 0, 0] }
+        _ = try pack(thumbs, to: scratch.path + "/b.npz") { $0.ratios = [1, 0, 0]; $0.seed = 2 }
+        let manifest = try ArchiveReader(path: scratch.path + "/a.npz").manifest
+        #expect(manifest.version == 2 && manifest.labels.targets == ["single", "frame", "onset"])
+        let a = try read(scratch.path + "/a.npz", "train"), b = try read(scratch.path + "/b.npz", "train")
+        let folders = try ThumbnailFolder.find([thumbs]).folders.map(ThumbnailFolder.init(path:))
+        let all = folders.enumerated().flatMap { r, f in f.rows.map { [Int32(r), Int32($0.step)] } }
+        #expect(a.source.count == all.count && Set(a.source) == Set(all) && Set(a.source).count == all.count)
+        #expect(a.source != all && a.source != b.source && Set(b.source) == Set(all))
+        // Recordings interleave: the first 20 examples come from more than one.
+        #expect(Set(a.source.prefix(20).map { $0[0] }).count > 1)
+        for (i, s) in a.source.enumerated() {
+            let row = folders[Int(s[0])].rows.first { $0.step == Int(s[1]) }!
+            let keys = (0 ..< 88).filter { a.onsets[i * 88 + $0] == 1 }.map { $0 + 21 }
+            #expect(keys == row.onsets! && keys.allSatisfy { a.notes[i * 88 + $0 - 21] == 1 })
+        }
+        #expect(a.onsets.reduce(0) { $0 + Int($1) } == folders.count)
+    }
+
     @Test func testInstrumentsAndStepSplits() throws {
         let scratch = try Scratch()
         let thumbs = try thumbnails(scratch)

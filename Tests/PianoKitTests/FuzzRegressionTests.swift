@@ -116,7 +116,7 @@ import Testing
         let good = try ArchiveReader(path: scratch.path + "/good.npz")
         var manifest = good.manifest
         let side = 1 << 20
-        manifest.frontEnd.geometry.size = side
+        manifest.frontEnd.geometry = ThumbnailGeometry(size: side)
         var lies: [String: Int] = [:]
         for i in manifest.members.indices where manifest.members[i].name.hasSuffix("_images.npy") {
             let shape = [manifest.members[i].shape[0], side, side]

@@ -171,7 +171,7 @@ import Testing
     /// A model file for `archive`'s front end with untrained weights.
     func model(for archive: String, heads: [HeadKind], to path: String) throws {
         let manifest = try ArchiveReader(path: archive).manifest
-        let network = Network(.simple, heads: heads, size: manifest.frontEnd.geometry.size, seed: 3)
+        let network = Network(.simple, heads: heads, size: manifest.frontEnd.geometry.rows, seed: 3)
         try AtomicWrite.write(try ModelFile.encode(network, frontEnd: manifest.frontEnd), to: path)
     }
 
@@ -247,8 +247,8 @@ import Testing
         var frontEnd = ArchiveManifest.FrontEndRecord(transform: .pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36), decibels: DecibelScale(),
                                                       geometry: ThumbnailGeometry(size: 24), quality: 90, every: 1)
         try AtomicWrite.write(try ModelFile.encode(network, frontEnd: frontEnd), to: scratch.path + "/big.safetensors")
-        #expect { try Transcriber(modelPath: scratch.path + "/big.safetensors") } throws: { "\($0)".contains("larger than the 24x24") }
-        frontEnd.geometry.size = 32
+        #expect { try Transcriber(modelPath: scratch.path + "/big.safetensors") } throws: { "\($0)".contains("network input 1x32x32 does not fit the 1x24x24 thumbnails") }
+        frontEnd.geometry = ThumbnailGeometry(size: 32)
         frontEnd.transform.bins = 100
         try AtomicWrite.write(try ModelFile.encode(network, frontEnd: frontEnd), to: scratch.path + "/odd.safetensors")
         #expect { try Transcriber(modelPath: scratch.path + "/odd.safetensors") } throws: { "\($0)".contains("cannot be rebuilt") }

@@ -38,6 +38,44 @@ import Testing
         #expect(pixels.enumerated().filter { $0.element > 0 }.allSatisfy { $0.offset / 32 == 1 })
     }
 
+    /// Rows equal to the bins and columns equal to the context: every pixel is one level, unsqueezed.
+    @Test func nonSquareThumbnailsFollowTheBins() {
+        let bins = 12, frames = 30
+        let levels = (0 ..< bins * frames).map { Float(($0 * 37) % 101) / 100 }
+        let geometry = ThumbnailGeometry(rows: bins, columns: 8, context: 8)
+        let pixels = Thumbnailer(LevelImage(bins: bins, frames: frames, levels: levels), geometry: geometry).thumbnail(step: 10)
+        #expect(pixels.count == 12 * 8)
+        for r in 0 ..< 12 {
+            for c in 0 ..< 8 {
+                let frame = 10 - 4 + c, bin = 11 - r  // row 0 is the highest bin
+                #expect(pixels[r * 8 + c] == UInt8((levels[frame * bins + bin] * 255).rounded()), "row \(r) column \(c)")
+            }
+        }
+        // Rows three bins each (36 bins per octave to one row per key): each row is the mean of its three bins.
+        let perKey = Thumbnailer(LevelImage(bins: bins, frames: frames, levels: levels), geometry: ThumbnailGeometry(rows: 4, columns: 8, context: 8)).thumbnail(step: 10)
+        for r in 0 ..< 4 {
+            let bin = 3 * (3 - r), frame = 6
+            let mean = (levels[frame * bins + bin] + levels[frame * bins + bin + 1] + levels[frame * bins + bin + 2]) / 3
+            #expect(abs(Int(perKey[r * 8]) - Int((mean * 255).rounded())) <= 1, "row \(r)")
+        }
+    }
+
+    /// `ROWSxCOLS`, one number for a square, and nothing else; one default, shared by the CLI.
+    @Test func geometryParsingAndDefaults() {
+        #expect(ThumbnailGeometry(parsing: "88x16") == ThumbnailGeometry(rows: 88, columns: 16))
+        #expect(ThumbnailGeometry(parsing: "32") == ThumbnailGeometry(size: 32))
+        #expect(ThumbnailGeometry(parsing: "264X16", context: 8) == ThumbnailGeometry(rows: 264, columns: 16, context: 8))
+        for bad in ["", "x", "88x", "x16", "88x16x2", "a", "8.5"] { #expect(ThumbnailGeometry(parsing: bad) == nil, "\(bad)") }
+        #expect(ThumbnailGeometry().context == 16 && ThumbnailGeometry(size: 24).context == ThumbnailGeometry.defaultContext)
+        #expect(SpectroOptions().geometry == ThumbnailGeometry(size: ThumbnailGeometry.defaultSize, context: ThumbnailGeometry.defaultContext))
+        // Version 1 files wrote a square `size`; it still reads.
+        let old = try? JSONDecoder().decode(ThumbnailGeometry.self, from: Data(#"{"size": 24, "context": 32}"#.utf8))
+        #expect(old == ThumbnailGeometry(rows: 24, columns: 24, context: 32))
+        #expect(throws: FormatError.self) {
+            try FrontEnd(transform: "cqt", sampleRate: 44100, hop: 512, binsPerOctave: 36, geometry: ThumbnailGeometry(rows: 88, columns: 0))
+        }
+    }
+
     @Test func framesOutsideTheRecordingAreBlack() {
         let image = LevelImage(bins: 32, frames: 4, levels: [Float](repeating: 1, count: 128))
         let pixels = Thumbnailer(image, geometry: ThumbnailGeometry(size: 32, context: 8)).thumbnail(step: 0)
@@ -127,7 +165,11 @@ import Testing
         #expect(jpegs.count == map.steps)
         let labels = try String(contentsOfFile: folder + "/labels.tsv", encoding: .utf8).split(separator: "\n")
         #expect(labels.count == map.steps + 1)
-        #expect(labels[10] == "9\t\(String(format: "%.6f", 9 * 512 / 44100.0))\t000009.jpg\t69\t69")  // 0.104 s: inside the note
+        // The note (A4 from 0.1 s) starts at step 9, the first at or after 0.1 s (0.104 s), and sounds on at step 10.
+        #expect(labels[0] == "step\ttime\tfile\tlabel\tnotes\tonsets")
+        #expect(labels[9] == "8\t\(String(format: "%.6f", 8 * 512 / 44100.0))\t000008.jpg\t0\t\t")
+        #expect(labels[10] == "9\t\(String(format: "%.6f", 9 * 512 / 44100.0))\t000009.jpg\t69\t69\t69")
+        #expect(labels[11] == "10\t\(String(format: "%.6f", 10 * 512 / 44100.0))\t000010.jpg\t69\t69\t")
         let set = try ThumbnailSet.read(path: folder + "/thumbs.json")
         #expect(set.images == map.steps && set.transform.bins == 264)
         #expect(try spectro(scratch, [scratch.path + "/maps"]).upToDate == 1)

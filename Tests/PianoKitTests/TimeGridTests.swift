@@ -74,4 +74,17 @@ import Testing
         let upAtRelease = SustainPedal.apply([KeyPress(onset: 0, release: 0.5, pitch: 60, velocity: 1)], pedal: [PedalSpan(down: 0.2, up: 0.5)])
         #expect(upAtRelease[0].offset == 0.5)
     }
+
+    /// A note starts at the first step it sounds; notes that sound at no step start nowhere; a
+    /// re-struck key starts again.
+    @Test func onsetsAreFirstSoundingSteps() {
+        let grid = TimeGrid(sampleRate: 100, hop: 10)  // 0.1 s steps
+        let notes = [Note(onset: 0.0, offset: 0.35, pitch: 60), Note(onset: 0.35, offset: 0.6, pitch: 60),
+                     Note(onset: 0.21, offset: 0.29, pitch: 64),  // sounds at no step: 0.3 is its offset
+                     Note(onset: 0.25, offset: 0.5, pitch: 67), Note(onset: 0.9, offset: 1.5, pitch: 72), Note(onset: 0.1, offset: 0.2, pitch: 10)]
+        let onsets = StepLabels.onsets(notes: notes, grid: grid, steps: 10)
+        #expect(onsets == [[60], [], [], [67], [60], [], [], [], [], [72]])
+        let labels = StepLabels(notes: notes, grid: grid, steps: 10)
+        for k in 0 ..< 10 { #expect(Set(onsets[k]).isSubset(of: labels.multi[k])) }
+    }
 }

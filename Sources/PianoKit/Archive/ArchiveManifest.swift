@@ -5,8 +5,11 @@ import Foundation
 public struct ArchiveManifest: Codable, Sendable, Equatable {
     /// The value of `format`.
     public static let formatName = "piano-archive"
-    /// The version this code writes and reads.
-    public static let currentVersion = 1
+    /// The version this code writes. Version 1 (before onset targets, with a square `size` in
+    /// the geometry) is still read; its archives carry no `<split>_onsets`.
+    public static let currentVersion = 2
+    /// The versions this code reads.
+    public static let readableVersions = 1 ... 2
     /// The member's name.
     public static let memberName = "manifest.json"
     /// Split names, in member order.
@@ -53,6 +56,25 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         public var classes = 128
         /// The keys of `<split>_notes` columns: MIDI 21...108.
         public var multiKeys = [pianoKeys.lowerBound, pianoKeys.upperBound]
+        /// The targets the archive carries, as network head kinds: `single` (`<split>_labels`),
+        /// `frame` (`<split>_notes`) and, when every packed folder had them, `onset` (`<split>_onsets`).
+        public var targets = ["single", "frame"]
+
+        /// The labels of an archive with or without onsets.
+        public init(onsets: Bool = false) {
+            if onsets { targets.append("onset") }
+        }
+
+        private enum CodingKeys: String, CodingKey { case kind, classes, multiKeys, targets }
+
+        /// Reads the record; version 1 manifests have no `targets` (single and frame).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(String.self, forKey: .kind)
+            classes = try c.decode(Int.self, forKey: .classes)
+            multiKeys = try c.decode([Int].self, forKey: .multiKeys)
+            targets = try c.decodeIfPresent([String].self, forKey: .targets) ?? ["single", "frame"]
+        }
     }
 
     /// How the split was made.
@@ -158,8 +180,13 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     public func validate() throws {
         func fail(_ message: String) -> FormatError { FormatError("invalid manifest: \(message)") }
         guard format == Self.formatName else { throw fail("format is '\(format)', expected '\(Self.formatName)'") }
-        guard version == Self.currentVersion else { throw fail("version \(version) is not supported (this build reads \(Self.currentVersion))") }
-        let size = frontEnd.geometry.size
+        guard Self.readableVersions.contains(version) else {
+            throw fail("version \(version) is not supported (this build reads \(Self.readableVersions.map(String.init).joined(separator: " and ")); re-run pack with this build)")
+        }
+        guard labels.targets.allSatisfy(["single", "frame", "onset"].contains), Set(labels.targets).isSuperset(of: ["single", "frame"]) else {
+            throw fail("targets \(labels.targets) are not single and frame, optionally onset")
+        }
+        let geometry = frontEnd.geometry
         for member in members {
             guard let item = NPY.itemSize(member.dtype) else { throw fail("member \(member.name) has unsupported dtype '\(member.dtype)'") }
             guard member.byteCount(itemSize: item) != nil else { throw fail("member \(member.name) has an impossible shape \(member.shape)") }
@@ -170,11 +197,11 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
                 throw fail("\(split) class histogram does not add up to its count \(contents.count)")
             }
             let expected: [(String, String, [Int])] = [
-                ("\(split)_images.npy", NPY.DType.uint8.rawValue, [contents.count, size, size]),
+                ("\(split)_images.npy", NPY.DType.uint8.rawValue, [contents.count, geometry.rows, geometry.columns]),
                 ("\(split)_labels.npy", NPY.DType.uint8.rawValue, [contents.count]),
                 ("\(split)_notes.npy", NPY.DType.uint8.rawValue, [contents.count, pianoKeys.count]),
                 ("\(split)_source.npy", NPY.DType.int32.rawValue, [contents.count, 2]),
-            ]
+            ] + (labels.targets.contains("onset") ? [("\(split)_onsets.npy", NPY.DType.uint8.rawValue, [contents.count, pianoKeys.count])] : [])
             for (name, dtype, shape) in expected {
                 guard let member = members.first(where: { $0.name == name }) else { throw fail("no member \(name)") }
                 guard member.dtype == dtype, member.shape == shape else {

@@ -44,7 +44,7 @@ public final class ArchiveReader {
     public struct Batch: Sendable {
         /// Examples in the chunk.
         public var count: Int
-        /// count x size x size pixels.
+        /// count x rows x columns pixels.
         public var images: [UInt8]
         /// count class labels.
         public var labels: [UInt8]
@@ -59,23 +59,26 @@ public final class ArchiveReader {
     /// Streams `split`'s examples, `chunk` at a time, checking every member's CRC-32 when it ends.
     public func examples(_ split: String, chunk: Int = 4096) throws -> ExampleStream {
         guard let contents = manifest.splits[split] else { throw FileError(path, "no split '\(split)'") }
-        return try ExampleStream(reader: self, split: split, count: contents.count, size: manifest.frontEnd.geometry.size, chunk: chunk)
+        return try ExampleStream(reader: self, split: split, count: contents.count, pixels: manifest.frontEnd.geometry.pixels, chunk: chunk)
     }
 
-    /// Sequential chunks of one split, read from its four members in step.
+    /// Sequential chunks of one split, read from its four (five with onsets) members in step.
     public final class ExampleStream {
         let streams: [ZipReader.MemberStream]
         let count: Int
-        let size: Int
+        let pixels: Int
         let chunk: Int
+        /// Whether the archive carries `<split>_onsets` (read as the fifth stream).
+        let onsets: Bool
         /// Examples delivered so far.
         public private(set) var position = 0
 
-        init(reader: ArchiveReader, split: String, count: Int, size: Int, chunk: Int) throws {
+        init(reader: ArchiveReader, split: String, count: Int, pixels: Int, chunk: Int) throws {
             self.count = count
-            self.size = size
+            self.pixels = pixels
             self.chunk = max(1, chunk)
-            streams = try ["images", "labels", "notes", "source"].map { kind in
+            onsets = reader.manifest.labels.targets.contains("onset")
+            streams = try (["images", "labels", "notes", "source"] + (onsets ? ["onsets"] : [])).map { kind in
                 let name = "\(split)_\(kind).npy"
                 let member = reader.manifest.members.first { $0.name == name }!
                 let stream = try reader.zip.open(reader.zip.entry(name))
@@ -99,13 +102,17 @@ public final class ArchiveReader {
                 for stream in streams { try stream.finish() }
                 return nil
             }
-            var batch = Batch(count: n, images: [UInt8](repeating: 0, count: n * size * size), labels: [UInt8](repeating: 0, count: n),
+            var batch = Batch(count: n, images: [UInt8](repeating: 0, count: n * pixels), labels: [UInt8](repeating: 0, count: n),
                               notes: [UInt8](repeating: 0, count: n * pianoKeys.count), source: [Int32](repeating: 0, count: 2 * n))
             try batch.images.withUnsafeMutableBytes { try streams[0].read(into: $0) }
             try batch.labels.withUnsafeMutableBytes { try streams[1].read(into: $0) }
             try batch.notes.withUnsafeMutableBytes { try streams[2].read(into: $0) }
             try batch.source.withUnsafeMutableBytes { try streams[3].read(into: $0) }
             for i in batch.source.indices { batch.source[i] = Int32(littleEndian: batch.source[i]) }
+            if onsets {
+                batch.onsets = [UInt8](repeating: 0, count: n * pianoKeys.count)
+                try batch.onsets.withUnsafeMutableBytes { try streams[4].read(into: $0) }
+            }
             position += n
             return batch
         }

@@ -72,6 +72,6 @@ public final class ArchiveSet {
 extension ArchiveManifest.FrontEndRecord {
     /// A short description for error messages, e.g. "cqt 36/octave, 32x32 of 32 frames, quality 90".
     var summary: String {
-        "\(transform.transform) \(transform.binsPerOctave)/octave, hop \(transform.hop), \(geometry.size)x\(geometry.size) of \(geometry.context) frames, quality \(quality), every \(every)"
+        "\(transform.transform) \(transform.binsPerOctave)/octave, hop \(transform.hop), \(geometry) of \(geometry.context) frames, quality \(quality), every \(every)"
     }
 }

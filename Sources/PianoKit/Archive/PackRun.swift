@@ -73,7 +73,7 @@ public struct PackRun: Sendable {
     }
 
     static func describe(_ set: ThumbnailSet) -> String {
-        "\(set.transform.transform) \(set.transform.bins) bins, hop \(set.transform.hop) at \(set.transform.sampleRate) Hz, size \(set.geometry.size), context \(set.geometry.context), quality \(set.quality), every \(set.every)"
+        "\(set.transform.transform) \(set.transform.bins) bins, hop \(set.transform.hop) at \(set.transform.sampleRate) Hz, size \(set.geometry), context \(set.geometry.context), quality \(set.quality), every \(set.every)"
     }
 
     /// The split of every example: a split index (0 train, 1 valid, 2 test) per recording row.
@@ -119,10 +119,17 @@ public struct PackRun: Sendable {
 
     /// Writes the archive or shards under temporary names, then renames them into place.
     func write(_ folders: [ThumbnailFolder], assignment: [[Int]]) throws -> [String] {
-        // Examples in archive order: train, then valid, then test; within a split by recording, then step.
+        // Examples in archive order: train, then valid, then test; within a split in a seeded
+        // pseudo-random order over all its examples, so that a streaming reader with a modest
+        // shuffle buffer sees every category and recording mixed (split by recording they would
+        // come one recording, and one MAPS category, at a time).
         var bySplit: [[Example]] = [[], [], []]
         for (r, folder) in folders.enumerated() {
             for i in folder.rows.indices { bySplit[assignment[r][i]].append(Example(recording: r, row: i)) }
+        }
+        for s in bySplit.indices {
+            var rng = SeededGenerator(seed: options.seed &+ 0x5_1FF1E &+ UInt64(s))
+            bySplit[s].shuffle(using: &rng)
         }
         let all = bySplit.enumerated().flatMap { split, examples in examples.map { (split, $0) } }
         let shardSize = options.shardSize ?? max(1, all.count)
@@ -164,30 +171,37 @@ public struct PackRun: Sendable {
         try AtomicWrite.createParent(of: path)
         let writer = try ZipWriter(path: path, level: options.level, threads: options.threads, forceZip64: options.forceZip64)
         let set = folders[0].set
-        let size = set.geometry.size
+        let geometry = set.geometry
+        // Onset targets only when every folder has them (version 2 label indexes).
+        let onsets = folders.allSatisfy { $0.rows.allSatisfy { $0.onsets != nil } }
         var members: [ArchiveManifest.MemberRecord] = []
         var contents: [String: ArchiveManifest.SplitContents] = [:]
         for (s, name) in ArchiveManifest.splitNames.enumerated() {
             let split = examples.filter { $0.0 == s }.map(\.1)
             var labels = [UInt8](), notes = [UInt8](repeating: 0, count: split.count * pianoKeys.count), source = [Int32]()
+            var starts = [UInt8](repeating: 0, count: onsets ? split.count * pianoKeys.count : 0)
             var histogram = [Int](repeating: 0, count: 128)
             for (i, example) in split.enumerated() {
                 let row = folders[example.recording].rows[example.row]
                 labels.append(UInt8(row.label))
                 histogram[row.label] += 1
                 for key in row.notes { notes[i * pianoKeys.count + key - pianoKeys.lowerBound] = 1 }
+                if onsets { for key in row.onsets! { starts[i * pianoKeys.count + key - pianoKeys.lowerBound] = 1 } }
                 source += [Int32(example.recording), Int32(row.step)]
             }
             contents[name] = .init(count: split.count, recordings: Array(Set(split.map(\.recording))).sorted(), classHistogram: histogram)
-            members.append(try writeImages(split, folders: folders, name: "\(name)_images.npy", size: size, writer: writer))
+            members.append(try writeImages(split, folders: folders, name: "\(name)_images.npy", geometry: geometry, writer: writer))
             members.append(try writeArray(labels, dtype: .uint8, shape: [split.count], name: "\(name)_labels.npy", writer: writer))
             members.append(try writeArray(notes, dtype: .uint8, shape: [split.count, pianoKeys.count], name: "\(name)_notes.npy", writer: writer))
             let sourceBytes = source.flatMap { le32(Int($0)) }
             members.append(try writeArray(sourceBytes, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
+            if onsets {
+                members.append(try writeArray(starts, dtype: .uint8, shape: [split.count, pianoKeys.count], name: "\(name)_onsets.npy", writer: writer))
+            }
         }
         let manifest = ArchiveManifest(
             frontEnd: .init(transform: set.transform, decibels: set.decibels, geometry: set.geometry, quality: set.quality, every: set.every),
-            labels: .init(),
+            labels: .init(onsets: onsets),
             split: .init(by: options.testInstruments.isEmpty ? options.splitBy : "instrument", ratios: options.ratios, seed: options.seed,
                          testInstruments: options.testInstruments, leaks: options.splitBy == "step"),
             shard: .init(index: shard, count: count, size: options.shardSize, firstExample: firstExample),
@@ -206,11 +220,12 @@ public struct PackRun: Sendable {
         return .init(name: name, dtype: dtype.rawValue, shape: shape, bytes: record.size, sha256: record.sha256)
     }
 
-    /// Streams a split's images: JPEGs decoded in parallel batches, written as one uint8 N x S x S array.
-    func writeImages(_ split: [Example], folders: [ThumbnailFolder], name: String, size: Int, writer: ZipWriter) throws -> ArchiveManifest.MemberRecord {
-        let shape = [split.count, size, size]
+    /// Streams a split's images: JPEGs decoded in parallel batches (in the split's shuffled order,
+    /// so reads jump between files; the buffer holds one batch), written as one uint8 N x rows x columns array.
+    func writeImages(_ split: [Example], folders: [ThumbnailFolder], name: String, geometry: ThumbnailGeometry, writer: ZipWriter) throws -> ArchiveManifest.MemberRecord {
+        let shape = [split.count, geometry.rows, geometry.columns]
         let header = NPY.header(dtype: .uint8, shape: shape)
-        let pixels = size * size, batch = 4096, threads = options.threads
+        let pixels = geometry.pixels, batch = 4096, threads = options.threads
         let record = try writer.addMember(name, size: header.count + split.count * pixels) { sink in
             try sink.write(header)
             var buffer = [UInt8](repeating: 0, count: batch * pixels)
@@ -228,8 +243,8 @@ public struct PackRun: Sendable {
                                 guard let data = FileManager.default.contents(atPath: file) else { throw FileError(file, "cannot read thumbnail") }
                                 let image: (width: Int, height: Int, pixels: [UInt8])
                                 do { image = try decoder.decodeGray(data) } catch { throw FileError.wrap(error, path: file) }
-                                guard image.width == size, image.height == size else {
-                                    throw FileError(file, "thumbnail is \(image.width)x\(image.height), thumbs.json says \(size)x\(size)")
+                                guard image.width == geometry.columns, image.height == geometry.rows else {
+                                    throw FileError(file, "thumbnail is \(image.height)x\(image.width) (rows x columns), thumbs.json says \(geometry)")
                                 }
                                 (out.pointer + i * pixels).update(from: image.pixels, count: pixels)
                             }

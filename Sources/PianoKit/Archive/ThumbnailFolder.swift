@@ -12,6 +12,8 @@ public struct ThumbnailFolder: Sendable {
         public var label: Int
         /// Sounding keys, ascending.
         public var notes: [Int]
+        /// Keys whose note starts at the step, ascending; nil in a version 1 folder (no onsets column).
+        public var onsets: [Int]?
     }
 
     /// The folder.
@@ -33,16 +35,22 @@ public struct ThumbnailFolder: Sendable {
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index > 0 && !line.isEmpty {
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
             func bad(_ what: String) -> FileError { FileError(labelsPath, line: index + 1, what) }
-            guard fields.count == 5 else { throw bad("expected 5 tab-separated fields, found \(fields.count)") }
+            let expected = set.version == 1 ? 5 : 6
+            guard fields.count == expected else { throw bad("expected \(expected) tab-separated fields, found \(fields.count)") }
             guard let step = Int(fields[0]), step >= 0, step < set.steps, step % set.every == 0 else { throw bad("bad step '\(fields[0])'") }
             guard rows.last.map({ $0.step < step }) ?? true else { throw bad("steps are not ascending") }
             guard let label = Int(fields[3]), (0 ..< 128).contains(label) else { throw bad("bad class label '\(fields[3])'") }
-            let notes = try fields[4].split(separator: ",").map { text -> Int in
-                guard let key = Int(text), pianoKeys.contains(key) else { throw bad("bad key '\(text)'") }
-                return key
+            func keys(_ field: Substring) throws -> [Int] {
+                try field.split(separator: ",").map { text -> Int in
+                    guard let key = Int(text), pianoKeys.contains(key) else { throw bad("bad key '\(text)'") }
+                    return key
+                }
             }
+            let notes = try keys(fields[4])
+            let onsets = expected == 6 ? try keys(fields[5]) : nil
+            if let onsets, !Set(onsets).isSubset(of: notes) { throw bad("onsets \(onsets) are not all sounding keys \(notes)") }
             guard String(fields[2]) == set.imageName(step: step) else { throw bad("file '\(fields[2])' does not match step \(step)") }
-            rows.append(Row(step: step, file: String(fields[2]), label: label, notes: notes))
+            rows.append(Row(step: step, file: String(fields[2]), label: label, notes: notes, onsets: onsets))
         }
         guard rows.count == set.images else {
             throw FileError(labelsPath, "lists \(rows.count) thumbnails, thumbs.json says \(set.images)")

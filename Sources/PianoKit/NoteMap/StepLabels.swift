@@ -23,4 +23,17 @@ public struct StepLabels: Codable, Sendable, Equatable {
         multi = sounding.map { $0.sorted() }
         single = multi.map { $0.last ?? 0 }
     }
+
+    /// The keys whose note starts at each of `steps` steps: the first step at which the note
+    /// sounds by the rule above (the first k with time(k) >= onset), ascending. A note that
+    /// sounds at no step (shorter than a step, or outside the recording) starts nowhere, so every
+    /// onset is also a sounding key of its step.
+    public static func onsets(notes: [Note], grid: TimeGrid, steps: Int) -> [[Int]] {
+        var starting = [Set<Int>](repeating: [], count: steps)
+        for note in notes where pianoKeys.contains(note.pitch) {
+            let range = grid.steps(from: note.onset, to: note.offset).clamped(to: 0 ..< steps)
+            if let first = range.first { starting[first].insert(note.pitch) }
+        }
+        return starting.map { $0.sorted() }
+    }
 }

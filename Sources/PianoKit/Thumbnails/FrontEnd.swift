@@ -22,21 +22,72 @@ public struct DecibelScale: Codable, Sendable, Equatable {
     }
 }
 
-/// The thumbnail geometry: how many frames around each step, and the output size.
-public struct ThumbnailGeometry: Codable, Sendable, Equatable {
-    /// Output width and height in pixels.
-    public var size = 32
-    /// Frames of spectrogram in each thumbnail, centred on its step.
-    public var context = 16
+/// The thumbnail geometry: how many frames around each step, and the picture's rows (frequency,
+/// area-averaged from the spectrogram's bins, highest on top) and columns (time, area-averaged
+/// from the `context` frames). The paper's is 32x32 of 32 frames; rows equal to the CQT's bins (or
+/// to the 88 keys at 12·k bins per octave: one row per key) keep the frequency resolution.
+public struct ThumbnailGeometry: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// The default rows and columns (the paper's 32x32).
+    public static let defaultSize = 32
+    /// The default context: 16 frames (0.19 s at hop 512 and 44.1 kHz).
+    public static let defaultContext = 16
 
-    /// Creates a geometry.
-    public init(size: Int = 32, context: Int = 32) {
-        self.size = size
+    /// Pixel rows: frequency, highest first.
+    public var rows: Int
+    /// Pixel columns: time, earliest first.
+    public var columns: Int
+    /// Frames of spectrogram in each thumbnail, centred on its step.
+    public var context: Int
+
+    /// A rows x columns geometry.
+    public init(rows: Int, columns: Int, context: Int = defaultContext) {
+        self.rows = rows
+        self.columns = columns
         self.context = context
     }
 
+    /// A square size x size geometry.
+    public init(size: Int = defaultSize, context: Int = defaultContext) {
+        self.init(rows: size, columns: size, context: context)
+    }
+
+    /// Parses `ROWSxCOLS` (e.g. `88x16`) or one number for a square; nil for anything else.
+    public init?(parsing text: String, context: Int = defaultContext) {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard (1 ... 2).contains(parts.count), let rows = Int(parts[0]), let columns = Int(parts.last!) else { return nil }
+        self.init(rows: rows, columns: columns, context: context)
+    }
+
+    /// Pixels per thumbnail.
+    public var pixels: Int { rows * columns }
+
+    /// `ROWSxCOLS`.
+    public var description: String { "\(rows)x\(columns)" }
+
     /// The first frame of step `k`'s window: the window is [k - context / 2, k - context / 2 + context).
     public func firstFrame(ofStep k: Int) -> Int { k - context / 2 }
+
+    private enum CodingKeys: String, CodingKey { case rows, columns, context, size }
+
+    /// Reads `rows` and `columns`, or the version-1 files' `size` (a square).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        context = try c.decode(Int.self, forKey: .context)
+        if let size = try c.decodeIfPresent(Int.self, forKey: .size) {
+            rows = size
+            columns = size
+        } else {
+            rows = try c.decode(Int.self, forKey: .rows)
+            columns = try c.decode(Int.self, forKey: .columns)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rows, forKey: .rows)
+        try c.encode(columns, forKey: .columns)
+        try c.encode(context, forKey: .context)
+    }
 }
 
 /// The audio front end shared by `spectro` and `infer`: transform, decibel scale and thumbnail
@@ -55,7 +106,7 @@ public struct FrontEnd: Sendable {
     public static let maximumSampleRate = 768_000
     /// The most CQT bins per octave.
     public static let maximumBinsPerOctave = 120
-    /// The largest thumbnail size.
+    /// The most rows, and the most columns, of a thumbnail.
     public static let maximumSize = 1024
     /// The most spectrogram frames in one thumbnail.
     public static let maximumContext = 4096
@@ -71,8 +122,9 @@ public struct FrontEnd: Sendable {
         guard binsPerOctave > 0, binsPerOctave % 12 == 0, binsPerOctave <= Self.maximumBinsPerOctave else {
             throw FormatError("\(binsPerOctave) bins per octave is not a multiple of 12 in 12...\(Self.maximumBinsPerOctave)")
         }
-        guard (1 ... Self.maximumSize).contains(geometry.size), (1 ... Self.maximumContext).contains(geometry.context) else {
-            throw FormatError("thumbnail size \(geometry.size) and context \(geometry.context) must be in 1...\(Self.maximumSize) and 1...\(Self.maximumContext)")
+        guard (1 ... Self.maximumSize).contains(geometry.rows), (1 ... Self.maximumSize).contains(geometry.columns),
+              (1 ... Self.maximumContext).contains(geometry.context) else {
+            throw FormatError("thumbnail size \(geometry) and context \(geometry.context) must be in 1...\(Self.maximumSize) (each side) and 1...\(Self.maximumContext)")
         }
         guard decibels.range.isFinite, decibels.range > 0, decibels.referenceFloor.isFinite, decibels.referenceFloor > 0 else {
             throw FormatError("decibel range \(decibels.range) and reference floor \(decibels.referenceFloor) must be positive")
@@ -133,15 +185,16 @@ public struct LevelImage: Sendable {
     }
 }
 
-/// Cuts a level image into one square grayscale thumbnail per step.
+/// Cuts a level image into one grayscale thumbnail per step.
 ///
-/// The frequency axis is area-averaged to `size` rows once per frame; each thumbnail then
-/// area-averages its `context` frames to `size` columns. Frames before the start or after the
-/// end of the recording are black. Row 0 is the highest frequency, column 0 the earliest frame.
+/// The frequency axis is area-averaged to `rows` rows once per frame (no change where rows equal
+/// the bins); each thumbnail then area-averages its `context` frames to `columns` columns. Frames
+/// before the start or after the end of the recording are black. Row 0 is the highest frequency,
+/// column 0 the earliest frame.
 public struct Thumbnailer: Sendable {
     /// The geometry.
     public let geometry: ThumbnailGeometry
-    private let columns: [Float]  // frames x size, frequency-reduced, row 0 = highest
+    private let columns: [Float]  // frames x rows, frequency-reduced, row 0 = highest
     private let frames: Int
     private let timeResize: AreaResize
 
@@ -149,37 +202,37 @@ public struct Thumbnailer: Sendable {
     public init(_ image: LevelImage, geometry: ThumbnailGeometry) {
         self.geometry = geometry
         frames = image.frames
-        let size = geometry.size
-        let frequency = AreaResize(from: image.bins, to: size)
-        var columns = [Float](repeating: 0, count: image.frames * size)
+        let rows = geometry.rows
+        let frequency = AreaResize(from: image.bins, to: rows)
+        var columns = [Float](repeating: 0, count: image.frames * rows)
         image.levels.withUnsafeBufferPointer { levels in
             for t in 0 ..< image.frames {
                 for (r, cell) in frequency.cells.enumerated() {
                     var sum: Float = 0
                     for (j, w) in cell.weights.enumerated() { sum += w * levels[t * image.bins + cell.start + j] }
-                    columns[t * size + (size - 1 - r)] = sum
+                    columns[t * rows + (rows - 1 - r)] = sum
                 }
             }
         }
         self.columns = columns
-        timeResize = AreaResize(from: geometry.context, to: size)
+        timeResize = AreaResize(from: geometry.context, to: geometry.columns)
     }
 
-    /// The thumbnail of step `k`: size x size bytes, row-major.
+    /// The thumbnail of step `k`: rows x columns bytes, row-major.
     public func thumbnail(step k: Int) -> [UInt8] {
-        let size = geometry.size, first = geometry.firstFrame(ofStep: k)
-        var pixels = [UInt8](repeating: 0, count: size * size)
-        var column = [Float](repeating: 0, count: size)
+        let rows = geometry.rows, width = geometry.columns, first = geometry.firstFrame(ofStep: k)
+        var pixels = [UInt8](repeating: 0, count: rows * width)
+        var column = [Float](repeating: 0, count: rows)
         columns.withUnsafeBufferPointer { src in
             for (c, cell) in timeResize.cells.enumerated() {
-                for r in 0 ..< size { column[r] = 0 }
+                for r in 0 ..< rows { column[r] = 0 }
                 for (j, w) in cell.weights.enumerated() {
                     let t = first + cell.start + j
                     guard t >= 0 && t < frames else { continue }
-                    let base = src.baseAddress! + t * size
-                    for r in 0 ..< size { column[r] += w * base[r] }
+                    let base = src.baseAddress! + t * rows
+                    for r in 0 ..< rows { column[r] += w * base[r] }
                 }
-                for r in 0 ..< size { pixels[r * size + c] = UInt8((column[r] * 255).rounded()) }
+                for r in 0 ..< rows { pixels[r * width + c] = UInt8((column[r] * 255).rounded()) }
             }
         }
         return pixels

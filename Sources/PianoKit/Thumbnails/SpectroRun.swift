@@ -95,10 +95,10 @@ public struct SpectroRun: Sendable {
         let image = frontEnd.levels(of: spectrogram)
         let thumbnailer = Thumbnailer(image, geometry: frontEnd.geometry)
         let encoder = try JPEGEncoder(quality: options.quality)
-        let size = frontEnd.geometry.size
+        let geometry = frontEnd.geometry
         try AtomicWrite.writeDirectory(folder) { directory in
             for k in stride(from: 0, to: map.steps, by: options.every) {
-                let jpeg = try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: size, height: size)
+                let jpeg = try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: geometry.columns, height: geometry.rows)
                 try writeWhole(jpeg, to: directory + "/" + set.imageName(step: k))
             }
             try writeWhole(Data(set.labelsTSV(map).utf8), to: directory + "/" + ThumbnailSet.labelsFileName)

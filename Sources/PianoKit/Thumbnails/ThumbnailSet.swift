@@ -6,8 +6,11 @@ import Foundation
 public struct ThumbnailSet: Codable, Sendable, Equatable {
     /// The value of `format`.
     public static let formatName = "piano-thumbs"
-    /// The version this code writes and reads.
-    public static let currentVersion = 1
+    /// The version this code writes: 2 has rows and columns in `geometry` and an `onsets` column in
+    /// `labels.tsv`. Version 1 folders (square `size`, no onsets) are still read.
+    public static let currentVersion = 2
+    /// The versions this code reads.
+    public static let readableVersions = 1 ... 2
     /// The sidecar's file name.
     public static let fileName = "thumbs.json"
     /// The label index's file name.
@@ -70,7 +73,9 @@ public struct ThumbnailSet: Codable, Sendable, Equatable {
             throw FileError(path, "not a thumbnail sidecar: \(error.shortDescription)")
         }
         guard set.format == formatName else { throw FileError(path, "format is '\(set.format)', expected '\(formatName)'") }
-        guard set.version == currentVersion else { throw FileError(path, "version \(set.version) is not supported (this build reads \(currentVersion))") }
+        guard readableVersions.contains(set.version) else {
+            throw FileError(path, "version \(set.version) is not supported (this build reads 1 and \(currentVersion)); re-run spectro with this build")
+        }
         guard set.every > 0, set.images == (set.steps + set.every - 1) / set.every else {
             throw FileError(path, "images (\(set.images)) does not match steps \(set.steps) every \(set.every)")
         }
@@ -82,13 +87,15 @@ public struct ThumbnailSet: Codable, Sendable, Equatable {
         try prettyJSON()
     }
 
-    /// The label index: one line per thumbnail: step, time (s), file, class label, sounding keys (comma-separated).
+    /// The label index: one line per thumbnail: step, time (s), file, class label, sounding keys
+    /// and starting keys (both comma-separated; `StepLabels.onsets`). With `every` > 1 an onset at a
+    /// step without a thumbnail is in no row.
     public func labelsTSV(_ map: NoteMap) -> String {
-        var text = "step\ttime\tfile\tlabel\tnotes\n"
-        let grid = map.grid
+        var text = "step\ttime\tfile\tlabel\tnotes\tonsets\n"
+        let grid = map.grid, onsets = StepLabels.onsets(notes: map.notes, grid: grid, steps: steps)
+        func keys(_ list: [Int]) -> String { list.map(String.init).joined(separator: ",") }
         for k in stride(from: 0, to: steps, by: every) {
-            let notes = map.labels.multi[k].map(String.init).joined(separator: ",")
-            text += "\(k)\t\(String(format: "%.6f", grid.time(ofStep: k)))\t\(imageName(step: k))\t\(map.labels.single[k])\t\(notes)\n"
+            text += "\(k)\t\(String(format: "%.6f", grid.time(ofStep: k)))\t\(imageName(step: k))\t\(map.labels.single[k])\t\(keys(map.labels.multi[k]))\t\(keys(onsets[k]))\n"
         }
         return text
     }

@@ -114,16 +114,16 @@ public final class Trainer {
     public init(archives: ArchiveSet, options: TrainOptions) throws {
         self.archive = archives
         self.options = options
-        let size = archives.frontEnd.geometry.size
-        if let crop = options.crop, crop > size || crop < 8 {
-            throw StageFailure("--crop \(crop) does not fit \(size)x\(size) thumbnails")
+        let geometry = archives.frontEnd.geometry
+        if let crop = options.crop, crop > min(geometry.rows, geometry.columns) || crop < 8 {
+            throw StageFailure("--crop \(crop) does not fit \(geometry) thumbnails")
         }
         guard archives.count("train") > 0 else { throw FileError(archives.path, "the train split is empty") }
         for head in options.network.heads where !Self.carries(archives, head.kind) {
-            throw FileError(archives.path, "the archive has no \(head.kind.rawValue) targets for the network's \(head.kind.rawValue) head; re-run pack with this version")
+            throw FileError(archives.path, "the archive has no \(head.kind.rawValue) targets for the network's \(head.kind.rawValue) head; re-run spectro and pack with this version")
         }
-        pipeline = InputPipeline(size: size, crop: options.crop, distort: options.distort, flip: options.flip)
-        let input = ActivationShape(channels: 1, height: pipeline.crop, width: pipeline.crop)
+        pipeline = InputPipeline(geometry: geometry, crop: options.crop, distort: options.distort, flip: options.flip)
+        let input = pipeline.inputShape
         do {
             network = try Network(options.network, input: input, seed: options.seed)
         } catch let error as FormatError {
@@ -141,14 +141,13 @@ public final class Trainer {
 
     /// Whether every archive of `set` carries the target a head of `kind` trains on.
     static func carries(_ set: ArchiveSet, _ kind: HeadKind) -> Bool {
-        guard kind == .onset else { return true }
-        return set.archives.allSatisfy { archive in archive.manifest.members.contains { $0.name == "train_onsets.npy" } }
+        set.archives.allSatisfy { $0.manifest.labels.targets.contains(kind.rawValue) }
     }
 
     /// Draws the next training example: refills the shuffle buffer from the stream (restarting it
     /// at the end of each epoch) and takes a random element out.
     func nextExample() throws -> Example {
-        let size = pipeline.size * pipeline.size, keys = pianoKeys.count
+        let size = pipeline.geometry.pixels, keys = pianoKeys.count
         while buffer.count < options.shuffleBuffer {
             if stream == nil { stream = try archive.examples("train", chunk: 1024) }
             guard let chunk = try stream!.next() else {
@@ -191,7 +190,7 @@ public final class Trainer {
     /// Every head's scores on a whole split, streamed (at most about `limit` examples).
     public func evaluate(_ split: String, limit: Int? = nil) throws -> Evaluation {
         let stream = try archive.examples(split, chunk: 256)
-        let size = pipeline.size * pipeline.size, keys = pianoKeys.count
+        let size = pipeline.geometry.pixels, keys = pianoKeys.count
         var result = Evaluation(count: 0, heads: network.heads.map { HeadScore(kind: $0.kind) })
         var noRandom = SeededGenerator(seed: 0)
         while let chunk = try stream.next(), result.count < (limit ?? .max) {

@@ -183,8 +183,8 @@ public struct InferRun: Sendable {
 
         let paths = self.outputs(item.stem)
         if options.saveArrays {
-            let size = transcriber.record.geometry.size, all = outputs.concatenated
-            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, size, size]) + Data(thumbnails), to: paths.thumbnails)
+            let geometry = transcriber.record.geometry, all = outputs.concatenated
+            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, geometry.rows, geometry.columns]) + Data(thumbnails), to: paths.thumbnails)
             try AtomicWrite.write(NPY.encode(all.values, shape: [image.frames, all.width]), to: paths.probabilities)
         }
         try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: paths.midi)

@@ -34,9 +34,11 @@ public final class Transcriber: @unchecked Sendable {
             throw FileError(path, "the model's \(t.transform) parameters (fmin \(t.fmin) Hz, \(t.bins) bins, FFT \(t.fftSize.map(String.init) ?? "-")) cannot be rebuilt by this version")
         }
         guard (1 ... 100).contains(record.quality) else { throw FileError(path, "front end JPEG quality \(record.quality) is not in 1...100") }
-        let size = record.geometry.size, crop = network.input.height
-        guard crop <= size else { throw FileError(path, "network input \(crop)x\(crop) is larger than the \(size)x\(size) thumbnails") }
-        pipeline = InputPipeline(size: size, crop: crop, distort: false)
+        let geometry = record.geometry, input = network.input
+        guard input.channels == 1, input.height <= geometry.rows, input.width <= geometry.columns else {
+            throw FileError(path, "network input \(input.channels)x\(input.height)x\(input.width) does not fit the 1x\(geometry.rows)x\(geometry.columns) thumbnails")
+        }
+        pipeline = InputPipeline(geometry: geometry, input: input)
     }
 
     /// The time grid the model's outputs lie on.
@@ -56,9 +58,9 @@ public final class Transcriber: @unchecked Sendable {
     }
 
     /// Every step's thumbnail as `pack` stores it: cut, JPEG-encoded at the model's quality and
-    /// decoded again, so that inference sees the training pixels. Steps x size x size bytes.
+    /// decoded again, so that inference sees the training pixels. Steps x rows x columns bytes.
     public func thumbnails(of image: LevelImage, threads: Int) throws -> [UInt8] {
-        let size = record.geometry.size, steps = image.frames, quality = record.quality
+        let geometry = record.geometry, steps = image.frames, quality = record.quality
         let thumbnailer = Thumbnailer(image, geometry: record.geometry)
         // One encoder and decoder (TurboJPEG handles) per chunk of steps, chunks in parallel.
         let chunk = max(1, (steps + threads - 1) / max(1, threads))
@@ -67,10 +69,10 @@ public final class Transcriber: @unchecked Sendable {
             Result {
                 let encoder = try JPEGEncoder(quality: quality), decoder = try JPEGDecoder()
                 var pixels: [UInt8] = []
-                pixels.reserveCapacity(range.count * size * size)
+                pixels.reserveCapacity(range.count * geometry.pixels)
                 for k in range {
-                    let decoded = try decoder.decodeGray(try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: size, height: size))
-                    guard decoded.width == size, decoded.height == size else { throw FormatError("JPEG round trip changed the thumbnail size") }
+                    let decoded = try decoder.decodeGray(try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: geometry.columns, height: geometry.rows))
+                    guard decoded.width == geometry.columns, decoded.height == geometry.rows else { throw FormatError("JPEG round trip changed the thumbnail size") }
                     pixels += decoded.pixels
                 }
                 return pixels
@@ -82,7 +84,7 @@ public final class Transcriber: @unchecked Sendable {
     /// The network's output probabilities for every step and head (softmax over 128 classes for
     /// `single`, a sigmoid per key for `frame` and `onset`), computed `batch` thumbnails at a time.
     public func probabilities(of thumbnails: [UInt8], batch: Int = 256) -> HeadOutputs {
-        let area = record.geometry.size * record.geometry.size
+        let area = record.geometry.pixels
         let steps = thumbnails.count / area
         var result = HeadOutputs(steps: steps, heads: network.heads.map(\.kind))
         var unused = SeededGenerator(seed: 0)
