@@ -42,6 +42,9 @@ extension Pack {
         @Option(help: "Shuffling seed.")
         var seed: UInt64 = 1
 
+        @Option(help: "Each split is written as runs of up to this many consecutive steps of one recording, the runs in a seeded random order over the split (1: every example shuffled on its own; larger runs compress better).")
+        var shuffleBlock = PackOptions().shuffleBlock
+
         @Option(help: "Write numbered shards of at most this many examples, each a complete archive.")
         var shardSize: Int?
 
@@ -63,6 +66,7 @@ extension Pack {
             guard ["recording", "step"].contains(splitBy) else { throw ValidationError("--split-by must be recording or step") }
             guard testInstruments == nil || splitBy == "recording" else { throw ValidationError("--test-instruments splits by recording") }
             guard shardSize.map({ $0 > 0 }) ?? true else { throw ValidationError("--shard-size must be positive") }
+            guard shuffleBlock > 0 else { throw ValidationError("--shuffle-block must be positive") }
             guard (1 ... 9).contains(level), jobs > 0 else { throw ValidationError("--level must be 1-9 and --jobs positive") }
         }
 
@@ -72,6 +76,7 @@ extension Pack {
             options.splitBy = splitBy
             options.testInstruments = testInstruments?.split(separator: ",").map(String.init) ?? []
             options.seed = seed
+            options.shuffleBlock = shuffleBlock
             options.shardSize = shardSize
             options.level = Int32(level)
             options.threads = jobs

@@ -156,8 +156,9 @@ import Testing
         #expect(splitOf.count == 6)
     }
 
-    /// Each split is one seeded permutation of all its examples: every (recording, step) once,
-    /// not in recording order, the same for a seed and another for another seed; onsets are the
+    /// Each split is one seeded permutation of all its examples (runs of up to --shuffle-block
+    /// consecutive steps of one recording, in random order): every (recording, step) once, not in
+    /// recording order, the same for a seed and another for another seed or block; onsets are the
     /// label index's (one note per recording: one onset each).
     @Test func splitsAreShuffledPermutationsWithOnsets() throws {
         let scratch = try Scratch()
@@ -173,15 +174,24 @@ import Testing
         }
         _ = try pack(thumbs, to: scratch.path + "/a.npz") { $0.ratios = [1, 0, 0] }
         _ = try pack(thumbs, to: scratch.path + "/b.npz") { $0.ratios = [1, 0, 0]; $0.seed = 2 }
+        _ = try pack(thumbs, to: scratch.path + "/c.npz") { $0.ratios = [1, 0, 0]; $0.shuffleBlock = 1 }
         let manifest = try ArchiveReader(path: scratch.path + "/a.npz").manifest
         #expect(manifest.version == 2 && manifest.labels.targets == ["single", "frame", "onset"])
-        let a = try read(scratch.path + "/a.npz", "train"), b = try read(scratch.path + "/b.npz", "train")
+        let a = try read(scratch.path + "/a.npz", "train"), b = try read(scratch.path + "/b.npz", "train"), c = try read(scratch.path + "/c.npz", "train")
         let folders = try ThumbnailFolder.find([thumbs]).folders.map(ThumbnailFolder.init(path:))
         let all = folders.enumerated().flatMap { r, f in f.rows.map { [Int32(r), Int32($0.step)] } }
         #expect(a.source.count == all.count && Set(a.source) == Set(all) && Set(a.source).count == all.count)
-        #expect(a.source != all && a.source != b.source && Set(b.source) == Set(all))
-        // Recordings interleave: the first 20 examples come from more than one.
-        #expect(Set(a.source.prefix(20).map { $0[0] }).count > 1)
+        #expect(a.source != all && a.source != b.source && Set(b.source) == Set(all) && Set(c.source) == Set(all) && c.source != a.source)
+        // Runs: with blocks of 16 the order is made of runs of consecutive steps of one recording,
+        // starting at multiples of 16 of that recording's rows; with blocks of 1, recordings interleave at once.
+        var start = 0
+        while start < a.source.count {
+            #expect(a.source[start][1] % 16 == 0, "a run starts at step \(a.source[start][1])")
+            var end = start + 1
+            while end < a.source.count, end - start < 16, a.source[end][0] == a.source[start][0], a.source[end][1] == a.source[end - 1][1] + 1 { end += 1 }
+            start = end
+        }
+        #expect(Set(c.source.prefix(8).map { $0[0] }).count > 2)
         for (i, s) in a.source.enumerated() {
             let row = folders[Int(s[0])].rows.first { $0.step == Int(s[1]) }!
             let keys = (0 ..< 88).filter { a.onsets[i * 88 + $0] == 1 }.map { $0 + 21 }

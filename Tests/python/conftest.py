@@ -288,9 +288,9 @@ def end_to_end_original(end_to_end, tmp_path_factory) -> Inference:
     return Inference(model, out, {stem: end_to_end.wavs[stem]}, {stem: end_to_end.notemaps[stem]})
 
 
-# A network spec that exercises what the paper's two do not: rectangular kernels and windows,
-# strides, "valid" padding, an LRN with its own settings, flatten, and two heads, one with its own
-# layers and one weighted.
+# A network spec that exercises what the paper's two do not: non-square (88x16, one row per key)
+# inputs, rectangular kernels and windows, strides, "valid" padding, an LRN with its own settings,
+# flatten, and three heads: frame with its own layers, onset, and a weighted single.
 SPEC = {
     "format": "piano-network", "version": 1, "name": "test-spec",
     "layers": [
@@ -303,20 +303,27 @@ SPEC = {
     ],
     "heads": [
         {"kind": "frame", "layers": [{"type": "flatten"}, {"type": "dense", "units": 32, "name": "hidden"}, {"type": "relu"}, {"type": "dense", "units": 88}]},
+        {"kind": "onset"},
         {"kind": "single", "weight": 0.5},
     ],
 }
 
 
 @pytest.fixture(scope="session")
-def end_to_end_spec(end_to_end_original, tmp_path_factory) -> Inference:
-    """SPEC trained with Adam for 10 steps on end_to_end_original's archive, then `infer --save-arrays`
-    on its recording."""
+def end_to_end_spec(end_to_end, end_to_end_original, tmp_path_factory) -> Inference:
+    """SPEC on 88x16 thumbnails (spectro --size 88x16 on end_to_end's chords and a few of its
+    notes), trained with Adam for 10 steps, then `infer --save-arrays` on end_to_end_original's recording."""
+    thumbs = sorted(p.name for p in (end_to_end.work / "thumbs").iterdir() if p.is_dir() and not p.name.startswith("."))
+    chosen = [s for s in thumbs if "_RAND_" in s][:2] + [s for s in thumbs if "_RAND_" not in s][::8][:3]
+    notemaps = [json.loads((end_to_end.work / "thumbs" / s / "thumbs.json").read_text())["noteMap"] for s in chosen]
+    notemaps = [(end_to_end.work / "thumbs" / s / m).resolve() for s, m in zip(chosen, notemaps)]
     work = tmp_path_factory.mktemp("infer-spec")
+    run_tool([_binary("spectro"), *notemaps, "-o", work / "thumbs", "--size", "88x16", "--jobs", "2"], "spectro --size 88x16")
+    run_tool([_binary("pack"), work / "thumbs", "-o", work / "data.npz", "--split", "3:1:1"], "pack (88x16)")
     spec = work / "spec.json"
     spec.write_text(json.dumps(SPEC))
     model = work / "model.safetensors"
-    run_tool([_binary("train"), end_to_end_original.model.parent / "data.npz", "-o", model, "--arch", spec,
+    run_tool([_binary("train"), work / "data.npz", "-o", model, "--arch", spec,
               "--steps", "10", "--batch", "16", "--eval-every", "10"], "train --arch spec.json")
     out = work / "out"
     run_tool([_binary("infer"), model, *end_to_end_original.wavs.values(), "-o", out, "--jobs", "2", "--save-arrays"], "infer (spec)")

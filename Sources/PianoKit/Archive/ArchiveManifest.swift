@@ -89,6 +89,9 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         public var testInstruments: [String]
         /// Whether near-duplicate frames of one recording can sit in different splits.
         public var leaks: Bool
+        /// Longest run of consecutive examples of one recording in a split's order (`pack
+        /// --shuffle-block`); absent in version 1 archives, which are in recording order.
+        public var shuffleBlock: Int?
     }
 
     /// Position among shards.

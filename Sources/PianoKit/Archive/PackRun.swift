@@ -10,6 +10,10 @@ public struct PackOptions: Sendable, Equatable {
     public var testInstruments: [String] = []
     /// Shuffling seed.
     public var seed: UInt64 = 1
+    /// Each split is written as runs of up to this many consecutive examples of one recording, the
+    /// runs in a seeded random order over the whole split (1: every example on its own). Runs keep
+    /// near-identical neighbouring frames together, which deflate compresses well.
+    public var shuffleBlock = 16
     /// Examples per shard; nil writes one archive.
     public var shardSize: Int?
     /// zlib level.
@@ -119,17 +123,30 @@ public struct PackRun: Sendable {
 
     /// Writes the archive or shards under temporary names, then renames them into place.
     func write(_ folders: [ThumbnailFolder], assignment: [[Int]]) throws -> [String] {
-        // Examples in archive order: train, then valid, then test; within a split in a seeded
-        // pseudo-random order over all its examples, so that a streaming reader with a modest
-        // shuffle buffer sees every category and recording mixed (split by recording they would
-        // come one recording, and one MAPS category, at a time).
-        var bySplit: [[Example]] = [[], [], []]
+        // Examples in archive order: train, then valid, then test; within a split as runs of up to
+        // `shuffleBlock` consecutive examples of one recording, the runs in a seeded pseudo-random
+        // order over the whole split, so that a streaming reader with a modest shuffle buffer sees
+        // every category and recording mixed (in recording order they would come one recording,
+        // and one MAPS category, at a time).
+        var runs: [[[Example]]] = [[], [], []]
+        let block = max(1, options.shuffleBlock)
         for (r, folder) in folders.enumerated() {
-            for i in folder.rows.indices { bySplit[assignment[r][i]].append(Example(recording: r, row: i)) }
+            var current: (split: Int, examples: [Example]) = (-1, [])
+            for i in folder.rows.indices {
+                let split = assignment[r][i]
+                if split != current.split || current.examples.count == block {
+                    if !current.examples.isEmpty { runs[current.split].append(current.examples) }
+                    current = (split, [])
+                }
+                current.examples.append(Example(recording: r, row: i))
+            }
+            if !current.examples.isEmpty { runs[current.split].append(current.examples) }
         }
-        for s in bySplit.indices {
+        var bySplit: [[Example]] = [[], [], []]
+        for s in runs.indices {
             var rng = SeededGenerator(seed: options.seed &+ 0x5_1FF1E &+ UInt64(s))
-            bySplit[s].shuffle(using: &rng)
+            runs[s].shuffle(using: &rng)
+            bySplit[s] = runs[s].flatMap { $0 }
         }
         let all = bySplit.enumerated().flatMap { split, examples in examples.map { (split, $0) } }
         let shardSize = options.shardSize ?? max(1, all.count)
@@ -203,7 +220,7 @@ public struct PackRun: Sendable {
             frontEnd: .init(transform: set.transform, decibels: set.decibels, geometry: set.geometry, quality: set.quality, every: set.every),
             labels: .init(onsets: onsets),
             split: .init(by: options.testInstruments.isEmpty ? options.splitBy : "instrument", ratios: options.ratios, seed: options.seed,
-                         testInstruments: options.testInstruments, leaks: options.splitBy == "step"),
+                         testInstruments: options.testInstruments, leaks: options.splitBy == "step", shuffleBlock: options.shuffleBlock),
             shard: .init(index: shard, count: count, size: options.shardSize, firstExample: firstExample),
             recordings: recordings, splits: contents, members: members)
         try manifest.validate()
