@@ -62,14 +62,21 @@ public struct TrainRun {
             if step % 50 == 0 || evaluate {
                 let now = Date()
                 let rate = Double((step - lastStep) * options.batch) / max(now.timeIntervalSince(lastTime), 1e-9)
-                let valid = evaluate && archive.count("valid") > 0 ? try trainer.evaluate("valid").accuracy : nil
+                let validation = evaluate && archive.count("valid") > 0 ? try trainer.evaluate("valid") : nil
+                let valid = validation?.accuracy
                 let crossEntropy = lossSum / Double(counted)
                 rows.append(TrainLogRow(step: step, crossEntropy: crossEntropy,
                                         totalLoss: crossEntropy + trainer.network.weightDecayLoss(rate: Double(options.weightDecay)),
                                         learningRate: options.learningRate(at: step - 1), trainAccuracy: accuracySum / Double(counted),
                                         validAccuracy: valid, imagesPerSecond: rate, headLosses: headSums.map { $0 / Double(counted) }))
                 lossSum = 0; accuracySum = 0; counted = 0; headSums = []
-                if let valid { progress.warn(String(format: "step %d: loss %.4f, train accuracy %.3f, valid accuracy %.3f, %.0f images/s", step, crossEntropy, rows.last!.trainAccuracy, valid, rate)) }
+                if let validation, let valid {
+                    // With several heads, each one's loss; for key heads the valid key F1 says more than exact sets.
+                    let heads = options.network.heads.count > 1
+                        ? zip(validation.heads, rows.last!.headLosses).map { String(format: "; %@ loss %.4f", $0.kind.rawValue, $1) }.joined() : ""
+                    let keys = validation.heads.filter { $0.kind != .single }.map { String(format: ", valid %@ key F1 %.3f", $0.kind.rawValue, $0.keyScores.f1) }.joined()
+                    progress.warn(String(format: "step %d: loss %.4f, train accuracy %.3f, valid accuracy %.3f%@, %.0f images/s%@", step, crossEntropy, rows.last!.trainAccuracy, valid, keys, rate, heads))
+                }
                 if evaluate {
                     try writeLog(rows)
                     try AtomicWrite.write(try checkpoint(trainer, step: step, frontEnd: frontEnd), to: checkpointPath)
