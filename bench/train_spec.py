@@ -75,6 +75,8 @@ class Spec(nn.Module):
                 self.denses.append(nn.Linear(c * h * w, layer["units"]))
                 plan.append(("dense", len(self.denses) - 1))
                 c, h, w = layer["units"], 1, 1
+            elif t == "flipRows":
+                plan.append(("flip",))
             elif t == "flatten":
                 plan.append(("flatten",))
                 c, h, w = c * h * w, 1, 1
@@ -96,6 +98,8 @@ class Spec(nn.Module):
                 x = step[1](x)
             elif step[0] == "dense":
                 x = self.denses[step[1]](x.flatten(1))[:, :, None, None]
+            elif step[0] == "flip":
+                x = x.flip(2)
             elif step[0] == "flatten":
                 x = x.flatten(1)[:, :, None, None]
         return x

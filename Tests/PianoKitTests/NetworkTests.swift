@@ -170,6 +170,13 @@ import Testing
         check(pool, input: Self.spaced(2 * shape.count, seed: 17), batch: 2)
     }
 
+    @Test func flipRows() {
+        let shape = ActivationShape(channels: 2, height: 3, width: 2)
+        let layer = FlipRows(shape)
+        #expect(layer.forward([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], batch: 1) == [5, 6, 3, 4, 1, 2, 11, 12, 9, 10, 7, 8])
+        check(layer, input: Self.random(2 * shape.count, seed: 19), batch: 2)
+    }
+
     @Test func flatten() {
         let shape = ActivationShape(channels: 2, height: 3, width: 2)
         let layer = Flatten(shape)

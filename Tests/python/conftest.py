@@ -294,6 +294,7 @@ def end_to_end_original(end_to_end, tmp_path_factory) -> Inference:
 SPEC = {
     "format": "piano-network", "version": 1, "name": "test-spec",
     "layers": [
+        {"type": "flipRows"},
         {"type": "convolution", "filters": 8, "kernel": [3, 5], "stride": [2, 1], "padding": "valid"},
         {"type": "relu"},
         {"type": "maxPool", "window": [1, 3], "stride": [1, 2]},

@@ -163,6 +163,8 @@ def run_layers(x: np.ndarray, layers: list, tensors: dict, names) -> np.ndarray:
             x = dense(x, tensors[name + ".weight"], tensors[name + ".bias"])[:, :, None, None]
         elif kind == "flatten":
             x = x.reshape(len(x), -1, 1, 1)
+        elif kind == "flipRows":
+            x = x[:, :, ::-1]
         else:
             raise AssertionError(f"unknown layer type {kind}")
     return x

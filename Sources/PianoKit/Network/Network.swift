@@ -59,6 +59,7 @@ public final class Network {
                 case let .localResponseNorm(s): built = LocalResponseNorm(shape, radius: s.radius, bias: s.bias, alpha: s.alpha, beta: s.beta)
                 case let .dense(units, given): built = Dense(name: name(given, "dense"), inputs: shape.count, outputs: units, initialise: initialise)
                 case .flatten: built = Flatten(shape)
+                case .flipRows: built = FlipRows(shape)
                 }
                 layers.append(built)
                 shape = built.outputShape
@@ -77,8 +78,9 @@ public final class Network {
             }
             return OutputHead(spec: head, layers: layers)
         }
-        // Nothing learns below the image: the first layer's input gradient is never needed.
-        (trunk.first as? Convolution)?.computesInputGradient = false
+        // Nothing learns below the image: the first layer's input gradient is never needed (nor
+        // that of a convolution behind a row flip only).
+        (trunk.first { !($0 is FlipRows) } as? Convolution)?.computesInputGradient = false
     }
 
     /// Builds a named paper network for `size` x `size` images with one head of `labels`' kind.
@@ -160,4 +162,32 @@ public final class Flatten: Layer {
 
     public func forward(_ x: [Float], batch: Int) -> [Float] { x }
     public func backward(_ dy: [Float]) -> [Float] { dy }
+}
+
+/// Reverses the rows of every channel: row r becomes row H - 1 - r (its own inverse, so the
+/// gradient flips back the same way).
+public final class FlipRows: Layer {
+    public let outputShape: ActivationShape
+    public var parameters: [Parameter] { [] }
+
+    /// Creates a flip for inputs of `shape`.
+    public init(_ shape: ActivationShape) { outputShape = shape }
+
+    public func forward(_ x: [Float], batch: Int) -> [Float] { flip(x) }
+    public func backward(_ dy: [Float]) -> [Float] { flip(dy) }
+
+    func flip(_ x: [Float]) -> [Float] {
+        let h = outputShape.height, w = outputShape.width, planes = x.count / max(1, h * w)
+        var out = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for p in 0 ..< planes {
+                    for r in 0 ..< h {
+                        (dst.baseAddress! + (p * h + h - 1 - r) * w).update(from: src.baseAddress! + (p * h + r) * w, count: w)
+                    }
+                }
+            }
+        }
+        return out
+    }
 }

@@ -195,9 +195,12 @@ public enum LayerSpec: Sendable, Equatable {
     case dense(units: Int, name: String?)
     /// `{"type": "flatten"}`: C x H x W becomes (C H W) x 1 x 1 (the values do not move).
     case flatten
+    /// `{"type": "flipRows"}`: row r becomes row H - 1 - r. Thumbnails have the highest frequency
+    /// on top; flipped, row k of a per-key picture is key 21 + k, the order of the key heads' outputs.
+    case flipRows
 
     /// The `type` values.
-    public static let typeNames = ["convolution", "relu", "maxPool", "lrn", "dense", "flatten"]
+    public static let typeNames = ["convolution", "relu", "maxPool", "lrn", "dense", "flatten", "flipRows"]
 
     /// The JSON `type`.
     public var type: String {
@@ -208,6 +211,7 @@ public enum LayerSpec: Sendable, Equatable {
         case .localResponseNorm: "lrn"
         case .dense: "dense"
         case .flatten: "flatten"
+        case .flipRows: "flipRows"
         }
     }
 
@@ -222,7 +226,7 @@ public enum LayerSpec: Sendable, Equatable {
     public static func == (a: LayerSpec, b: LayerSpec) -> Bool {
         switch (a, b) {
         case let (.convolution(f1, k1, s1, p1, n1), .convolution(f2, k2, s2, p2, n2)): f1 == f2 && k1 == k2 && s1 == s2 && p1 == p2 && n1 == n2
-        case (.relu, .relu), (.flatten, .flatten): true
+        case (.relu, .relu), (.flatten, .flatten), (.flipRows, .flipRows): true
         case let (.maxPool(w1, s1, p1), .maxPool(w2, s2, p2)): w1 == w2 && s1 == s2 && p1 == p2
         case let (.localResponseNorm(l1), .localResponseNorm(l2)): l1 == l2
         case let (.dense(u1, n1), .dense(u2, n2)): u1 == u2 && n1 == n2
@@ -250,7 +254,7 @@ public enum LayerSpec: Sendable, Equatable {
             let (weights, overflow) = (filters * input.channels).multipliedReportingOverflow(by: kernel.0 * kernel.1)
             guard !overflow, weights <= NetworkSpec.maximumParameters else { throw fail("more than \(NetworkSpec.maximumParameters) weights") }
             return (ActivationShape(channels: filters, height: h, width: w), weights + filters)
-        case .relu, .localResponseNorm:
+        case .relu, .localResponseNorm, .flipRows:
             if case let .localResponseNorm(s) = self {
                 guard (0 ... 1024).contains(s.radius), s.bias.isFinite, s.alpha.isFinite, s.beta.isFinite, s.bias > 0 else {
                     throw fail("radius \(s.radius), bias \(s.bias), alpha \(s.alpha), beta \(s.beta) are not usable LRN settings")
@@ -285,7 +289,7 @@ extension LayerSpec: Codable {
     /// Settings each type accepts (besides `type`).
     private static let allowed: [String: Set<String>] = [
         "convolution": ["filters", "kernel", "stride", "padding", "name"], "relu": [], "maxPool": ["window", "stride", "padding"],
-        "lrn": ["radius", "bias", "alpha", "beta"], "dense": ["units", "name"], "flatten": [],
+        "lrn": ["radius", "bias", "alpha", "beta"], "dense": ["units", "name"], "flatten": [], "flipRows": [],
     ]
 
     public init(from decoder: any Decoder) throws {
@@ -321,6 +325,7 @@ extension LayerSpec: Codable {
             self = .localResponseNorm(s)
         case "dense": self = .dense(units: try c.decode(Int.self, forKey: Key("units")), name: name)
         case "relu": self = .relu
+        case "flipRows": self = .flipRows
         default: self = .flatten
         }
     }
@@ -347,7 +352,7 @@ extension LayerSpec: Codable {
         case let .dense(units, name):
             try c.encode(units, forKey: Key("units"))
             try c.encodeIfPresent(name, forKey: Key("name"))
-        case .relu, .flatten: break
+        case .relu, .flatten, .flipRows: break
         }
     }
 }
