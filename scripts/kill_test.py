@@ -202,8 +202,8 @@ def jpeg_problems(data: bytes, size, what):
         try:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
-                if image.format != "JPEG" or image.mode != "L" or (size and image.size != (size, size)):
-                    return [f"{what}: {image.format} {image.mode} {image.size}, expected a {size}x{size} greyscale JPEG"]
+                if image.format != "JPEG" or image.mode != "L" or (size and image.size != size):
+                    return [f"{what}: {image.format} {image.mode} {image.size}, expected a {size} (width, height) greyscale JPEG"]
         except Exception as error:
             return [f"{what}: JPEG does not decode ({error})"]
         return []
@@ -220,15 +220,18 @@ def model_problems(path: Path, checkpoint: bool, steps: int):
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except Exception as error:
         return [f"{path}: does not load with safetensors ({error})"]
-    for key in ("format", "version", "architecture", "labels", "inputSize", "frontEnd", "steps", "batch", "seed"):
+    for key in ("format", "version", "network", "input", "frontEnd", "steps", "batch", "seed"):
         if key not in meta:
             problems.add(f"{path}: metadata lacks {key}")
     if problems:
         return problems
-    size, outputs = int(meta["inputSize"]), {"single": 128, "multi": 88}.get(meta["labels"], -1)
+    spec, shape = json.loads(meta["network"]), json.loads(meta["input"])
+    if meta["version"] != "2" or spec.get("name") not in ("simple", "original") or len(spec.get("heads", [])) != 1 or shape[1] != shape[2]:
+        return [f"{path}: metadata version {meta['version']}, network {spec.get('name')}, input {shape}: not a paper network this test trains"]
+    size, outputs = shape[1], {"single": 128, "frame": 88}.get(spec["heads"][0]["kind"], -1)
     half = math.ceil(size / 2)
     expected = {"conv1.weight": (64, 1, 5, 5), "conv1.bias": (64,)}
-    if meta["architecture"] == "simple":
+    if spec["name"] == "simple":
         expected |= {"output.weight": (outputs, 64 * half * half), "output.bias": (outputs,)}
     else:
         quarter = math.ceil(size / 4)
@@ -574,9 +577,9 @@ class SpectroStage(Stage):
         if problems:
             return problems
         meta = json.loads(sidecar.read_text())
-        size = meta["geometry"]["size"]
+        size = (meta["geometry"]["columns"], meta["geometry"]["rows"])
         lines = (folder / "labels.tsv").read_text().split("\n") if (folder / "labels.tsv").exists() else []
-        if not lines or lines[0] != "step\ttime\tfile\tlabel\tnotes" or lines[-1] != "":
+        if not lines or lines[0] != "step\ttime\tfile\tlabel\tnotes\tonsets" or lines[-1] != "":
             return [f"{folder}/labels.tsv: missing or malformed"]
         listed = [line.split("\t")[2] for line in lines[1:-1]]
         if len(listed) != meta["images"]:

@@ -99,7 +99,8 @@ SPECTRO_RUNS = {
     "stft": ["--transform", "stft", "--save-spectrogram"],
     "every4": ["--every", "4"],
     "q100": ["--quality", "100", "--save-spectrogram"],
-    "geometry": ["--quality", "100", "--size", "20", "--context", "9", "--every", "3", "--save-spectrogram"],
+    # Non-square: one row per key (264 CQT bins, three to a row), 9 frames stretched to 12 columns.
+    "geometry": ["--quality", "100", "--size", "88x12", "--context", "9", "--every", "3", "--save-spectrogram"],
 }
 SPECTRO_CATEGORIES = ("MUS", "RAND", "UCHO", "ISOL")
 

@@ -547,7 +547,7 @@ SPECTRO_CASES = {
 
 def _check_thumbs(folder: Path, stem: str):
     sidecar = json.loads((folder / "thumbs.json").read_text())
-    assert sidecar["format"] == "piano-thumbs" and sidecar["version"] == 1 and sidecar["stem"] == stem, folder
+    assert sidecar["format"] == "piano-thumbs" and sidecar["version"] == 2 and sidecar["stem"] == stem, folder
     rows = (folder / "labels.tsv").read_text().splitlines()[1:]
     assert len(rows) == sidecar["images"] == len(list(folder.glob("[0-9]*.jpg"))), folder
 
@@ -639,7 +639,8 @@ PACK_SKIPPED_CASES = {
     "labels-bad-class": (lambda f: _labels_row(f, 3, "300"), r"class label '300'"),
     "labels-key-outside-piano": (lambda f: _labels_row(f, 4, "5"), r"key '5'"),
     "labels-non-numeric-step": (lambda f: _labels_row(f, 0, "one"), r"step 'one'"),
-    "labels-missing-field": (lambda f: _labels_row(f, 4, "60\textra"), r"5 tab-separated fields"),
+    "labels-missing-field": (lambda f: _labels_row(f, 5, "60\textra"), r"expected 6 tab-separated fields, found 7"),
+    "labels-onset-not-sounding": (lambda f: _labels_row(f, 5, "108"), r"onsets \[108\] are not all sounding keys"),
     "jpeg-missing": (lambda f: _removed(_first_jpeg(f)), r"missing thumbnail"),
 }
 
@@ -1084,7 +1085,7 @@ MODEL_CASES = {
     "front-end-absurd-sample-rate": (_front_end(_absurd_rate), r"sample rate"),
     "front-end-zero-hop": (_front_end(lambda f: f["transform"].update(hop=0)), r"hop 0"),
     "front-end-quality-0": (_front_end(lambda f: f.update(quality=0)), r"quality 0"),
-    "front-end-size-0": (_front_end(lambda f: f["geometry"].update(size=0)), r"thumbnail size 0"),
+    "front-end-size-0": (_front_end(lambda f: f["geometry"].update(rows=0)), r"thumbnail size 0x"),
     "front-end-absurd-context": (_front_end(lambda f: f["geometry"].update(context=10 ** 12)), r"context 1000000000000"),
     "front-end-zero-decibel-range": (_front_end(lambda f: f["decibels"].update(range=0)), r"decibel range 0"),
 }

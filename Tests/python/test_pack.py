@@ -30,7 +30,7 @@ from PIL import Image
 from conftest import _binary, run_tool
 
 SPLITS = ("train", "valid", "test")
-KINDS = ("images", "labels", "notes", "source")
+KINDS = ("images", "labels", "notes", "source", "onsets")
 MEMBERS = [f"{s}_{k}.npy" for s in SPLITS for k in KINDS]
 CATEGORIES = ("ISOL", "RAND", "UCHO")
 PER_CATEGORY = 3
@@ -45,7 +45,7 @@ TWO_MIB = 2 << 20
 class Folder:
     path: Path
     sidecar: dict
-    rows: list  # (step, file, label, [keys]) in file order
+    rows: list  # (step, file, label, [keys], [onset keys]) in file order
 
     @property
     def stem(self):
@@ -55,13 +55,13 @@ class Folder:
 def read_folder(path: Path) -> Folder:
     sidecar = json.loads((path / "thumbs.json").read_text())
     lines = (path / "labels.tsv").read_text().split("\n")
-    assert lines[0] == "step\ttime\tfile\tlabel\tnotes"
+    assert lines[0] == "step\ttime\tfile\tlabel\tnotes\tonsets"
     rows = []
     for line in lines[1:]:
         if not line:
             continue
-        step, _time, file, label, notes = line.split("\t")
-        rows.append((int(step), file, int(label), [int(k) for k in notes.split(",") if k]))
+        step, _time, file, label, notes, onsets = line.split("\t")
+        rows.append((int(step), file, int(label), [int(k) for k in notes.split(",") if k], [int(k) for k in onsets.split(",") if k]))
     return Folder(path, sidecar, rows)
 
 
@@ -165,6 +165,25 @@ def expected_split_of_recordings(folders, ratios, seed, test_instruments=()) -> 
     return split
 
 
+def expected_order(folders, members: set, seed: int, block: int, split_index: int) -> list:
+    """A split's archive order (Schemas/archive.md, Example order): each recording's rows of the
+    split, in step order, cut into runs of at most `block` consecutive rows (a row of another
+    split ends a run), the runs shuffled with SplitMix64(seed + 0x51FF1E + split index)."""
+    runs = []
+    for r, folder in enumerate(folders):
+        current = []
+        for row in folder.rows:
+            inside = (r, row[0]) in members
+            if current and (not inside or len(current) == block):
+                runs.append(current)
+                current = []
+            if inside:
+                current.append((r, row[0]))
+        if current:
+            runs.append(current)
+    return [example for run in shuffle(runs, SplitMix64((seed + 0x51FF1E + split_index) & M64)) for example in run]
+
+
 def expected_examples_by_step(folders, ratios, seed) -> dict:
     """{split: [(recording id, step), ...] in archive order} for --split-by step."""
     everything = [(r, row[0]) for r, folder in enumerate(folders) for row in folder.rows]
@@ -242,7 +261,8 @@ def loaded(archive):
 
 def check_archive_against_folders(manifest, arrays, folders, sample=None):
     """The arrays hold exactly the thumbnails and labels their sources name, as the manifest says."""
-    size = folders[0].sidecar["geometry"]["size"]
+    geometry = folders[0].sidecar["geometry"]
+    shape = (geometry["rows"], geometry["columns"])
     rows = {(r, row[0]): row for r, f in enumerate(folders) for row in f.rows}
     members = {m["name"]: m for m in manifest["members"]}
     assert [m["name"] for m in manifest["members"]] == MEMBERS
@@ -261,11 +281,16 @@ def check_archive_against_folders(manifest, arrays, folders, sample=None):
             assert list(array.shape) == member["shape"], f"{split}_{kind}"
             assert array.dtype.str == member["dtype"], f"{split}_{kind}"
             assert array.shape[0] == count
-        images, labels, notes, source = (arrays[f"{split}_{k}"] for k in KINDS)
+        images, labels, notes, source, onsets = (arrays[f"{split}_{k}"] for k in KINDS)
         assert images.dtype == np.uint8 and labels.dtype == np.uint8 and notes.dtype == np.uint8 and source.dtype == np.int32
-        assert images.shape[1:] == (size, size) and notes.shape[1:] == (88,) and source.shape[1:] == (2,)
+        assert onsets.dtype == np.uint8 and onsets.shape[1:] == (88,)
+        assert images.shape[1:] == shape and notes.shape[1:] == (88,) and source.shape[1:] == (2,)
         pairs = [tuple(map(int, p)) for p in source]
-        assert pairs == sorted(pairs) and len(set(pairs)) == len(pairs), f"{split}: not in recording, step order"
+        assert len(set(pairs)) == len(pairs), f"{split}: an example twice"
+        order = expected_order(folders, set(pairs), manifest["split"]["seed"], manifest["split"]["shuffleBlock"], SPLITS.index(split))
+        assert pairs == order, f"{split}: not in the documented shuffled order"
+        if len({r for r, _ in pairs}) > 1:
+            assert pairs != sorted(pairs), f"{split}: still in recording, step order"
         assert not (seen & set(pairs)), f"{split}: examples also in an earlier split"
         seen |= set(pairs)
         assert manifest["splits"][split]["recordings"] == sorted({r for r, _ in pairs})
@@ -276,15 +301,19 @@ def check_archive_against_folders(manifest, arrays, folders, sample=None):
         for i in indices:
             r, step = pairs[i]
             assert (r, step) in rows, f"{split}[{i}]: source {r, step} is no thumbnail"
-            _, file, label, keys = rows[(r, step)]
+            _, file, label, keys, starts = rows[(r, step)]
             with Image.open(folders[r].path / file) as jpeg:
-                assert jpeg.mode == "L" and jpeg.size == (size, size)
+                assert jpeg.mode == "L" and jpeg.size == (shape[1], shape[0])
                 pixels = np.asarray(jpeg.convert("L"))
             assert np.array_equal(images[i], pixels), f"{split}[{i}] differs from {folders[r].path / file}"
             assert labels[i] == label, f"{split}[{i}]: label {labels[i]}, labels.tsv says {label}"
             hot = np.zeros(88, np.uint8)
             hot[np.array(keys, dtype=int) - 21] = 1
             assert np.array_equal(notes[i], hot), f"{split}[{i}]: notes {np.flatnonzero(notes[i]) + 21}, labels.tsv says {keys}"
+            hot = np.zeros(88, np.uint8)
+            hot[np.array(starts, dtype=int) - 21] = 1
+            assert np.array_equal(onsets[i], hot), f"{split}[{i}]: onsets {np.flatnonzero(onsets[i]) + 21}, labels.tsv says {starts}"
+            assert not (onsets[i] & ~notes[i]).any(), f"{split}[{i}]: an onset that does not sound"
     return seen
 
 
@@ -295,10 +324,10 @@ def test_numpy_reads_every_example(thumbs, archive, loaded):
     assert seen == {(r, row[0]) for r, f in enumerate(thumbs.folders) for row in f.rows}, "some thumbnails are missing"
     assert sum(manifest["splits"][s]["count"] for s in SPLITS) == len(seen) >= 200
     sidecar = thumbs.folders[0].sidecar
-    assert manifest["format"] == "piano-archive" and manifest["version"] == 1
+    assert manifest["format"] == "piano-archive" and manifest["version"] == 2
     assert manifest["frontEnd"] == {k: sidecar[k] for k in ("transform", "decibels", "geometry", "quality", "every")}
-    assert manifest["labels"] == {"kind": "single+multi", "classes": 128, "multiKeys": [21, 108]}
-    assert manifest["split"] == {"by": "recording", "ratios": [8, 1, 1], "seed": 1, "testInstruments": [], "leaks": False}
+    assert manifest["labels"] == {"kind": "single+multi", "classes": 128, "multiKeys": [21, 108], "targets": ["single", "frame", "onset"]}
+    assert manifest["split"] == {"by": "recording", "ratios": [8, 1, 1], "seed": 1, "testInstruments": [], "leaks": False, "shuffleBlock": 16}
     assert manifest["shard"] == {"index": 0, "count": 1, "firstExample": 0}
     with zipfile.ZipFile(archive) as z:
         sizes = {i.filename: i.file_size for i in z.infolist()}
@@ -345,11 +374,12 @@ def test_split_by_step_leaks(thumbs):
     path = thumbs.work / "step.npz"
     pack_ok(thumbs.root, "-o", path, "--split-by", "step", "--seed", "3")
     manifest, arrays = load(path)
-    assert manifest["split"] == {"by": "step", "ratios": [8, 1, 1], "seed": 3, "testInstruments": [], "leaks": True}
+    assert manifest["split"] == {"by": "step", "ratios": [8, 1, 1], "seed": 3, "testInstruments": [], "leaks": True, "shuffleBlock": 16}
     assert all("split" not in r for r in manifest["recordings"])
     expected = expected_examples_by_step(thumbs.folders, [8, 1, 1], 3)
-    for split in SPLITS:
-        assert [tuple(map(int, p)) for p in arrays[f"{split}_source"]] == expected[split], split
+    for index, split in enumerate(SPLITS):
+        order = expected_order(thumbs.folders, set(expected[split]), 3, 16, index)
+        assert [tuple(map(int, p)) for p in arrays[f"{split}_source"]] == order, split
     # frames of one recording in several splits: the leak the manifest admits
     assert set(arrays["train_source"][:, 0].tolist()) & set(arrays["test_source"][:, 0].tolist())
     check_archive_against_folders(manifest, arrays, thumbs.folders, sample=200)
@@ -599,8 +629,8 @@ def grow_split(manifest, split, count):
     """Changes a split's count and its four shapes consistently (so only the members disagree)."""
     manifest["splits"][split]["count"] = count
     manifest["splits"][split]["classHistogram"] = [count] + [0] * 127
-    size = manifest["frontEnd"]["geometry"]["size"]
-    for kind, shape in zip(KINDS, ([count, size, size], [count], [count, 88], [count, 2])):
+    geometry = manifest["frontEnd"]["geometry"]
+    for kind, shape in zip(KINDS, ([count, geometry["rows"], geometry["columns"]], [count], [count, 88], [count, 2], [count, 88])):
         member(manifest, f"{split}_{kind}.npy")["shape"] = shape
 
 
@@ -766,9 +796,11 @@ def test_trained_model_loads_with_safetensors(archive, tmp_path):
     with safe_open(str(model), framework="numpy") as f:
         metadata = f.metadata()
     manifest = json.loads(zipfile.ZipFile(archive).read("manifest.json"))
-    size = manifest["frontEnd"]["geometry"]["size"]
-    assert metadata["format"] == "piano-model" and metadata["version"] == "1"
-    assert metadata["architecture"] == "simple" and metadata["labels"] == "single" and metadata["inputSize"] == str(size)
+    size = manifest["frontEnd"]["geometry"]["rows"]
+    assert manifest["frontEnd"]["geometry"]["columns"] == size
+    assert metadata["format"] == "piano-model" and metadata["version"] == "2"
+    assert json.loads(metadata["network"])["name"] == "simple" and json.loads(metadata["input"]) == [1, size, size]
+    assert [h["kind"] for h in json.loads(metadata["network"])["heads"]] == ["single"]
     assert json.loads(metadata["frontEnd"])["transform"] == manifest["frontEnd"]["transform"]
     half = (size + 1) // 2
     assert {name: t.shape for name, t in tensors.items()} == {

@@ -180,13 +180,15 @@ def test_archive_manifests(archive_manifests):
     problems = []
     for name, manifest in archive_manifests.items():
         problems += errors(v, manifest, name)
-        size = manifest["frontEnd"]["geometry"]["size"]
+        geometry = manifest["frontEnd"]["geometry"]
         members = {m["name"]: m for m in manifest["members"]}
+        onsets = manifest["labels"]["targets"] == ["single", "frame", "onset"]
         for split, contents in manifest["splits"].items():
             count = contents["count"]
             if sum(contents["classHistogram"]) != count:
                 problems.append(f"{name}: {split} class histogram does not add up to {count}")
-            for kind, shape in (("images", [count, size, size]), ("labels", [count]), ("notes", [count, 88]), ("source", [count, 2])):
+            for kind, shape in (("images", [count, geometry["rows"], geometry["columns"]]), ("labels", [count]), ("notes", [count, 88]),
+                                ("source", [count, 2])) + ((("onsets", [count, 88]),) if onsets else ()):
                 if members[f"{split}_{kind}.npy"]["shape"] != shape:
                     problems.append(f"{name}: {split}_{kind}.npy has shape {members[f'{split}_{kind}.npy']['shape']}, expected {shape}")
             if any(r >= len(manifest["recordings"]) for r in contents["recordings"]):

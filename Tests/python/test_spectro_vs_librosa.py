@@ -24,7 +24,7 @@ from conftest import SPECTRO_RUNS, _binary, run_tool
 SR = 44100
 PIANO = range(21, 109)
 A0 = 27.5
-TSV_HEADER = ["step", "time", "file", "label", "notes"]
+TSV_HEADER = ["step", "time", "file", "label", "notes", "onsets"]
 FIXED_FILES = {"labels.tsv", "preview.jpg", "thumbs.json"}
 
 
@@ -89,20 +89,39 @@ def levels(magnitudes, decibels: dict) -> np.ndarray:
 
 def reference_thumbnails(spectrogram, sidecar: dict, steps) -> dict:
     """Thumbnails recomputed in numpy from the documented mapping, as float grey levels (0..255)."""
-    size, context = sidecar["geometry"]["size"], sidecar["geometry"]["context"]
+    height, width, context = sidecar["geometry"]["rows"], sidecar["geometry"]["columns"], sidecar["geometry"]["context"]
     level = levels(spectrogram, sidecar["decibels"])  # frames x bins, lowest frequency first
-    rows = (level @ area_weights(level.shape[1], size).T)[:, ::-1]  # frames x size, row 0 = highest
-    time = area_weights(context, size)
+    rows = (level @ area_weights(level.shape[1], height).T)[:, ::-1]  # frames x rows, row 0 = highest
+    time = area_weights(context, width)
     frames = len(rows)
     thumbs = {}
     for k in steps:
         first = k - context // 2
-        window = np.zeros((context, size))
+        window = np.zeros((context, height))
         for j in range(context):
             if 0 <= first + j < frames:
                 window[j] = rows[first + j]
         thumbs[k] = np.round((time @ window).T * 255)  # rows = frequency, columns = time
     return thumbs
+
+
+def expected_onsets(notemap: dict) -> list:
+    """Per step, the keys whose note starts there (Schemas/thumbs.md, labels.tsv): the first step k
+    with k * hop >= onset * sampleRate (1e-6 sample tolerance), if the note sounds at a step at all
+    (its offset's first step is later), keys 21..108 only."""
+    steps, hop, rate = notemap["steps"], notemap["hop"], notemap["audio"]["sampleRate"]
+
+    def first_step(seconds):
+        return max(0, math.ceil(seconds * rate / hop - 1e-6 / hop))
+
+    starts = [set() for _ in range(steps)]
+    for note in notemap["notes"]:
+        if not 21 <= note["pitch"] <= 108:
+            continue
+        begin, end = first_step(note["onset"]), min(first_step(note["offset"]), steps)
+        if begin < end:
+            starts[begin].add(note["pitch"])
+    return [sorted(s) for s in starts]
 
 
 def read_labels(path: Path):
@@ -263,7 +282,9 @@ def test_stft_matches_librosa(spectro_runs, category):
 def test_folder_contents(spectro_runs, run):
     args = SPECTRO_RUNS[run]
     option = lambda name, default: type(default)(args[args.index(name) + 1]) if name in args else default  # noqa: E731
-    every, size, quality = option("--every", 1), option("--size", 32), option("--quality", 90)
+    every, quality = option("--every", 1), option("--quality", 90)
+    size = option("--size", "32")
+    height, width = (int(size.split("x")[0]), int(size.split("x")[1])) if "x" in size else (int(size), int(size))
     saved = "--save-spectrogram" in args
     output = spectro_runs.outputs[run]
     assert sorted(p.name for p in output.iterdir()) == spectro_runs.stems, "THUMBS holds other entries"
@@ -273,12 +294,12 @@ def test_folder_contents(spectro_runs, run):
         digits = max(6, len(str(steps - 1)))
 
         # Sidecar.
-        assert (sidecar["format"], sidecar["version"], sidecar["stem"]) == ("piano-thumbs", 1, stem)
+        assert (sidecar["format"], sidecar["version"], sidecar["stem"]) == ("piano-thumbs", 2, stem)
         assert sidecar["maps"] == notemap["maps"]
         assert (sidecar["steps"], sidecar["every"], sidecar["digits"]) == (steps, every, digits)
         assert sidecar["images"] == math.ceil(steps / every)
         assert (sidecar["quality"], sidecar["spectrogram"]) == (quality, saved)
-        assert sidecar["geometry"] == {"size": size, "context": option("--context", 16)}
+        assert sidecar["geometry"] == {"rows": height, "columns": width, "context": option("--context", 16)}
         assert sidecar["decibels"] == {"range": 80, "referenceFloor": 1e-4}
         transform = sidecar["transform"]
         assert (transform["sampleRate"], transform["hop"], transform["binsPerOctave"]) == (rate, hop, option("--bins-per-octave", 36))
@@ -296,20 +317,23 @@ def test_folder_contents(spectro_runs, run):
         # Every JPEG decodes as a size x size greyscale image.
         for name in names:
             with Image.open(folder / name) as image:
-                assert (image.format, image.mode, image.size) == ("JPEG", "L", (size, size)), f"{folder / name}"
+                assert (image.format, image.mode, image.size) == ("JPEG", "L", (width, height)), f"{folder / name}"
                 image.load()
 
         # labels.tsv: one row per thumbnail, agreeing with the note map.
         header, rows = read_labels(folder / "labels.tsv")
         assert header == TSV_HEADER
         assert [int(r[0]) for r in rows] == written_steps(steps, every)
+        onsets = expected_onsets(notemap)
         for row in rows:
-            assert len(row) == 5, f"{folder}/labels.tsv: {row}"
+            assert len(row) == 6, f"{folder}/labels.tsv: {row}"
             k = int(row[0])
             assert abs(float(row[1]) - k * hop / rate) <= 1e-6
             assert row[2] == image_name(k, digits)
             assert int(row[3]) == notemap["labels"]["single"][k]
             assert row[4] == ",".join(map(str, notemap["labels"]["multi"][k]))
+            assert row[5] == ",".join(map(str, onsets[k])), f"{folder}/labels.tsv step {k}: onsets {row[5]!r}, expected {onsets[k]}"
+        assert any(onsets), f"{stem}: no onsets at all"
 
         if saved:
             spectrogram = np.load(folder / "spectrogram.npy")
