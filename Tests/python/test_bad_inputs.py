@@ -824,7 +824,7 @@ def _drop_member(name):
 MANIFEST_CASES = {  # (members, manifest) -> a rebuilt archive with one lie
     "manifest-garbage": (lambda ms: ({**ms, "manifest.json": b"{ not json"}, "raw"), r"manifest.json is not an archive manifest"),
     "manifest-wrong-format": (_manifest_edit(lambda m: m.update(format="piano-model")), r"format is 'piano-model'"),
-    "manifest-version-2": (_manifest_edit(lambda m: m.update(version=2)), r"version 2"),
+    "manifest-version-3": (_manifest_edit(lambda m: m.update(version=3)), r"version 3 is not supported"),
     "manifest-missing-split": (_manifest_edit(lambda m: m["splits"].pop("valid")), r"no 'valid' split"),
     "manifest-absurd-count": (_manifest_edit(_absurd_count), r"train_images.npy is \d+ bytes"),
     "manifest-unknown-dtype": (_manifest_edit(lambda m: m["members"][0].update(dtype="<c16")), r"unsupported dtype"),
@@ -969,7 +969,6 @@ TRAIN_SPEC_CASES = {  # (writes the spec file, problem)
                          r"trunk layer 1 \(convolution\): a 9x3 kernel does not fit a 8x8 input"),
     "10^9-parameters": (_write_spec({**_named_spec("simple"), "layers": [{"type": "dense", "units": 1000000}, {"type": "dense", "units": 1000}]}),
                         r"more than 100000000"),
-    "onset-head-without-onsets": (_write_spec({**_named_spec("simple"), "heads": [{"kind": "frame"}, {"kind": "onset"}]}), r"no onset targets"),
     "head-twice": (_write_spec({**_named_spec("simple"), "heads": [{"kind": "frame"}, {"kind": "frame"}]}), r"name a kind twice"),
     "wrong-version": (_write_spec({**_named_spec("simple"), "version": 7}), r"version 7"),
 }
@@ -982,8 +981,36 @@ def test_train_refuses_bad_spec(mini, tmp_path, write, problem):
     write(spec)
     model = tmp_path / "out" / "model.safetensors"
     result = run("train", mini.archive, "-o", model, *TRAIN, "--arch", spec)
-    assert_clean_failure(result, mini.archive if "onset" in problem else spec, problem)
+    assert_clean_failure(result, spec, problem)
     _assert_no_training_outputs(model)
+
+
+def test_onset_head_without_onsets(mini, tmp_path):
+    """An onset head on an archive packed from version 1 thumbnail folders (no onsets column:
+    still packed, without onsets) is refused, naming the archive."""
+    old = tmp_path / "thumbs-v1"
+    shutil.copytree(mini.thumbs, old)
+    for sidecar in old.glob("*/thumbs.json"):
+        data = json.loads(sidecar.read_text())
+        geometry = data["geometry"]
+        assert geometry["rows"] == geometry["columns"]
+        data.update(version=1, geometry={"size": geometry["rows"], "context": geometry["context"]})
+        sidecar.write_text(json.dumps(data))
+        labels = sidecar.with_name("labels.tsv")
+        labels.write_text("".join(line.rsplit("\t", 1)[0] + "\n" for line in labels.read_text().splitlines()))
+    archive = tmp_path / "v1.npz"
+    run_tool([_binary("pack"), old, "-o", archive, "--split", "1:1:1"], "pack version 1 folders")
+    manifest = json.loads(zipfile.ZipFile(archive).read("manifest.json"))
+    assert manifest["labels"]["targets"] == ["single", "frame"] and "train_onsets.npy" not in zipfile.ZipFile(archive).namelist()
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({**_named_spec("simple"), "heads": [{"kind": "frame"}, {"kind": "onset"}]}))
+    model = tmp_path / "out" / "model.safetensors"
+    result = run("train", archive, "-o", model, *TRAIN, "--arch", spec)
+    assert_clean_failure(result, archive, r"no onset targets for the network's onset head")
+    _assert_no_training_outputs(model)
+    # The same spec without the onset head trains on it.
+    result = run("train", archive, "-o", model, *TRAIN, "--arch", spec, "--heads", "frame")
+    assert result.returncode == 0, result.stderr
 
 
 def test_train_resume_is_a_directory(mini, tmp_path):

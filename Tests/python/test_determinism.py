@@ -40,7 +40,7 @@ TRAIN = ["--arch", "simple", "--labels", "single", "--steps", "40", "--batch", "
 # Every other step only, to keep the archive (and training with debug binaries) small.
 SPECTRO = ["--save-spectrogram", "--every", "2"]
 # The metadata keys of a model; anything else (a date, a host, a path) would be suspect.
-MODEL_METADATA = {"format", "version", "architecture", "labels", "inputSize", "frontEnd", "steps", "batch", "seed",
+MODEL_METADATA = {"format", "version", "network", "input", "frontEnd", "steps", "batch", "seed", "optimizer",
                   "archive", "crop", "distort", "flip"}
 
 
@@ -63,7 +63,7 @@ def tensors(path: Path) -> tuple:
 
 
 def accuracy_of(stderr: str) -> float:
-    match = re.search(r"^test: \d+ examples, accuracy ([0-9.]+)", stderr, re.M)
+    match = re.search(r"^test: \d+ examples\n  \w+: accuracy ([0-9.]+)", stderr, re.M)
     assert match, f"no test accuracy in train's output:\n{stderr[-2000:]}"
     return float(match.group(1))
 

@@ -362,7 +362,7 @@ def test_test_instruments(thumbs):
     for split in ("train", "valid"):
         assert not brght & set(arrays[f"{split}_source"][:, 0].tolist())
     assert {r["id"] for r in manifest["recordings"] if r["split"] == "test"} == brght
-    assert manifest["split"] == {"by": "instrument", "ratios": [3, 1, 1], "seed": 5, "testInstruments": ["FR3Brght"], "leaks": False}
+    assert manifest["split"] == {"by": "instrument", "ratios": [3, 1, 1], "seed": 5, "testInstruments": ["FR3Brght"], "leaks": False, "shuffleBlock": 16}
     assert [r["split"] for r in manifest["recordings"]] == expected_split_of_recordings(thumbs.folders, [3, 1, 1], 5, {"FR3Brght"})
     check_archive_against_folders(manifest, arrays, thumbs.folders, sample=100)
     bad = pack(thumbs.root, "-o", thumbs.work / "none.npz", "--test-instruments", "NoSuchPiano")
@@ -431,7 +431,7 @@ def test_pack_verify_and_info_accept_a_sound_archive(archive, loaded):
     result = pack("verify", archive)
     assert result.returncode == 0, result.stderr
     total = sum(manifest["splits"][s]["count"] for s in SPLITS)
-    assert f"ok (12 members, {total} examples)" in result.stdout
+    assert f"ok (15 members, {total} examples)" in result.stdout
     info = pack("info", archive)
     assert info.returncode == 0, info.stderr
     for split in SPLITS:

@@ -125,8 +125,9 @@ def test_thumbs_schema_rejects(spectro_runs):
     stft = spectro_runs.sidecar("stft", stem)
     assert v.is_valid(cqt) and v.is_valid(stft)
     assert not v.is_valid({**cqt, "format": "piano-notemap"})
-    assert not v.is_valid({**cqt, "version": 2})
+    assert not v.is_valid({**cqt, "version": 1})
     assert not v.is_valid({**cqt, "extra": 1})
+    assert not v.is_valid({**cqt, "geometry": {"size": 32, "context": 16}})
     assert not v.is_valid({k: x for k, x in cqt.items() if k != "digits"})
     assert not v.is_valid({**cqt, "quality": 0})
     assert not v.is_valid({**cqt, "quality": 101})
@@ -216,8 +217,12 @@ def test_archive_schema_rejects(archive_manifests):
         return copied
 
     assert not v.is_valid({**manifest, "format": "piano-thumbs"})
-    assert not v.is_valid({**manifest, "version": 2})
+    assert not v.is_valid({**manifest, "version": 1})
     assert not v.is_valid({**manifest, "extra": 1})
+    assert not v.is_valid(changed(manifest, lambda m: m["labels"].update(targets=["single", "onset"])))
+    assert not v.is_valid(changed(manifest, lambda m: m["split"].update(shuffleBlock=0)))
+    assert not v.is_valid(changed(manifest, lambda m: m["members"].pop(4)))  # train_onsets.npy
+    assert not v.is_valid(changed(manifest, lambda m: m["frontEnd"].update(geometry={"size": 32, "context": 16})))
     assert not v.is_valid({k: x for k, x in manifest.items() if k != "members"})
     assert not v.is_valid(changed(manifest, lambda m: m["split"].update(leaks=True)))
     assert not v.is_valid(changed(step, lambda m: m["split"].update(leaks=False)))
