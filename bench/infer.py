@@ -130,7 +130,7 @@ def run_basic_pitch(wavs):
 
 
 def model_metadata(model):
-    """The safetensors header's __metadata__ (architecture, inputSize, frontEnd JSON)."""
+    """The safetensors header's __metadata__ (network spec, input shape, frontEnd JSON; Schemas/model.md)."""
     with open(model, "rb") as f:
         size = int.from_bytes(f.read(8), "little")
         return json.loads(f.read(size))["__metadata__"]
@@ -142,11 +142,20 @@ def network_share(bin_dir, model, seconds, wall):
     meta = model_metadata(model)
     front = json.loads(meta["frontEnd"])["transform"]
     steps = sum(int(s * front["sampleRate"]) // front["hop"] + 1 for s in seconds.values())
-    out = subprocess.run([str(bin_dir / "bench-train"), "--peak", "--arch", meta["architecture"], "--size", meta["inputSize"],
-                          "--threads", str(JOBS)], check=True, capture_output=True, text=True).stdout.split()
+    if "network" in meta:
+        spec, (_, rows, columns) = json.loads(meta["network"]), json.loads(meta["input"])
+    else:  # version 1 model files
+        spec, rows = {"name": meta["architecture"]}, int(meta["inputSize"])
+        columns = rows
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
+        json.dump(spec, spec_file)
+        spec_file.flush()
+        arch = spec_file.name if "layers" in spec else spec["name"]
+        out = subprocess.run([str(bin_dir / "bench-train"), "--peak", "--arch", arch, "--rows", str(rows), "--columns", str(columns),
+                              "--threads", str(JOBS)], check=True, capture_output=True, text=True).stdout.split()
     flops, peak = int(out[1]), float(out[3])
     achieved = steps * flops / wall / 1e9
-    print(f"network: {meta['architecture']}, {meta['inputSize']}x{meta['inputSize']} input, {flops / 1e6:.1f} MFLOP per step, "
+    print(f"network: {spec['name']}, {rows}x{columns} input, {flops / 1e6:.1f} MFLOP per step, "
           f"{steps} steps in {wall:.2f} s = {steps / wall:.0f} steps/s = {achieved:.1f} GFLOP/s, "
           f"{100 * achieved / peak:.0f}% of sgemm peak {peak:.1f} GFLOP/s ({JOBS} threads; whole process incl. front end)")
 
