@@ -6,12 +6,15 @@ import PianoKit
 struct Corpus: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
-        abstract: "Render a MAPS-layout piano corpus (wav + mid + txt) with fluidsynth.",
+        abstract: "Render a MAPS-layout piano corpus (wav + mid + txt) with fluidsynth, timidity or the built-in synth piano.",
         discussion: """
         Composes isolated notes (ISOL), random chords (RAND), usual chords (UCHO) and generated \
         music (MUS) from a seed, writes each as a Standard MIDI File and a MAPS note list, and \
-        renders it with fluidsynth and a General MIDI SoundFont, two piano programs standing for \
-        two instruments. Files go where MAPS puts them, e.g. \
+        renders it with each instrument: by default two FluidR3 piano programs (fluidsynth), and \
+        on request the other FluidR3 pianos, the OPL3 FM pianos (fluidsynth), the freepats \
+        pianos (timidity) and eight variants of the built-in additive piano (--instruments list \
+        shows them). --augment renders each recording under its own seeded room, EQ, noise, \
+        compression, gain and detuning. Files go where MAPS puts them, e.g. \
         <output>/FR3Grand/ISOL/NO/MAPS_ISOL_NO_F_S0_M60_FR3Grand.{wav,mid,txt}; \
         <output>/corpus.json records the settings. Recordings already there are skipped unless \
         --force is given. The same seed and size give the same files on every machine.
@@ -26,14 +29,17 @@ struct Corpus: ParsableCommand {
     @Option(help: "Seed of the composer.")
     var seed: UInt64 = 1
 
-    @Option(help: "The SoundFont to render with.")
-    var soundfont = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+    @Option(help: "The FluidR3 SoundFont (for the FR3* instruments; default: found in /usr/share/sounds/sf2).")
+    var soundfont: String?
 
     @Option(help: "Comma-separated MAPS categories to render (ISOL,RAND,UCHO,MUS).")
     var categories = CorpusPlan.categories.joined(separator: ",")
 
-    @Option(help: "Comma-separated instrument codes (FR3Grand = GM program 0, FR3Brght = GM program 1).")
+    @Option(help: "Comma-separated instrument codes, or 'list' to print them all.")
     var instruments = Instrument.fluidR3.map(\.code).joined(separator: ",")
+
+    @Flag(help: "Render each recording under its seeded augmentation (room, EQ, noise, compression, gain, detuning).")
+    var augment = false
 
     @Option(name: .shortAndLong, help: "fluidsynth runs in parallel.")
     var jobs = ProcessInfo.processInfo.activeProcessorCount
@@ -46,8 +52,9 @@ struct Corpus: ParsableCommand {
         for category in categoryList where !CorpusPlan.categories.contains(category) {
             throw ValidationError("unknown category '\(category)' (choose from \(CorpusPlan.categories.joined(separator: ",")))")
         }
-        for code in instrumentCodes where !Instrument.fluidR3.contains(where: { $0.code == code }) {
-            throw ValidationError("unknown instrument '\(code)' (choose from \(Instrument.fluidR3.map(\.code).joined(separator: ",")))")
+        guard instruments != "list" else { return }
+        for code in instrumentCodes where !Instrument.known.contains(where: { $0.code == code }) {
+            throw ValidationError("unknown instrument '\(code)' (choose from \(Instrument.known.map(\.code).joined(separator: ",")))")
         }
     }
 
@@ -55,10 +62,16 @@ struct Corpus: ParsableCommand {
     var instrumentCodes: [String] { instruments.split(separator: ",").map(String.init) }
 
     func run() throws {
-        let chosen = Instrument.fluidR3.filter { instrumentCodes.contains($0.code) }
-        let renderer = try FluidSynthRenderer(soundFont: soundfont)
+        if instruments == "list" {
+            for instrument in Instrument.known {
+                let source = instrument.voice == .synth ? "" : " \(instrument.source)"
+                print("\(instrument.code)\t\(instrument.voice.rawValue)\(source) program \(instrument.program)\tfamily \(instrument.family)\t\(instrument.name)")
+            }
+            return
+        }
+        let chosen = Instrument.known.filter { instrumentCodes.contains($0.code) }
         let run = CorpusRun(root: output, size: size, seed: seed, instruments: chosen, categories: categoryList,
-                            renderer: renderer, jobs: jobs, force: force)
+                            soundFont: soundfont, augment: augment, jobs: jobs, force: force)
         let summary = try run.run()
         if !summary.failures.isEmpty { throw ExitCode(1) }
     }

@@ -25,16 +25,21 @@ extension Infer {
     struct Transcribe: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "transcribe",
-            abstract: "Transcribe recordings (the default: `infer model.safetensors audio.wav... -o out`).")
-
-        @Argument(help: "The model written by train.")
-        var model: String
+            abstract: "Transcribe recordings (the default: `infer audio.wav... [-o out] [--model model.safetensors]`).",
+            discussion: """
+            Without --model, the bundled model (docs/model-card.md) transcribes. The older form \
+            `infer model.safetensors audio.wav... -o out` still works: a first argument ending in \
+            .safetensors is the model.
+            """)
 
         @Argument(help: "Wav files, or folders searched recursively for *.wav (a MAPS tree works).")
-        var audio: [String]
+        var inputs: [String]
+
+        @Option(help: "The model written by train (default: the bundled model).")
+        var model: String?
 
         @Option(name: .shortAndLong, help: "Folder for the outputs.")
-        var output: String
+        var output = "."
 
         @Option(help: "Reference notes (MAPS .txt or .mid) for a single recording; by default <stem>.txt or <stem>.mid beside each wav.")
         var reference: String?
@@ -78,11 +83,22 @@ extension Infer {
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
             guard (0 ... 1).contains(onsetThreshold) else { throw ValidationError("--onset-threshold must be in 0...1") }
+            guard !audio.isEmpty else { throw ValidationError("no audio given") }
             if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
             if reference != nil, noReference { throw ValidationError("--reference and --no-reference exclude each other") }
         }
 
+        /// The model and the audio: `--model`, else a first input ending in .safetensors (the older form), else the bundled model.
+        var modelAndAudio: (model: String?, audio: [String]) {
+            if let model { return (model, inputs) }
+            if let first = inputs.first, first.hasSuffix(".safetensors") { return (first, Array(inputs.dropFirst())) }
+            return (nil, inputs)
+        }
+
+        var audio: [String] { modelAndAudio.audio }
+
         func run() throws {
+            let model = try modelAndAudio.model ?? BundledModel.path()
             let transcriber = try Transcriber(modelPath: model)
             var options = InferOptions(heads: transcriber.network.heads.map(\.kind))
             if let threshold { options.decoder.threshold = threshold }

@@ -62,3 +62,77 @@ import Testing
         #expect(formats == [0, 1] && runningStatus == [false, true] && tempoChanges > 0 && pedalled > 10)
     }
 }
+
+@Suite struct InstrumentTests {
+    /// Every known instrument has a unique code, a family, and (but the synth) a source file name;
+    /// none of the evaluation-only sample sets is among them.
+    @Test func knownInstruments() {
+        let codes = Instrument.known.map(\.code)
+        #expect(Set(codes).count == codes.count)
+        #expect(Instrument.known.allSatisfy { !$0.family.isEmpty && ($0.voice == .synth) == $0.source.isEmpty })
+        let reserved = ["musescore", "timgm6mb", "csound"]
+        #expect(Instrument.known.allSatisfy { instrument in !reserved.contains { instrument.source.lowercased().contains($0) } })
+        #expect(Array(Instrument.known.prefix(2)) == Instrument.fluidR3)
+    }
+
+    /// A version 1 manifest's instruments (code, program, name) read as fluidsynth voices, and
+    /// describe the same corpus as today's FluidR3 instruments.
+    @Test func versionOneManifestReads() throws {
+        let v1 = """
+        {"format": "piano-corpus", "version": 1, "size": "demo", "seed": 1, "categories": ["ISOL"],
+         "instruments": [{"code": "FR3Grand", "program": 0, "name": "Yamaha Grand Piano"}],
+         "soundFont": "FluidR3_GM.sf2", "soundFontBytes": 5, "renderer": "x", "sampleRate": 44100, "complete": true}
+        """
+        let old = try JSONDecoder().decode(CorpusManifest.self, from: Data(v1.utf8))
+        #expect(old.instruments[0].voice == .fluidsynth && old.augment == false)
+        let now = CorpusManifest(size: .demo, seed: 1, instruments: [Instrument.fluidR3[0]], categories: ["ISOL"], soundFont: "FluidR3_GM.sf2",
+                                 soundFontBytes: 5, renderer: "y", sampleRate: 44100, augment: false)
+        #expect(now.sameContent(as: old))
+        var augmented = now
+        augmented.augment = true
+        #expect(!augmented.sameContent(as: old))
+    }
+
+    /// The synth renders the same samples every time, and each variant differently.
+    @Test func synthIsDeterministicPerVariant() {
+        let piece = Composer(seed: 3).isolated(pitch: 60, loudness: "F", sustain: false, instrument: Instrument.known.first { $0.voice == .synth }!)
+        let a = SynthPiano(variant: 0).render(piece), b = SynthPiano(variant: 0).render(piece), c = SynthPiano(variant: 1).render(piece)
+        #expect(a == b && a != c)
+        #expect(a.count == 2 * Int((piece.duration * 44100).rounded()))
+        #expect(a.allSatisfy { abs($0) < 1 } && a.contains { abs($0) > 0.01 })
+    }
+
+    /// An augmentation is a function of the seed and the stem.
+    @Test func augmentationIsSeeded() {
+        let a = Augmentation(seed: 1, stem: "x", sampleRate: 44100), b = Augmentation(seed: 1, stem: "x", sampleRate: 44100)
+        #expect(a == b)
+        #expect(a != Augmentation(seed: 2, stem: "x", sampleRate: 44100) && a != Augmentation(seed: 1, stem: "y", sampleRate: 44100))
+        let drawn = (0 ..< 200).map { Augmentation(seed: 1, stem: "s\($0)", sampleRate: 44100) }
+        #expect(drawn.allSatisfy { abs($0.tuningCents) <= 30 && $0.gain >= 0.25 && $0.gain <= 4 })
+        #expect(drawn.contains { $0.reverb == nil } && drawn.contains { $0.reverb != nil } && drawn.contains { $0.noiseSNR != nil })
+    }
+}
+
+@Suite struct BiquadTests {
+    /// |H(e^jw)| of the RBJ designs: the peak's gain at its centre, unity far from it; shelves
+    /// reach their gain on their side and unity on the other.
+    @Test func responses() {
+        func magnitude(_ f: Biquad, at frequency: Double) -> Double {
+            let w = 2 * Double.pi * frequency / 44100
+            func poly(_ c0: Double, _ c1: Double, _ c2: Double) -> (Double, Double) { (c0 + c1 * cos(-w) + c2 * cos(-2 * w), c1 * sin(-w) + c2 * sin(-2 * w)) }
+            let (nr, ni) = poly(f.b0, f.b1, f.b2), (dr, di) = poly(1, f.a1, f.a2)
+            return 20 * log10(sqrt(nr * nr + ni * ni) / sqrt(dr * dr + di * di))
+        }
+        let peak = Biquad.peak(frequency: 1000, gain: 6, q: 1, sampleRate: 44100)
+        #expect(abs(magnitude(peak, at: 1000) - 6) < 1e-6)
+        #expect(abs(magnitude(peak, at: 20)) < 0.05 && abs(magnitude(peak, at: 20000)) < 0.1)
+        let low = Biquad.shelf(frequency: 200, gain: -9, high: false, sampleRate: 44100)
+        #expect(abs(magnitude(low, at: 10) + 9) < 0.05 && abs(magnitude(low, at: 15000)) < 0.05)
+        let high = Biquad.shelf(frequency: 4000, gain: 5, high: true, sampleRate: 44100)
+        #expect(abs(magnitude(high, at: 20000) - 5) < 0.2 && abs(magnitude(high, at: 50)) < 0.05)
+        // Filtering an impulse gives the impulse response; a unit step settles at the DC gain.
+        var step = [Float](repeating: 1, count: 20000)
+        peak.process(&step)
+        #expect(abs(step.last! - 1) < 1e-3)
+    }
+}

@@ -117,6 +117,20 @@ import Testing
             let numericSigmoid = (Loss.sigmoidCrossEntropy(plus, targets: targets, batch: 3).loss - Loss.sigmoidCrossEntropy(minus, targets: targets, batch: 3).loss) / 2e-2
             #expect(abs(numericSigmoid - Double(sigmoidGradient[i])) < 1e-3)
         }
+        // Weighted positives (PyTorch's pos_weight): finite differences, and the closed form
+        // w t log(1 + e^-z) + (1 - t) log(1 + e^z) per output.
+        let (weightedLoss, weightedGradient) = Loss.sigmoidCrossEntropy(logits, targets: targets, batch: 3, positiveWeight: 7)
+        var closedForm = 0.0
+        for i in logits.indices {
+            let z = Double(logits[i]), t = Double(targets[i])
+            closedForm += 7 * t * log(1 + exp(-z)) + (1 - t) * log(1 + exp(z))
+            var plus = logits, minus = logits
+            plus[i] += 1e-2; minus[i] -= 1e-2
+            let numeric = (Loss.sigmoidCrossEntropy(plus, targets: targets, batch: 3, positiveWeight: 7).loss
+                - Loss.sigmoidCrossEntropy(minus, targets: targets, batch: 3, positiveWeight: 7).loss) / 2e-2
+            #expect(abs(numeric - Double(weightedGradient[i])) < 1e-3)
+        }
+        #expect(abs(weightedLoss - closedForm / 3) < 1e-9)
         // Known values: uniform logits give log(classes); a confident right answer gives ~0.
         #expect(abs(Loss.softmaxCrossEntropy([0, 0, 0, 0], labels: [1], classes: 4).loss - log(4)) < 1e-9)
         #expect(Loss.sigmoidCrossEntropy([30], targets: [1], batch: 1).loss < 1e-9)
@@ -229,9 +243,12 @@ import Testing
         {"format": "piano-network", "version": 1, "name": "t",
          "layers": [{"type": "convolution", "filters": 4, "kernel": 3}, {"type": "relu"}, {"type": "maxPool", "window": [1, 2]},
                     {"type": "lrn", "radius": 2}, {"type": "flatten"}, {"type": "dense", "units": 16, "name": "fc"}],
-         "heads": [{"kind": "frame"}, {"kind": "onset", "weight": 2, "layers": [{"type": "dense", "units": 88}]}]}
+         "heads": [{"kind": "frame"}, {"kind": "onset", "weight": 2, "positiveWeight": 5, "layers": [{"type": "dense", "units": 88}]}]}
         """
         let spec = try NetworkSpec.decode(Data(text.utf8))
+        #expect(spec.heads[1].positiveWeight == 5 && spec.heads[0].positiveWeight == nil)
+        #expect((spec.heads[1].rule as? KeySetRule)?.positiveWeight == 5 && (spec.heads[0].rule as? KeySetRule)?.positiveWeight == 1)
+        #expect(!(try spec.json()).contains("\"positiveWeight\" : 1"))
         #expect(spec.layers[0] == .convolution(filters: 4, kernel: (3, 3), stride: (1, 1), padding: .same, name: nil))
         #expect(spec.layers[2] == .maxPool(window: (1, 2), stride: (1, 2), padding: .same))
         var lrn = LRNSettings()
@@ -257,6 +274,8 @@ import Testing
         (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "frame", "weight": -1}]}"#, "weight -1.0 must be positive"),
         (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [{"type": "convolution", "filters": 2, "kernel": [1, 2, 3]}], "heads": [{"kind": "frame"}]}"#, "[rows, columns]"),
         (#"{"format": "piano-network", "version": 2, "name": "t", "layers": [], "heads": [{"kind": "frame"}]}"#, "version 2"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "onset", "positiveWeight": 0}]}"#, "positiveWeight 0.0 is not in (0, 1000]"),
+        (#"{"format": "piano-network", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "single", "positiveWeight": 2}]}"#, "key heads only"),
         (#"{"format": "piano-model", "version": 1, "name": "t", "layers": [], "heads": [{"kind": "frame"}]}"#, "format is 'piano-model'"),
     ])
     func refusesBadSpecs(json: String, problem: String) {

@@ -79,19 +79,3 @@ public struct Composer: Sendable {
         return chord(intervals.map { root + $0 }, stem: stem, folder: folder, velocities: velocities, sustain: sustain, instrument: instrument, rng: &rng)
     }
 }
-
-/// A corpus instrument: a MAPS-style eight-letter code and the SoundFont program that plays it.
-public struct Instrument: Sendable, Equatable, Codable {
-    /// The code that ends every stem, e.g. `FR3Grand`.
-    public var code: String
-    /// General MIDI program number in the SoundFont's bank 0.
-    public var program: Int
-    /// The preset's name, for people.
-    public var name: String
-
-    /// The two FluidR3 pianos the corpus uses.
-    public static let fluidR3: [Instrument] = [
-        Instrument(code: "FR3Grand", program: 0, name: "Yamaha Grand Piano"),
-        Instrument(code: "FR3Brght", program: 1, name: "Bright Yamaha Grand"),
-    ]
-}

@@ -10,8 +10,8 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
 
     /// Always `piano-corpus`.
     public var format = formatName
-    /// Format version.
-    public var version = 1
+    /// Format version: 2 adds each instrument's `voice`, `source` and `family` and `augment`.
+    public var version = 2
     /// demo or full.
     public var size: CorpusSize
     /// The composer's seed.
@@ -20,12 +20,14 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
     public var instruments: [Instrument]
     /// The MAPS categories rendered.
     public var categories: [String]
-    /// The SoundFont's file name and size in bytes (its path may differ between machines).
+    /// The FluidR3 SoundFont's file name (its path may differ between machines).
     public var soundFont: String
-    /// The SoundFont's size in bytes.
+    /// The FluidR3 SoundFont's size in bytes.
     public var soundFontBytes: Int
-    /// fluidsynth's version line.
+    /// The renderers' version lines, `; `-separated.
     public var renderer: String
+    /// Whether each recording was rendered under its seeded `Augmentation` (absent in version 1: false).
+    public var augment: Bool
     /// Output sample rate.
     public var sampleRate: Int
     /// Number of recordings, once the corpus is complete.
@@ -33,13 +35,49 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
     /// Whether every recording has been rendered.
     public var complete = false
 
-    /// Whether `other` describes the same corpus content (ignoring progress).
+    /// Creates a manifest.
+    public init(size: CorpusSize, seed: UInt64, instruments: [Instrument], categories: [String], soundFont: String, soundFontBytes: Int,
+                renderer: String, sampleRate: Int, augment: Bool) {
+        self.size = size
+        self.seed = seed
+        self.instruments = instruments
+        self.categories = categories
+        self.soundFont = soundFont
+        self.soundFontBytes = soundFontBytes
+        self.renderer = renderer
+        self.sampleRate = sampleRate
+        self.augment = augment
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, size, seed, instruments, categories, soundFont, soundFontBytes, renderer, sampleRate, augment, recordings, complete
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        format = try container.decode(String.self, forKey: .format)
+        version = try container.decode(Int.self, forKey: .version)
+        size = try container.decode(CorpusSize.self, forKey: .size)
+        seed = try container.decode(UInt64.self, forKey: .seed)
+        instruments = try container.decode([Instrument].self, forKey: .instruments)
+        categories = try container.decode([String].self, forKey: .categories)
+        soundFont = try container.decode(String.self, forKey: .soundFont)
+        soundFontBytes = try container.decode(Int.self, forKey: .soundFontBytes)
+        renderer = try container.decode(String.self, forKey: .renderer)
+        sampleRate = try container.decode(Int.self, forKey: .sampleRate)
+        augment = try container.decodeIfPresent(Bool.self, forKey: .augment) ?? false
+        recordings = try container.decodeIfPresent(Int.self, forKey: .recordings)
+        complete = try container.decode(Bool.self, forKey: .complete)
+    }
+
+    /// Whether `other` describes the same corpus content (ignoring progress, versions, and the
+    /// instruments' names, sources and families, which version 1 did not record).
     func sameContent(as other: CorpusManifest) -> Bool {
-        var a = self, b = other
-        a.recordings = nil; b.recordings = nil
-        a.complete = false; b.complete = false
-        a.renderer = ""; b.renderer = ""
-        return a == b
+        func key(_ m: CorpusManifest) -> [String] {
+            [m.size.rawValue, String(m.seed), m.categories.joined(separator: ","), m.soundFont, String(m.soundFontBytes), String(m.sampleRate), String(m.augment)]
+                + m.instruments.map { "\($0.code) \($0.program) \($0.voice.rawValue)" }
+        }
+        return key(self) == key(other)
     }
 }
 
@@ -55,21 +93,25 @@ public struct CorpusRun: Sendable {
     public var instruments: [Instrument]
     /// The MAPS categories.
     public var categories: [String]
-    /// The renderer.
-    public var renderer: FluidSynthRenderer
-    /// fluidsynth runs in parallel.
+    /// The FluidR3 SoundFont for the instruments whose source is FluidR3's (a `--soundfont` given by the user).
+    public var soundFont: String?
+    /// Whether to render each recording under its seeded `Augmentation`.
+    public var augment: Bool
+    /// Renderer runs in parallel.
     public var jobs: Int
     /// Whether to re-render existing files.
     public var force: Bool
 
     /// Creates a run.
-    public init(root: String, size: CorpusSize, seed: UInt64, instruments: [Instrument], categories: [String], renderer: FluidSynthRenderer, jobs: Int, force: Bool) {
+    public init(root: String, size: CorpusSize, seed: UInt64, instruments: [Instrument], categories: [String], soundFont: String? = nil,
+                augment: Bool = false, jobs: Int, force: Bool) {
         self.root = root
         self.size = size
         self.seed = seed
         self.instruments = instruments
         self.categories = categories
-        self.renderer = renderer
+        self.soundFont = soundFont
+        self.augment = augment
         self.jobs = jobs
         self.force = force
     }
@@ -77,13 +119,43 @@ public struct CorpusRun: Sendable {
     /// Pieces rendered in one fluidsynth run, at most.
     static let piecesPerSheet = 48
 
+    /// The renderer of each instrument, by code; fails before any work if one cannot be made.
+    func renderers() throws -> [String: any PieceRenderer] {
+        var result: [String: any PieceRenderer] = [:]
+        for instrument in instruments {
+            switch instrument.voice {
+            case .synth: result[instrument.code] = SynthPiano(variant: instrument.program)
+            case .fluidsynth where instrument.source == Instrument.fluidR3File && soundFont != nil:
+                result[instrument.code] = try SheetRenderer(engine: .fluidsynth(soundFont: soundFont!))
+            case .fluidsynth, .timidity: result[instrument.code] = try SheetRenderer(instrument: instrument)
+            }
+        }
+        return result
+    }
+
     /// Renders the corpus; returns the batch summary (items are recordings).
     public func run() throws -> BatchSummary {
-        let pieces = CorpusPlan.pieces(size: size, seed: seed, instruments: instruments, categories: Set(categories))
-        let soundFontBytes = ((try? FileManager.default.attributesOfItem(atPath: renderer.soundFont))?[.size] as? Int) ?? 0
+        let renderers = try renderers()
+        let sampleRate = 44100
+        var pieces = CorpusPlan.pieces(size: size, seed: seed, instruments: instruments, categories: Set(categories))
+        var augmentations: [String: Augmentation] = [:]
+        if augment {
+            for i in pieces.indices {
+                let drawn = Augmentation(seed: seed, stem: pieces[i].stem, sampleRate: Double(sampleRate))
+                pieces[i].tuningCents = drawn.tuningCents
+                augmentations[pieces[i].stem] = drawn
+            }
+        }
+        let fluidR3 = soundFont ?? ((try? Instrument.fluidR3[0].sourcePath()) ?? Instrument.fluidR3File)
+        let soundFontBytes = ((try? FileManager.default.attributesOfItem(atPath: fluidR3))?[.size] as? Int) ?? 0
+        var versions: [String] = []
+        for instrument in instruments {
+            let line = renderers[instrument.code]!.version()
+            if !versions.contains(line) { versions.append(line) }
+        }
         var manifest = CorpusManifest(size: size, seed: seed, instruments: instruments, categories: categories,
-                                      soundFont: URL(fileURLWithPath: renderer.soundFont).lastPathComponent, soundFontBytes: soundFontBytes,
-                                      renderer: renderer.version(), sampleRate: renderer.sampleRate)
+                                      soundFont: URL(fileURLWithPath: fluidR3).lastPathComponent, soundFontBytes: soundFontBytes,
+                                      renderer: versions.joined(separator: "; "), sampleRate: sampleRate, augment: augment)
         let manifestPath = root + "/" + CorpusManifest.fileName
         if !force, let data = FileManager.default.contents(atPath: manifestPath) {
             guard let existing = try? JSONDecoder().decode(CorpusManifest.self, from: data) else {
@@ -100,18 +172,25 @@ public struct CorpusRun: Sendable {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         let pending = pieces.filter { force || !isComplete($0) }
-        var sheets: [[Piece]] = []
-        for start in stride(from: 0, to: pending.count, by: Self.piecesPerSheet) {
-            sheets.append(Array(pending[start ..< min(start + Self.piecesPerSheet, pending.count)]))
+        // Sheets of one instrument each, in the corpus's order.
+        var sheets: [(instrument: String, pieces: [Piece])] = []
+        for instrument in instruments {
+            let own = pending.filter { $0.folder.hasPrefix(instrument.code + "/") }
+            for start in stride(from: 0, to: own.count, by: Self.piecesPerSheet) {
+                sheets.append((instrument.code, Array(own[start ..< min(start + Self.piecesPerSheet, own.count)])))
+            }
         }
-        let root = self.root, renderer = self.renderer
-        let sheetSummary = BatchRunner.run(sheets, jobs: jobs, label: "corpus", name: { "\(root) (sheet of \($0.count) from \($0[0].stem))" }) { sheet, _ in
-            let audio = try renderer.render(sheet, workDirectory: work)
-            for (piece, samples) in zip(sheet, audio) {
+        let root = self.root, drawn = augmentations
+        let sheetSummary = BatchRunner.run(sheets, jobs: jobs, label: "corpus", name: { "\(root) (sheet of \($0.pieces.count) from \($0.pieces[0].stem))" }) { sheet, _ in
+            let renderer = renderers[sheet.instrument]!
+            let audio = try renderer.render(sheet.pieces, workDirectory: work)
+            for (piece, rendered) in zip(sheet.pieces, audio) {
+                var samples = rendered
+                drawn[piece.stem]?.apply(to: &samples, sampleRate: renderer.sampleRate)
                 let base = root + "/" + piece.folder + "/" + piece.stem
                 try AtomicWrite.write(Data(MIDIWriter.encode(piece.midiFile, runningStatus: piece.style.runningStatus)), to: base + ".mid")
                 try AtomicWrite.write(Data(MAPSNoteList.format(piece.notes).utf8), to: base + ".txt")
-                try WavWriter.write(samples: samples, channels: 2, sampleRate: renderer.sampleRate, to: base + ".wav")
+                try WavWriter.write(samples: WavWriter.quantize(samples), channels: 2, sampleRate: renderer.sampleRate, to: base + ".wav")
             }
             return .made
         }

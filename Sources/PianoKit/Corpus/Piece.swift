@@ -53,6 +53,9 @@ public struct Piece: Sendable {
     public var tail = 0.6
     /// The file layout.
     public var style: MIDIStyle
+    /// How far the instrument is tuned away from A440 while playing the piece, in cents (an
+    /// augmentation: the labels stay the keys played). Not written into the piece's MIDI file.
+    public var tuningCents = 0.0
 
     /// The Standard MIDI File of the piece, with the pedal on channel 0.
     ///

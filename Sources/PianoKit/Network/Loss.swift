@@ -22,15 +22,20 @@ public enum Loss {
         return (loss / Double(batch), gradient)
     }
 
-    /// Sigmoid binary cross-entropy against 0/1 targets, summed over outputs, averaged over the batch.
-    public static func sigmoidCrossEntropy(_ logits: [Float], targets: [Float], batch: Int) -> (loss: Double, gradient: [Float]) {
+    /// Sigmoid binary cross-entropy against targets in 0...1, summed over outputs, averaged over
+    /// the batch; the positive term weighted by `positiveWeight` (PyTorch's `pos_weight`):
+    /// -(w t log s(z) + (1 - t) log(1 - s(z))) per output.
+    public static func sigmoidCrossEntropy(_ logits: [Float], targets: [Float], batch: Int, positiveWeight: Double = 1) -> (loss: Double, gradient: [Float]) {
         var gradient = [Float](repeating: 0, count: logits.count)
         var loss = 0.0
         for i in logits.indices {
             let z = Double(logits[i]), t = Double(targets[i])
-            // max(z, 0) - z t + log(1 + e^-|z|): stable for any z.
-            loss += max(z, 0) - z * t + log1p(exp(-abs(z)))
-            gradient[i] = Float((1 / (1 + exp(-z)) - t) / Double(batch))
+            // softplus(x) = max(x, 0) + log(1 + e^-|x|) is stable for any x; -log s(z) = softplus(-z),
+            // -log(1 - s(z)) = softplus(z).
+            let tail = log1p(exp(-abs(z)))
+            loss += positiveWeight * t * (max(-z, 0) + tail) + (1 - t) * (max(z, 0) + tail)
+            let s = 1 / (1 + exp(-z))
+            gradient[i] = Float((s * (positiveWeight * t + 1 - t) - positiveWeight * t) / Double(batch))
         }
         return (loss / Double(batch), gradient)
     }

@@ -11,7 +11,7 @@ public final class OutputHead {
 
     init(spec: HeadSpec, layers: [Layer]) {
         self.spec = spec
-        rule = spec.kind.rule
+        rule = spec.rule
         self.layers = layers
     }
 

@@ -370,19 +370,30 @@ public struct HeadSpec: Codable, Sendable, Equatable {
     public var name: String?
     /// Its own layers after the trunk; nil: one dense layer.
     public var layers: [LayerSpec]?
+    /// Key heads: the weight of the positive term of the cross-entropy (nil: 1). Onsets are rare
+    /// (a key starts at about one step in a hundred it sounds at), so an onset head learns to
+    /// say "no" everywhere unless its positives weigh more.
+    public var positiveWeight: Double?
 
     /// Creates a head.
-    public init(kind: HeadKind, weight: Double = 1, name: String? = nil, layers: [LayerSpec]? = nil) {
+    public init(kind: HeadKind, weight: Double = 1, name: String? = nil, layers: [LayerSpec]? = nil, positiveWeight: Double? = nil) {
         self.kind = kind
         self.weight = weight
         self.name = name
         self.layers = layers
+        self.positiveWeight = positiveWeight
+    }
+
+    /// The head's rule, with its positive weight.
+    public var rule: any HeadRule {
+        guard kind != .single, let positiveWeight else { return kind.rule }
+        return KeySetRule(kind: kind, positiveWeight: positiveWeight)
     }
 
     /// The layers the head builds: its own, or one dense layer of its output size.
     public var layersOrDefault: [LayerSpec] { layers ?? [.dense(units: kind.outputs, name: nil)] }
 
-    private enum CodingKeys: String, CodingKey { case kind, weight, name, layers }
+    private enum CodingKeys: String, CodingKey { case kind, weight, name, layers, positiveWeight }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -394,5 +405,10 @@ public struct HeadSpec: Codable, Sendable, Equatable {
         weight = try c.decodeIfPresent(Double.self, forKey: .weight) ?? 1
         name = try c.decodeIfPresent(String.self, forKey: .name)
         layers = try c.decodeIfPresent([LayerSpec].self, forKey: .layers)
+        positiveWeight = try c.decodeIfPresent(Double.self, forKey: .positiveWeight)
+        if let positiveWeight, !(positiveWeight > 0 && positiveWeight <= 1000) {
+            throw FormatError("head \(kind.rawValue): positiveWeight \(positiveWeight) is not in (0, 1000]")
+        }
+        if positiveWeight != nil, kind == .single { throw FormatError("head single: positiveWeight applies to key heads only") }
     }
 }

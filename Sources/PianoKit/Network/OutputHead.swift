@@ -121,6 +121,14 @@ public struct SingleLabelRule: HeadRule {
 /// sounding keys (`frame`) or starting keys (`onset`).
 public struct KeySetRule: HeadRule {
     public let kind: HeadKind
+    /// Weight of the positive (sounding or starting) term of the loss, 1 = plain cross-entropy.
+    public var positiveWeight = 1.0
+
+    /// A rule of `kind` (frame or onset).
+    public init(kind: HeadKind, positiveWeight: Double = 1) {
+        self.kind = kind
+        self.positiveWeight = positiveWeight
+    }
     public var outputs: Int { pianoKeys.count }
 
     public func probabilities(_ logits: ArraySlice<Float>) -> [Float] { logits.map { Float(1 / (1 + exp(-Double($0)))) } }
@@ -128,7 +136,7 @@ public struct KeySetRule: HeadRule {
     func targets(_ batch: TargetBatch) -> [Float] { kind == .onset ? batch.onsets : batch.frames }
 
     public func loss(_ logits: [Float], targets: TargetBatch) -> (loss: Double, gradient: [Float]) {
-        Loss.sigmoidCrossEntropy(logits, targets: self.targets(targets), batch: targets.count)
+        Loss.sigmoidCrossEntropy(logits, targets: self.targets(targets), batch: targets.count, positiveWeight: positiveWeight)
     }
 
     public func decisions(_ logits: [Float], count: Int) -> [[Int]] {

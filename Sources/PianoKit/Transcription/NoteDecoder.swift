@@ -17,7 +17,8 @@ import Foundation
 ///   `onsetThreshold`), and lasts while the frame probability stays at or above `threshold`,
 ///   bridging gaps of up to `gapSteps`, until the key's next onset peak (`onsetGatedRuns`).
 ///
-/// Notes shorter than `minNoteSeconds` are dropped.
+/// Notes shorter than `minNoteSeconds` are dropped. With the level image, each note gets a MIDI
+/// velocity from the level at its fundamental over its first steps (`velocity`).
 public struct NoteDecoder: Codable, Sendable, Equatable {
     /// Single: a step's class counts only with at least this probability (else silence). Frame: a key sounds at this probability.
     public var threshold: Float
@@ -94,8 +95,26 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
             runs = monophonicRuns(single)
         }
         return runs.filter { $0.steps.count >= minSteps }
-            .map { Note(onset: grid.time(ofStep: $0.steps.lowerBound), offset: grid.time(ofStep: $0.steps.upperBound), pitch: $0.pitch) }
+            .map { run in
+                Note(onset: grid.time(ofStep: run.steps.lowerBound), offset: grid.time(ofStep: run.steps.upperBound), pitch: run.pitch,
+                     velocity: levels.flatMap { velocity($0, pitch: run.pitch, steps: run.steps, transform: transform, decibelRange: decibelRange) })
+            }
             .sorted(by: Note.byOnset)
+    }
+
+    /// A MIDI velocity 1...127 for a note of `pitch` over `steps`: the highest level at its
+    /// fundamental's bins over its first four steps, in dB below the recording's peak, mapped
+    /// linearly with 0 dB = 127 and -50 dB = 1 (levels are relative to the loudest moment of the
+    /// recording, so this is the note's loudness within the recording, not an absolute one).
+    /// nil when the pitch is outside the transform's range.
+    func velocity(_ image: LevelImage, pitch: Int, steps: Range<Int>, transform: TransformParameters, decibelRange: Double) -> Int? {
+        guard let bins = transform.bins(ofPitch: pitch) else { return nil }
+        let last = min(steps.lowerBound + 4, steps.upperBound, image.frames)
+        guard steps.lowerBound < last else { return nil }
+        var peak: Float = 0
+        for t in steps.lowerBound ..< last { for b in bins { peak = max(peak, image.levels[t * image.bins + b]) } }
+        let decibels = (Double(peak) - 1) * decibelRange
+        return min(127, max(1, Int((127 + decibels * 126 / 50).rounded())))
     }
 
     /// Single-label outputs: runs of one class after the majority vote, silence dropped.

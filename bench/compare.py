@@ -1,0 +1,92 @@
+"""Scores transcriptions against MAPS references with mir_eval, pooled per MAPS category and over
+all files: note-onset P/R/F1 (onsets within 50 ms, pitch exact, offsets ignored; counts summed
+over files) and frame P/R/F1 (10 ms frames, mir_eval.multipitch counts summed over files).
+
+    python bench/compare.py REFERENCE_FOLDER NAME=ESTIMATE_FOLDER...
+
+Each estimate folder holds <stem>.txt MAPS note lists (what infer and
+bench/transcribe_basic_pitch.py write) for the <stem>.wav/<stem>.txt pairs under REFERENCE_FOLDER.
+"""
+import sys
+import warnings
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+
+HOP = 0.01
+
+
+def read(path):
+    rows = [l.split() for l in Path(path).read_text().splitlines()[1:] if l.strip()]
+    return [(float(a), float(b), int(c)) for a, b, c in rows]
+
+
+def note_counts(ref, est):
+    if not ref or not est:
+        return np.array([0, len(est), len(ref)])
+    ri = np.array([(a, b) for a, b, _ in ref]); ei = np.array([(a, max(b, a + 1e-3)) for a, b, _ in est])
+    rp = mir_eval.util.midi_to_hz(np.array([p for *_, p in ref], float))
+    ep = mir_eval.util.midi_to_hz(np.array([p for *_, p in est], float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matched = len(mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None))
+    return np.array([matched, len(est), len(ref)])
+
+
+def frame_counts(ref, est):
+    end = max([b for _, b, _ in ref + est] + [0]) + HOP
+    times = np.arange(0, end, HOP)
+
+    def roll(notes):
+        active = [[] for _ in times]
+        for a, b, p in notes:
+            for i in range(int(np.ceil(a / HOP - 1e-9)), min(len(times), int(np.ceil(b / HOP - 1e-9)))):
+                active[i].append(p)
+        return [set(x) for x in active]
+
+    r, e = roll(ref), roll(est)
+    tp = sum(len(x & y) for x, y in zip(r, e))
+    return np.array([tp, sum(map(len, e)), sum(map(len, r))])
+
+
+def prf(c):
+    p = c[0] / c[1] if c[1] else 0.0
+    r = c[0] / c[2] if c[2] else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def category(stem):
+    for name in ("ISOL", "RAND", "UCHO", "MUS"):
+        if stem.startswith(f"MAPS_{name}"):
+            return name
+    return "other"
+
+
+def main():
+    root = Path(sys.argv[1])
+    systems = dict(a.split("=", 1) for a in sys.argv[2:])
+    refs = {w.stem: w.with_suffix(".txt") for w in sorted(root.rglob("*.wav")) if w.with_suffix(".txt").is_file()}
+    print(f"{len(refs)} recordings under {root}")
+    print(f"{'category':<8}{'files':>6}  " + "".join(f"{n + ' note P/R/F1':>26}{n + ' frame F1':>16}" for n in systems))
+    totals = {n: [np.zeros(3, int), np.zeros(3, int)] for n in systems}
+    for cat in ("ISOL", "RAND", "UCHO", "MUS", "pooled"):
+        stems = [s for s in refs if cat == "pooled" or category(s) == cat]
+        if not stems:
+            continue
+        row = f"{cat:<8}{len(stems):>6}  "
+        for name, folder in systems.items():
+            nc, fc = np.zeros(3, int), np.zeros(3, int)
+            for s in stems:
+                ref = read(refs[s])
+                est_path = Path(folder) / f"{s}.txt"
+                est = read(est_path) if est_path.is_file() else []
+                nc += note_counts(ref, est)
+                fc += frame_counts(ref, est)
+            p, r, f = prf(nc)
+            row += f"{p:>10.3f}{r:>8.3f}{f:>8.3f}{prf(fc)[2]:>16.3f}"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
