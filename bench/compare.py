@@ -1,6 +1,8 @@
 """Scores transcriptions against MAPS references with mir_eval, pooled per MAPS category and over
 all files: note-onset P/R/F1 (onsets within 50 ms, pitch exact, offsets ignored; counts summed
-over files) and frame P/R/F1 (10 ms frames, mir_eval.multipitch counts summed over files).
+over files) and frame P/R/F1 (10 ms frames, mir_eval.multipitch counts summed over files); and,
+where an estimate folder has velocities (<stem>.mid, or basic-pitch's <stem>.velocity.tsv), the
+Pearson correlation of estimated with true MIDI velocity over the matched notes.
 
     python bench/compare.py REFERENCE_FOLDER NAME=ESTIMATE_FOLDER...
 
@@ -20,6 +22,44 @@ HOP = 0.01
 def read(path):
     rows = [l.split() for l in Path(path).read_text().splitlines()[1:] if l.strip()]
     return [(float(a), float(b), int(c)) for a, b, c in rows]
+
+
+def velocities_of(folder, stem):
+    """{(onset rounded to 1 ms, pitch): velocity} of an estimate, or None when it has none."""
+    mid, tsv = Path(folder) / f"{stem}.mid", Path(folder) / f"{stem}.velocity.tsv"
+    if tsv.is_file():
+        rows = [l.split() for l in tsv.read_text().splitlines() if l.strip()]
+        return {(round(float(t), 3), int(p)): int(v) for t, p, v in rows}
+    if mid.is_file():
+        import pretty_midi
+        notes = [n for i in pretty_midi.PrettyMIDI(str(mid)).instruments for n in i.notes]
+        return {(round(n.start, 3), n.pitch): n.velocity for n in notes}
+    return None
+
+
+def true_velocities(reference_txt):
+    import pretty_midi
+    notes = [n for i in pretty_midi.PrettyMIDI(str(reference_txt.with_suffix(".mid"))).instruments for n in i.notes]
+    return {(round(n.start, 3), n.pitch): n.velocity for n in notes}
+
+
+def velocity_pairs(ref, est, ref_vel, est_vel):
+    """(true, estimated) velocity of each matched note."""
+    if not ref or not est or ref_vel is None or est_vel is None:
+        return []
+    ri = np.array([(a, b) for a, b, _ in ref]); ei = np.array([(a, max(b, a + 1e-3)) for a, b, _ in est])
+    rp = mir_eval.util.midi_to_hz(np.array([p for *_, p in ref], float))
+    ep = mir_eval.util.midi_to_hz(np.array([p for *_, p in est], float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matched = mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None)
+    pairs = []
+    for i, j in matched:
+        rv = ref_vel.get((round(ref[i][0], 3), ref[i][2])) or min(ref_vel.items(), key=lambda kv: abs(kv[0][0] - ref[i][0]) + 100 * (kv[0][1] != ref[i][2]))[1]
+        ev = est_vel.get((round(est[j][0], 3), est[j][2]))
+        if ev is not None:
+            pairs.append((rv, ev))
+    return pairs
 
 
 def note_counts(ref, est):
@@ -68,13 +108,14 @@ def main():
     systems = dict(a.split("=", 1) for a in sys.argv[2:])
     refs = {w.stem: w.with_suffix(".txt") for w in sorted(root.rglob("*.wav")) if w.with_suffix(".txt").is_file()}
     print(f"{len(refs)} recordings under {root}")
-    print(f"{'category':<8}{'files':>6}  " + "".join(f"{n + ' note P/R/F1':>26}{n + ' frame F1':>16}" for n in systems))
-    totals = {n: [np.zeros(3, int), np.zeros(3, int)] for n in systems}
+    print(f"{'':<14}" + "".join(f"{n[:40]:>42}" for n in systems))
+    print(f"{'category':<8}{'files':>6}" + f"{'note P':>10}{'note R':>8}{'note F1':>8}{'frame F1':>16}" * len(systems))
+    pairs = {n: [] for n in systems}
     for cat in ("ISOL", "RAND", "UCHO", "MUS", "pooled"):
         stems = [s for s in refs if cat == "pooled" or category(s) == cat]
         if not stems:
             continue
-        row = f"{cat:<8}{len(stems):>6}  "
+        row = f"{cat:<8}{len(stems):>6}"
         for name, folder in systems.items():
             nc, fc = np.zeros(3, int), np.zeros(3, int)
             for s in stems:
@@ -83,9 +124,16 @@ def main():
                 est = read(est_path) if est_path.is_file() else []
                 nc += note_counts(ref, est)
                 fc += frame_counts(ref, est)
+                if cat == "pooled" and refs[s].with_suffix(".mid").is_file():
+                    pairs[name] += velocity_pairs(ref, est, true_velocities(refs[s]), velocities_of(folder, s))
             p, r, f = prf(nc)
             row += f"{p:>10.3f}{r:>8.3f}{f:>8.3f}{prf(fc)[2]:>16.3f}"
         print(row)
+    for name, found in pairs.items():
+        if len(found) > 2:
+            true, estimated = np.array(found, float).T
+            print(f"{name}: velocity of {len(found)} matched notes, Pearson r {np.corrcoef(true, estimated)[0, 1]:.3f}, "
+                  f"mean absolute error {np.mean(np.abs(true - estimated)):.1f}")
 
 
 if __name__ == "__main__":

@@ -11,11 +11,15 @@
 #   2  ingest, spectro (88x16 thumbnails, one row per key) and pack the training pianos
 #   3  train the per-key frame+onset network (--arch, default networks/piano88.json)
 #   4  infer on DEV over a grid of thresholds (the choice is made here, never on TEST)
-#   5  infer on TEST with the chosen thresholds; basic-pitch on the same files (bench/infer.py)
+#   5  infer on TEST with the chosen threshold; basic-pitch 0.4.0 on the same files
+#      (bench/transcribe_basic_pitch.py, in .venv-bench as bench/infer.sh makes it); both scored
+#      by bench/compare.py per MAPS category and pooled
+#   6  the paper's single-label task: the paper's front end (32x32) and `simple` network on the
+#      training pianos' isolated notes, step accuracy on the left-out pianos' isolated notes
 # Build first: swift build -c release. The left-out family is freepats (timidity); the
 # evaluation-only SoundFonts named in the developers' guide are never used.
 set -euo pipefail
-out=pianos stage=1 stop=9 steps=8000 arch=networks/piano88.json
+out=pianos stage=1 stop=9 steps=10000 arch=networks/piano88.json
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
@@ -49,7 +53,7 @@ if run 2; then
     time "$bin/pack" thumbs-train -o train.npz --split 19:1:0
 fi
 if run 3; then
-    time "$bin/train" train.npz -o piano88.safetensors --arch "$arch" --steps "$steps" --eval-every 1000 2>&1 | tee train.log
+    time "$bin/train" train.npz -o piano88.safetensors --arch "$arch" --steps "$steps" --lr-decay-steps $((steps / 2)) --eval-every 1000 2>&1 | tee train.log
 fi
 if run 4; then
     for t in 0.3 0.5 0.7 0.8 0.9; do
@@ -62,6 +66,13 @@ if run 5; then
     t="$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^F1=/) {split($i, a, "="); f = a[2]; break}
               sub(":", "", $4); if (f > best) {best = f; pick = $4}} END {print pick}' dev.txt)"
     echo "chosen on DEV: onset threshold $t"
-    "$bin/infer" piano88.safetensors test -o "test-$t" --onset-threshold "$t" --force >/dev/null 2>&1 || true
-    python3 "$repo/bench/summary.py" "test-$t" --by-category | tee test.txt
+    "$bin/infer" piano88.safetensors test -o "test-$t" --onset-threshold "$t" --force --no-reference 2>&1 | tail -1
+    [ -d bp-test ] || "$repo/.venv-bench/bin/python" "$repo/bench/transcribe_basic_pitch.py" bp-test test
+    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$t" basic-pitch=bp-test | tee test.txt
+fi
+if run 6; then
+    "$bin/ingest" test -o notemaps-test
+    "$bin/spectro" notemaps-train/MAPS_ISOL_* notemaps-test/MAPS_ISOL_* -o thumbs-isol32
+    "$bin/pack" thumbs-isol32 -o isol32.npz --test-instruments "$TEST" --split 19:1
+    time "$bin/train" isol32.npz -o isol-simple.safetensors --arch simple --heads single --steps 5000 --eval-every 1000 2>&1 | tee isol.log
 fi

@@ -10,6 +10,9 @@ packages=(
   libopenblas-dev      # CNN matrix work
   fluidsynth           # corpus rendering
   fluid-soundfont-gm   # FluidR3 GM SoundFont
+  opl3-soundfont       # OPL3 FM pianos (corpus --instruments OPL3Pno1,OPL3Pno2)
+  timidity             # renders GUS patches (corpus --instruments FPGrand,FPBrght)
+  freepats             # the freepats pianos
 )
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

@@ -11,10 +11,12 @@
 #              instrument (FR3Brght) the model never hears          -> DIR/data.npz
 #   4 train    the CNN on the archive                                -> DIR/model.safetensors (+ log, loss curve)
 #   5 infer    transcribe the held-out instrument's pieces (MUS)    -> DIR/infer (MIDI, note lists, piano rolls, metrics)
+#   6 bundled  the bundled model (docs/model-card.md) on pieces played by the freepats piano,
+#              a sample set neither model ever heard (rendered by timidity) -> DIR/infer-bundled
 #
 # Build first (swift build -c release); scripts/demo.sh installs, builds and runs this.
 set -euo pipefail
-stage=0 stop_stage=5 out=demo steps=1000 arch=simple labels=multi
+stage=0 stop_stage=6 out=demo steps=1000 arch=simple labels=multi
 while [ $# -gt 0 ]; do
     case "$1" in
         --stage) stage="$2"; shift 2 ;;
@@ -44,6 +46,7 @@ run() {  # run N NAME COMMAND...: run a stage when N is within --stage..--stop-s
 }
 
 run 0 corpus "$bin/corpus" --size demo -o "$out/corpus"
+run 0 corpus-freepats "$bin/corpus" --size demo --categories MUS --instruments FPGrand -o "$out/corpus-freepats"
 run 1 ingest "$bin/ingest" "$out/corpus" -o "$out/notemaps"
 run 2 spectro "$bin/spectro" "$out/notemaps" -o "$out/thumbs"
 run 3 pack "$bin/pack" "$out/thumbs" -o "$out/data.npz" --test-instruments "$test_instrument"
@@ -51,9 +54,13 @@ run 3 verify "$bin/pack" verify "$out/data.npz"
 run 4 train "$bin/train" "$out/data.npz" -o "$out/model.safetensors" --arch "$arch" --labels "$labels" \
     --steps "$steps" --eval-every 250
 run 5 infer "$bin/infer" "$out/model.safetensors" "$out/corpus/$test_instrument/MUS" -o "$out/infer" --force
+run 6 bundled "$bin/infer" "$out/corpus-freepats/FPGrand/MUS" -o "$out/infer-bundled" --force
 
 if [ "$stop_stage" -ge 5 ]; then
     echo
     echo "model $out/model.safetensors (log $out/model.log.csv, loss curve $out/model.loss.svg), trained on FR3Grand"
     echo "transcriptions of $test_instrument's pieces in $out/infer: <stem>.mid, <stem>.txt, piano rolls <stem>.roll.svg, metrics <stem>.metrics.json, summary.json"
+fi
+if [ "$stop_stage" -ge 6 ]; then
+    echo "the bundled model's transcriptions of the freepats piano's pieces in $out/infer-bundled"
 fi

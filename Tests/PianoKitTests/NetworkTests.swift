@@ -89,6 +89,29 @@ import Testing
         check(ReLU(shape), input: Self.spaced(2 * shape.count, seed: 7), batch: 2)
     }
 
+    /// Row shifts: the gradient by finite differences, and the forward pass against its definition
+    /// (out[c S + i][r] = in[c][r + s_i], zero outside), shifts past the height included.
+    @Test func rowShifts() {
+        let shape = ActivationShape(channels: 2, height: 5, width: 3), shifts = [0, 2, -1, 7]
+        let layer = RowShifts(shape, shifts: shifts)
+        let input = Self.random(2 * shape.count, seed: 8)
+        check(layer, input: input, batch: 2)
+        let out = layer.forward(input, batch: 2)
+        for n in 0 ..< 2 {
+            for c in 0 ..< 2 {
+                for (i, shift) in shifts.enumerated() {
+                    for r in 0 ..< 5 {
+                        for w in 0 ..< 3 {
+                            let source = r + shift
+                            let expected = (0 ..< 5).contains(source) ? input[((n * 2 + c) * 5 + source) * 3 + w] : 0
+                            #expect(out[(((n * 2 + c) * 4 + i) * 5 + r) * 3 + w] == expected)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func maxPool() {
         let shape = ActivationShape(channels: 2, height: 5, width: 6)
         let pool = MaxPool(shape)
@@ -290,6 +313,8 @@ import Testing
         }
         #expect(plan([.convolution(filters: 2, kernel: (9, 1), stride: (1, 1), padding: .valid, name: nil)]).contains("a 9x1 kernel does not fit a 8x8 input"))
         #expect(plan([.maxPool(window: (0, 2), stride: (1, 1), padding: .same)]).contains("must be in 1...1024"))
+        #expect(plan([.rowShifts([])]).contains("1...64 shifts"))
+        #expect(plan([.rowShifts([0, 5000])]).contains("1...64 shifts"))
         #expect(plan([.dense(units: 1_000_000, name: nil), .dense(units: 1000, name: nil)]).contains("more than 100000000"))
         #expect(plan([.convolution(filters: 65536, kernel: (1, 1), stride: (1, 1), padding: .same, name: nil)]).contains("activations exceed"))
         // A head's own layers must end with its output count.

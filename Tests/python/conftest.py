@@ -296,6 +296,7 @@ SPEC = {
     "format": "piano-network", "version": 1, "name": "test-spec",
     "layers": [
         {"type": "flipRows"},
+        {"type": "rowShifts", "shifts": [0, 12, -5, 100]},
         {"type": "convolution", "filters": 8, "kernel": [3, 5], "stride": [2, 1], "padding": "valid"},
         {"type": "relu"},
         {"type": "maxPool", "window": [1, 3], "stride": [1, 2]},
@@ -305,7 +306,7 @@ SPEC = {
     ],
     "heads": [
         {"kind": "frame", "layers": [{"type": "flatten"}, {"type": "dense", "units": 32, "name": "hidden"}, {"type": "relu"}, {"type": "dense", "units": 88}]},
-        {"kind": "onset"},
+        {"kind": "onset", "positiveWeight": 3},
         {"kind": "single", "weight": 0.5},
     ],
 }

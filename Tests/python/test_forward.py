@@ -165,6 +165,15 @@ def run_layers(x: np.ndarray, layers: list, tensors: dict, names) -> np.ndarray:
             x = x.reshape(len(x), -1, 1, 1)
         elif kind == "flipRows":
             x = x[:, :, ::-1]
+        elif kind == "rowShifts":
+            # Channel c*S + i is channel c moved up by shifts[i] rows: out[r] = in[r + s], zero outside.
+            n, c, h, w = x.shape
+            shifted = np.zeros((n, c, len(layer["shifts"]), h, w), dtype=x.dtype)
+            for i, shift in enumerate(layer["shifts"]):
+                for r in range(h):
+                    if 0 <= r + shift < h:
+                        shifted[:, :, i, r] = x[:, :, r + shift]
+            x = shifted.reshape(n, c * len(layer["shifts"]), h, w)
         else:
             raise AssertionError(f"unknown layer type {kind}")
     return x

@@ -60,6 +60,7 @@ public final class Network {
                 case let .dense(units, given): built = Dense(name: name(given, "dense"), inputs: shape.count, outputs: units, initialise: initialise)
                 case .flatten: built = Flatten(shape)
                 case .flipRows: built = FlipRows(shape)
+                case let .rowShifts(shifts): built = RowShifts(shape, shifts: shifts)
                 }
                 layers.append(built)
                 shape = built.outputShape
@@ -80,7 +81,7 @@ public final class Network {
         }
         // Nothing learns below the image: the first layer's input gradient is never needed (nor
         // that of a convolution behind a row flip only).
-        (trunk.first { !($0 is FlipRows) } as? Convolution)?.computesInputGradient = false
+        (trunk.first { !($0 is FlipRows || $0 is RowShifts) } as? Convolution)?.computesInputGradient = false
     }
 
     /// Builds a named paper network for `size` x `size` images with one head of `labels`' kind.
@@ -166,6 +167,66 @@ public final class Flatten: Layer {
 
 /// Reverses the rows of every channel: row r becomes row H - 1 - r (its own inverse, so the
 /// gradient flips back the same way).
+/// Stacks row-shifted copies of every channel (`LayerSpec.rowShifts`): output channel c S + i is
+/// input channel c moved up by `shifts[i]` rows, zero-filled. No weights; the backward pass adds
+/// each copy's gradient back at its source rows.
+public final class RowShifts: Layer {
+    public let outputShape: ActivationShape
+    public var parameters: [Parameter] { [] }
+    let input: ActivationShape, shifts: [Int]
+
+    /// Creates the layer for inputs of `shape`.
+    public init(_ shape: ActivationShape, shifts: [Int]) {
+        input = shape
+        self.shifts = shifts
+        outputShape = ActivationShape(channels: shape.channels * shifts.count, height: shape.height, width: shape.width)
+    }
+
+    /// The input rows r + shift that land on output rows r, as (first output row, count).
+    func span(_ shift: Int) -> (first: Int, count: Int) {
+        let first = max(0, -shift), last = min(input.height, input.height - shift)
+        return (first, max(0, last - first))
+    }
+
+    public func forward(_ x: [Float], batch: Int) -> [Float] {
+        let h = input.height, w = input.width, plane = h * w
+        var out = [Float](repeating: 0, count: batch * outputShape.count)
+        x.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for n in 0 ..< batch {
+                    for c in 0 ..< input.channels {
+                        let from = src.baseAddress! + (n * input.channels + c) * plane
+                        for (i, shift) in shifts.enumerated() {
+                            let (first, count) = span(shift)
+                            guard count > 0 else { continue }
+                            let to = dst.baseAddress! + ((n * input.channels + c) * shifts.count + i) * plane
+                            (to + first * w).update(from: from + (first + shift) * w, count: count * w)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    public func backward(_ dy: [Float]) -> [Float] {
+        let h = input.height, w = input.width, plane = h * w
+        let batch = dy.count / max(1, outputShape.count)
+        var dx = [Float](repeating: 0, count: batch * input.count)
+        for n in 0 ..< batch {
+            for c in 0 ..< input.channels {
+                let to = (n * input.channels + c) * plane
+                for (i, shift) in shifts.enumerated() {
+                    let (first, count) = span(shift)
+                    let from = ((n * input.channels + c) * shifts.count + i) * plane
+                    for j in 0 ..< count * w { dx[to + (first + shift) * w + j] += dy[from + first * w + j] }
+                }
+            }
+        }
+        return dx
+    }
+}
+
 public final class FlipRows: Layer {
     public let outputShape: ActivationShape
     public var parameters: [Parameter] { [] }

@@ -198,9 +198,15 @@ public enum LayerSpec: Sendable, Equatable {
     /// `{"type": "flipRows"}`: row r becomes row H - 1 - r. Thumbnails have the highest frequency
     /// on top; flipped, row k of a per-key picture is key 21 + k, the order of the key heads' outputs.
     case flipRows
+    /// `{"type": "rowShifts", "shifts": [s1, s2, ...]}`: C x H x W becomes (C S) x H x W, channel
+    /// c S + i holding channel c moved up by `shifts[i]` rows (output row r = input row r + s_i,
+    /// zero where that is outside). On rows one semitone apart, shifts of 12, 19, 24, 28, 31, 34
+    /// semitones (harmonics 2-7, rounded) stack each key's harmonics as channels: basic-pitch's
+    /// harmonic stacking.
+    case rowShifts([Int])
 
     /// The `type` values.
-    public static let typeNames = ["convolution", "relu", "maxPool", "lrn", "dense", "flatten", "flipRows"]
+    public static let typeNames = ["convolution", "relu", "maxPool", "lrn", "dense", "flatten", "flipRows", "rowShifts"]
 
     /// The JSON `type`.
     public var type: String {
@@ -212,6 +218,7 @@ public enum LayerSpec: Sendable, Equatable {
         case .dense: "dense"
         case .flatten: "flatten"
         case .flipRows: "flipRows"
+        case .rowShifts: "rowShifts"
         }
     }
 
@@ -230,6 +237,7 @@ public enum LayerSpec: Sendable, Equatable {
         case let (.maxPool(w1, s1, p1), .maxPool(w2, s2, p2)): w1 == w2 && s1 == s2 && p1 == p2
         case let (.localResponseNorm(l1), .localResponseNorm(l2)): l1 == l2
         case let (.dense(u1, n1), .dense(u2, n2)): u1 == u2 && n1 == n2
+        case let (.rowShifts(a), .rowShifts(b)): a == b
         default: false
         }
     }
@@ -273,6 +281,11 @@ public enum LayerSpec: Sendable, Equatable {
             return (ActivationShape(channels: units, height: 1, width: 1), weights + units)
         case .flatten:
             return (ActivationShape(channels: input.count, height: 1, width: 1), 0)
+        case let .rowShifts(shifts):
+            guard (1 ... 64).contains(shifts.count), shifts.allSatisfy({ abs($0) < 1024 }) else {
+                throw fail("rowShifts needs 1...64 shifts, each of fewer than 1024 rows")
+            }
+            return (ActivationShape(channels: input.channels * shifts.count, height: input.height, width: input.width), 0)
         }
     }
 }
@@ -290,6 +303,7 @@ extension LayerSpec: Codable {
     private static let allowed: [String: Set<String>] = [
         "convolution": ["filters", "kernel", "stride", "padding", "name"], "relu": [], "maxPool": ["window", "stride", "padding"],
         "lrn": ["radius", "bias", "alpha", "beta"], "dense": ["units", "name"], "flatten": [], "flipRows": [],
+        "rowShifts": ["shifts"],
     ]
 
     public init(from decoder: any Decoder) throws {
@@ -326,6 +340,7 @@ extension LayerSpec: Codable {
         case "dense": self = .dense(units: try c.decode(Int.self, forKey: Key("units")), name: name)
         case "relu": self = .relu
         case "flipRows": self = .flipRows
+        case "rowShifts": self = .rowShifts(try c.decode([Int].self, forKey: Key("shifts")))
         default: self = .flatten
         }
     }
@@ -352,6 +367,7 @@ extension LayerSpec: Codable {
         case let .dense(units, name):
             try c.encode(units, forKey: Key("units"))
             try c.encodeIfPresent(name, forKey: Key("name"))
+        case let .rowShifts(shifts): try c.encode(shifts, forKey: Key("shifts"))
         case .relu, .flatten, .flipRows: break
         }
     }

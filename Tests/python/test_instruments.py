@@ -1,0 +1,107 @@
+"""The corpus's other pianos, checked in the audio with NumPy: the note in the txt is the note
+you hear (its onset where the audio starts, its fundamental where the key's frequency is), for
+the timidity (freepats), OPL3 and synth voices; the synth's partials are stretched as a stiff
+string's are; augmentation is seeded and changes the audio, not the notes."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import _binary, run_tool
+
+
+@pytest.fixture(scope="module")
+def pianos(tmp_path_factory):
+    """A demo ISOL corpus of one piano of each voice, clean and (the synth) augmented twice."""
+    root = tmp_path_factory.mktemp("pianos")
+    corpus = _binary("corpus")
+    run_tool([corpus, "-o", root / "clean", "--categories", "ISOL", "--instruments", "FPGrand,OPL3Pno1,SynPno01"], "corpus clean")
+    for name in ("aug1", "aug2"):
+        run_tool([corpus, "-o", root / name, "--categories", "ISOL", "--instruments", "SynPno01", "--augment"], f"corpus {name}")
+    return root
+
+
+def isolated(root, code, pitch, loudness="F"):
+    stem = f"MAPS_ISOL_NO_{loudness}_S0_M{pitch}_{code}"
+    wav = root / code / "ISOL" / "NO" / f"{stem}.wav"
+    audio, rate = soundfile.read(wav)
+    onset, offset, key = (l.split() for l in (wav.with_suffix(".txt").read_text().splitlines()[1:2])).__next__()
+    assert int(key) == pitch
+    return audio.mean(axis=1), rate, float(onset), float(offset)
+
+
+def audible_start(mono, rate):
+    """The first 1 ms frame whose RMS reaches 1/30 of the loudest frame's."""
+    frame = rate // 1000
+    rms = np.sqrt(np.mean(mono[: len(mono) // frame * frame].reshape(-1, frame) ** 2, axis=1))
+    return np.argmax(rms >= rms.max() / 30) * frame / rate
+
+
+def strongest(mono, rate, start, low, high, seconds=0.4):
+    """The frequency of the largest FFT peak between low and high Hz over `seconds` from `start`
+    (Hann window, zero-padded to 1 Hz bins, parabolic interpolation)."""
+    piece = mono[int(start * rate): int((start + seconds) * rate)]
+    spectrum = np.abs(np.fft.rfft(piece * np.hanning(len(piece)), n=rate))
+    band = np.arange(int(low), int(high))
+    k = band[np.argmax(spectrum[band])]
+    a, b, c = np.log(spectrum[k - 1: k + 2] + 1e-30)
+    return k + 0.5 * (a - c) / (a - 2 * b + c)
+
+
+def hz(pitch):
+    return 440 * 2 ** ((pitch - 69) / 12)
+
+
+@pytest.mark.parametrize("code", ["FPGrand", "OPL3Pno1", "SynPno01"])
+@pytest.mark.parametrize("pitch", [40, 60, 81])
+def test_note_is_where_the_txt_says(pianos, code, pitch):
+    mono, rate, onset, _ = isolated(pianos / "clean", code, pitch)
+    # timidity would drop the leading silence without --preserve-silence: 0.25-0.45 s early.
+    assert abs(audible_start(mono, rate) - onset) < 0.015, f"{code} M{pitch}: sound starts at {audible_start(mono, rate):.4f} s, txt says {onset:.4f}"
+    f0 = hz(pitch)
+    found = strongest(mono, rate, onset + 0.02, f0 * 2 ** (-1.5 / 12), f0 * 2 ** (1.5 / 12))
+    # The strongest peak within 1.5 semitones of the key is the key (within 35 cents; the synth
+    # stretches its tuning by up to 8 cents an octave away from A4).
+    assert abs(1200 * np.log2(found / f0)) < 35, f"{code} M{pitch}: peak at {found:.1f} Hz, key {f0:.1f} Hz"
+
+
+def test_synth_partials_are_stretched(pianos):
+    """A stiff string's partials: f_n = n f0 sqrt(1 + B n^2), B > 0, so f_n / (n f_1) grows with n."""
+    mono, rate, onset, _ = isolated(pianos / "clean", "SynPno01", 48)
+    f1 = strongest(mono, rate, onset + 0.02, hz(48) * 0.95, hz(48) * 1.05)
+    ratios = []
+    for n in (2, 4, 6, 8):
+        fn = strongest(mono, rate, onset + 0.02, n * f1 * 0.99, n * f1 * 1.03)
+        ratios.append(fn / (n * f1))
+    assert all(b > a for a, b in zip(ratios, ratios[1:])), ratios
+    b_fit = (ratios[-1] ** 2 - 1) / (8 ** 2 - ratios[-1] ** 2)  # from f_8/(8 f_1) = sqrt((1 + 64B)/(1 + B))
+    assert 1e-5 < b_fit < 1e-2, b_fit
+
+
+def test_augmentation_is_seeded_and_keeps_notes(pianos):
+    clean = pianos / "clean" / "SynPno01" / "ISOL" / "NO"
+    one, two = pianos / "aug1" / "SynPno01" / "ISOL" / "NO", pianos / "aug2" / "SynPno01" / "ISOL" / "NO"
+    stems = sorted(p.stem for p in one.glob("*.wav"))
+    assert stems == sorted(p.stem for p in clean.glob("*.wav"))
+    differ = 0
+    for stem in stems:
+        assert (one / f"{stem}.wav").read_bytes() == (two / f"{stem}.wav").read_bytes(), stem
+        assert (one / f"{stem}.txt").read_text() == (clean / f"{stem}.txt").read_text(), stem
+        differ += (one / f"{stem}.wav").read_bytes() != (clean / f"{stem}.wav").read_bytes()
+    assert differ == len(stems)
+    manifest = json.loads((pianos / "aug1" / "corpus.json").read_text())
+    assert manifest["augment"] is True and manifest["version"] == 2
+    # Detuned by at most 30 cents (+ the variant's stretch): the note is still the key.
+    mono, rate, onset, _ = isolated(pianos / "aug1", "SynPno01", 60)
+    found = strongest(mono, rate, onset + 0.02, hz(60) * 2 ** (-1.5 / 12), hz(60) * 2 ** (1.5 / 12))
+    assert abs(1200 * np.log2(found / hz(60))) < 45
+
+
+def test_instrument_list(tmp_path):
+    listing = run_tool([_binary("corpus"), "-o", tmp_path / "x", "--instruments", "list"], "corpus list").stdout
+    codes = [line.split("\t")[0] for line in listing.splitlines()]
+    assert {"FR3Grand", "FPGrand", "OPL3Pno1", "SynPno08"} <= set(codes)
+    assert not any(word in listing.lower() for word in ("musescore", "timgm6mb", "csound"))
+    assert not (tmp_path / "x").exists()
