@@ -18,6 +18,7 @@ Environment: conftest's BIN_DIR, PIANO_CORPUS, PIANO_INFER_TEST_STEPS and PIANO_
 """
 
 import json
+import os
 import math
 import re
 import shutil
@@ -635,3 +636,42 @@ def test_e2e_bad_wav_among_good_ones(end_to_end, tmp_path):
     for suffix in OUTPUT_SUFFIXES:
         assert (out / f"{stem}{suffix}").is_file(), f"{stem}{suffix} missing after a run with one bad file"
     assert not list(out.glob("broken*")), f"outputs for the broken wav: {list(out.glob('broken*'))}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled model: `infer AUDIO` with no model and no -o
+
+
+def test_bundled_model_transcribes_into_the_current_folder(end_to_end, tmp_path):
+    """With no model argument infer uses the bundled model (a resource beside the executable),
+    writes into the current folder, and the bundled model's outputs agree with the same file
+    given by --model and with the older `infer MODEL AUDIO -o DIR` form."""
+    wav = next(iter(end_to_end.wavs.values()))
+    bundled = _binary("infer").parent / "piano-thumbs_PianoKit.resources" / "piano-keys88.safetensors"
+    assert bundled.is_file(), f"swift build did not copy the bundled model to {bundled}"
+    here = tmp_path / "here"
+    here.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PIANO_THUMBS_MODEL"}
+    result = subprocess.run([str(_binary("infer")), str(wav), "--no-reference"], cwd=here, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for suffix in (".mid", ".txt", ".roll.svg"):
+        assert (here / f"{wav.stem}{suffix}").is_file(), f"no {wav.stem}{suffix} in the current folder"
+    for form in ([str(wav), "--model", str(bundled), "-o", str(tmp_path / "a")], [str(bundled), str(wav), "-o", str(tmp_path / "b")]):
+        run = subprocess.run([str(_binary("infer")), *form, "--no-reference"], capture_output=True, text=True, timeout=300, env=env)
+        assert run.returncode == 0, run.stderr[-2000:]
+    for folder in ("a", "b"):
+        assert (tmp_path / folder / f"{wav.stem}.txt").read_text() == (here / f"{wav.stem}.txt").read_text()
+    # Velocities vary with the level (the MIDI is not all one velocity when there are several notes).
+    velocities = [m.velocity for t in mido.MidiFile(str(here / f"{wav.stem}.mid")).tracks for m in t if m.type == "note_on" and m.velocity > 0]
+    assert all(1 <= v <= 127 for v in velocities)
+    if len(velocities) > 3:
+        assert len(set(velocities)) > 1, velocities
+
+
+def test_bundled_model_missing_names_the_places(tmp_path):
+    wav = write_wav(tmp_path / "tone.wav")
+    env = {**os.environ, "PIANO_THUMBS_MODEL": str(tmp_path / "nowhere.safetensors")}
+    result = subprocess.run([str(_binary("infer")), str(wav), "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode != 0
+    assert "nowhere.safetensors" in result.stderr and "PIANO_THUMBS_MODEL" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -24,8 +24,13 @@ public enum BundledModel {
         return result
     }
 
-    /// The bundled model's path; throws naming every place looked in when none has it.
+    /// The bundled model's path; throws naming every place looked in when none has it, or naming
+    /// `$PIANO_THUMBS_MODEL` when that is set to a file that is not there.
     public static func path() throws -> String {
+        if let given = ProcessInfo.processInfo.environment["PIANO_THUMBS_MODEL"], !given.isEmpty,
+           !FileManager.default.isReadableFile(atPath: given) {
+            throw FileError(given, "PIANO_THUMBS_MODEL names a model that is not there")
+        }
         let places = candidates()
         if let found = places.first(where: { FileManager.default.isReadableFile(atPath: $0) }) { return found }
         throw StageFailure("no model given and the bundled model \(fileName) is not installed; looked in: \(places.joined(separator: ", ")); pass --model FILE")
