@@ -6,7 +6,7 @@ import PianoKit
 struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Turn MAPS recordings (NAME.wav + NAME.mid and/or NAME.txt) into note maps.",
+        abstract: "Turn recordings (NAME.wav, .flac, .ogg, .mp3, ... + NAME.mid and/or NAME.txt) into note maps.",
         discussion: """
         Finds recordings under the given folders (recursively) and files, pairs audio with \
         .mid/.txt by stem, and writes <output>/<stem>.notemap.json for each, plus \

@@ -28,10 +28,7 @@ public struct NoteMap: Codable, Sendable, Equatable {
     /// The time grid's rate in Hz: the front end's, to which `spectro` resamples the audio before
     /// the transform (`ingest --sample-rate`, default 44100). Version 1 files have none; their grid
     /// runs at `audio.sampleRate`.
-    public var sampleRate: Int {
-        get { gridRate ?? audio.sampleRate }
-        set { gridRate = newValue }
-    }
+    public var sampleRate: Int { gridRate ?? audio.sampleRate }
     private var gridRate: Int?
     /// Samples between steps, at `sampleRate`.
     public var hop: Int
