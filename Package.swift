@@ -22,13 +22,14 @@ let package = Package(
     ],
     targets: [
         cLibrary("CSndfile", pkgConfig: "sndfile", apt: "libsndfile1-dev"),
+        cLibrary("CSoxr", pkgConfig: "soxr", apt: "libsoxr-dev"),
         cLibrary("CFFTW3", pkgConfig: "fftw3f", apt: "libfftw3-dev"),
         cLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
         cLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
         cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"]
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"]
         ),
         .testTarget(name: "PianoKitTests", dependencies: ["PianoKit"]),
     ] + stages.map {

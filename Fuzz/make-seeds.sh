@@ -36,7 +36,8 @@ cp "$run/infer/MAPS_MUS-chords_04_FR3Brght.mid" "$seeds/FuzzMIDI/infer-MAPS_MUS-
 cp "$run/infer/MAPS_MUS-chords_04_FR3Brght.txt" "$seeds/FuzzMAPS/infer-MAPS_MUS-chords_04_FR3Brght.txt"
 
 # Audio: a real recording cut to 1024 frames as 16-bit wav, the same with a data length that lies
-# (the original's), and FLAC and AIFF copies (libsndfile opens every format it knows).
+# (the original's), and FLAC, AIFF, Ogg Vorbis, Opus (48 kHz), mp3 and 22.05 kHz wav copies
+# (libsndfile opens every format it knows).
 "$python" - "$run/corpus/FR3Brght/ISOL/NO/MAPS_ISOL_NO_F_S0_M60_FR3Brght.wav" "$seeds/FuzzWav" <<'PY'
 import struct, sys, wave
 import soundfile
@@ -55,6 +56,11 @@ open(f"{out}/isol-lying-data-length.wav", "wb").write(bytes(data))
 samples, rate = soundfile.read(f"{out}/isol-1024-frames.wav", dtype="int16")
 soundfile.write(f"{out}/isol-1024-frames.flac", samples, rate, subtype="PCM_16")
 soundfile.write(f"{out}/isol-256-frames-mono.aiff", samples[:256].mean(axis=1).astype("int16"), rate, subtype="PCM_16")
+# Lossy formats and other rates, which the stages resample (soundfile's libsndfile has the encoders).
+soundfile.write(f"{out}/isol-1024-frames.ogg", samples, rate, subtype="VORBIS")
+soundfile.write(f"{out}/isol-1024-frames.mp3", samples, rate, format="MP3")
+soundfile.write(f"{out}/isol-1024-frames-48k.opus", samples, 48000, format="OGG", subtype="OPUS")
+soundfile.write(f"{out}/isol-1024-frames-22k.wav", samples, 22050, subtype="PCM_16")
 PY
 
 # Archive: three real thumbnail folders cut to 6 thumbnails (steps 24-29, where the notes sound,

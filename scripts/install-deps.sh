@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(
   pkg-config
-  libsndfile1-dev      # audio I/O
+  libsndfile1-dev      # audio I/O: wav, flac, aiff, ogg/vorbis/opus, mp3 (via libmpg123)
+  libsoxr-dev          # resampling to the front end's 44.1 kHz
   libfftw3-dev         # FFTs (single precision: fftw3f)
   libturbojpeg0-dev    # JPEG thumbnails
   zlib1g-dev           # archive compression and CRC-32

@@ -8,8 +8,9 @@ struct Infer: ParsableCommand {
         commandName: "infer",
         abstract: "Transcribe piano recordings with a trained model: MIDI, note list, piano roll and metrics.",
         discussion: """
-        For each recording: checks that the audio fits the model's front end, computes the \
-        spectrogram and one thumbnail per step with the same code as `spectro` (JPEG round trip \
+        For each recording (any format libsndfile reads: wav, flac, aiff, ogg/vorbis/opus, mp3; \
+        any channel count, averaged to mono; any sample rate, resampled with libsoxr to the \
+        model's with a note on stderr): computes the spectrogram and one thumbnail per step with the same code as `spectro` (JPEG round trip \
         included, so the network sees the pixels it was trained on), runs the network in batches \
         and turns its outputs into notes. Writes <stem>.mid, <stem>.txt (MAPS note list) and \
         <stem>.roll.svg (the estimate over the reference) into the output folder; when a \
@@ -32,7 +33,7 @@ extension Infer {
             .safetensors is the model.
             """)
 
-        @Argument(help: "Wav files, or folders searched recursively for *.wav (a MAPS tree works).")
+        @Argument(help: "Audio files (wav, flac, aiff, ogg, opus, mp3, ...), or folders searched recursively for .wav, .flac, .aiff, .aif, .ogg, .oga, .opus and .mp3 (a MAPS tree works); of one stem in two formats in a folder the first in that order is used, with a warning. A first argument ending in .safetensors is the model (the older form).")
         var inputs: [String]
 
         @Option(help: "The model written by train (default: the bundled model).")
@@ -115,7 +116,7 @@ extension Infer {
                 throw StageFailure("no audio to transcribe")
             }
             let run = InferRun(outputDirectory: output, options: options, force: force, threads: jobs)
-            let (summary, metrics) = try run.run(found.items, transcriber: transcriber, problems: found.problems)
+            let (summary, metrics) = try run.run(found.items, transcriber: transcriber, problems: found.problems, warnings: found.warnings)
             if !metrics.isEmpty {
                 print(InferSummary(model: model, files: metrics).table, terminator: "")
             }

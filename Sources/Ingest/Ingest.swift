@@ -6,12 +6,17 @@ import PianoKit
 struct Ingest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Turn MAPS recordings (NAME.wav + NAME.mid and/or NAME.txt) into note maps.",
+        abstract: "Turn recordings (NAME.wav, .flac, .ogg, .mp3, ... + NAME.mid and/or NAME.txt) into note maps.",
         discussion: """
-        Finds recordings under the given folders (recursively) and files, pairs .wav/.mid/.txt by \
-        stem, and writes <output>/<stem>.notemap.json for each, plus <output>/index.json listing \
-        every note map in the folder. Note maps hold the notes, the wav's header and the per-step \
-        labels on the time grid (step k at k*hop/sr seconds); see Schemas/notemap.md.
+        Finds recordings under the given folders (recursively) and files, pairs audio with \
+        .mid/.txt by stem, and writes <output>/<stem>.notemap.json for each, plus \
+        <output>/index.json listing every note map in the folder. Audio is anything libsndfile \
+        reads, found by extension: .wav, .flac, .aiff/.aif, .ogg/.oga/.opus (Vorbis, Opus), .mp3; \
+        any sample rate, any channel count. If a folder holds one stem in two audio formats, \
+        the first in that order is used and the other named in a warning. Note maps hold the \
+        notes, the audio's header and the per-step labels on the time grid at --sample-rate \
+        (step k at k*hop/sample-rate seconds; spectro resamples the audio to that rate); see \
+        Schemas/notemap.md.
 
         A bad recording is reported on stderr and skipped; the others finish, and the exit code \
         is 1 if any failed. Outputs that are newer than their inputs and made with the same \
@@ -24,8 +29,11 @@ struct Ingest: ParsableCommand {
     @Option(name: .shortAndLong, help: "Folder for the note maps.")
     var output: String
 
-    @Option(help: "Samples between time steps (the pipeline's hop).")
+    @Option(help: "Samples between time steps (the pipeline's hop), at --sample-rate.")
     var hop = 512
+
+    @Option(help: "The time grid's sample rate in Hz, the front end's: audio at another rate is resampled to it by spectro.")
+    var sampleRate = 44100
 
     @Option(help: "Take notes from 'mid', 'txt', or 'auto' (MIDI when present, since it has velocities).")
     var notesFrom: NotesSource = .auto
@@ -50,6 +58,7 @@ struct Ingest: ParsableCommand {
 
     func validate() throws {
         guard hop > 0 else { throw ValidationError("--hop must be positive") }
+        guard (8000 ... 768_000).contains(sampleRate) else { throw ValidationError("--sample-rate must be 8000 to 768000 Hz") }
         guard jobs > 0 else { throw ValidationError("--jobs must be positive") }
         guard onsetTolerance >= 0, offsetTolerance >= 0 else { throw ValidationError("tolerances must not be negative") }
     }
@@ -57,6 +66,7 @@ struct Ingest: ParsableCommand {
     func run() throws {
         var options = IngestOptions()
         options.hop = hop
+        options.sampleRate = sampleRate
         options.sustainPedal = pedal
         options.notesFrom = notesFrom
         options.onsetTolerance = onsetTolerance

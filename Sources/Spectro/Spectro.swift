@@ -8,14 +8,16 @@ struct Spectro: ParsableCommand {
         commandName: "spectro",
         abstract: "Turn note maps into per-step 32x32 spectrogram thumbnails (JPEG) with labels.",
         discussion: """
-        For each note map, reads its wav (stereo averaged to mono), computes a constant-Q (or \
-        STFT) spectrogram on the note map's time grid, maps it to levels (dB below the \
+        For each note map, reads its audio (any format libsndfile reads: wav, flac, aiff, \
+        ogg/vorbis/opus, mp3; channels averaged to mono; resampled with libsoxr to the note \
+        map's sample rate, 44100 Hz by default, with a note on stderr when it is), computes a \
+        constant-Q (or STFT) spectrogram on the note map's time grid, maps it to levels (dB below the \
         recording's peak, 80 dB range) and writes <output>/<stem>/: one grayscale JPEG per step \
         (<step>.jpg, the spectrogram around the step area-averaged to --size), \
         labels.tsv (step, time, file, class label, sounding keys), preview.jpg (the whole track) \
         and thumbs.json (every parameter). See Schemas/thumbs.md.
 
-        A bad note map or wav is reported and skipped; the exit code is 1 if any failed. \
+        A bad note map or audio file is reported and skipped; the exit code is 1 if any failed. \
         Folders newer than their inputs and made with the same settings are skipped unless \
         --force is given; a folder appears only once it is complete.
         """)

@@ -132,8 +132,8 @@ final class Scratch: @unchecked Sendable {
         ("wav that is not audio", { @Sendable (s: Scratch) in s.write("in/r.wav", "RIFF....WAVEfmt nonsense"); s.write("in/r.txt", Scratch.goodText) }, "r.wav", "not readable audio"),
         ("wav that is text", { @Sendable (s: Scratch) in s.write("in/r.wav", "hello"); s.write("in/r.mid", Scratch.goodMIDI) }, "r.wav", "not readable audio"),
         ("missing notes", { @Sendable (s: Scratch) in try s.wav("in/r.wav") }, "r.wav", "no .mid or .txt"),
-        ("missing wav for mid", { @Sendable (s: Scratch) in s.write("in/r.mid", Scratch.goodMIDI) }, "r.mid", "no .wav"),
-        ("missing wav for txt", { @Sendable (s: Scratch) in s.write("in/r.txt", Scratch.goodText) }, "r.txt", "no .wav"),
+        ("missing wav for mid", { @Sendable (s: Scratch) in s.write("in/r.mid", Scratch.goodMIDI) }, "r.mid", "no audio beside it"),
+        ("missing wav for txt", { @Sendable (s: Scratch) in s.write("in/r.txt", Scratch.goodText) }, "r.txt", "no audio beside it"),
         ("notes-from mid without mid", { @Sendable (s: Scratch) in try s.wav("in/r.wav"); s.write("in/r.txt", Scratch.goodText) }, "r.wav", "no .mid"),
         ("MIDI with a bad running status", { @Sendable (s: Scratch) in
             try s.wav("in/r.wav")
@@ -160,7 +160,7 @@ final class Scratch: @unchecked Sendable {
         let scratch = try Scratch()
         try FileManager.default.createDirectory(atPath: scratch.path + "/in", withIntermediateDirectories: true)
         let summary = try ingest(scratch)
-        #expect(summary.failures.map(\.description) == ["\(scratch.path)/in: folder holds no .wav, .mid or .txt files"])
+        #expect(summary.failures.map(\.description) == ["\(scratch.path)/in: folder holds no audio (.wav, .flac, .aiff, .aif, .ogg, .oga, .opus or .mp3), .mid or .txt files"])
         #expect(scratch.files(containing: ".notemap.json").isEmpty)
     }
 
@@ -197,8 +197,13 @@ final class Scratch: @unchecked Sendable {
         _ = try ingest(scratch)
         let path = scratch.path + "/out/a.notemap.json"
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        for (broken, expected) in [(text.replacingOccurrences(of: "\"version\": 1", with: "\"version\": 9"), "version 9"),
+        let noRate = text.replacingOccurrences(of: "  \"sampleRate\": 44100,\n", with: "")
+        #expect(noRate != text)
+        for (broken, expected) in [(text.replacingOccurrences(of: "\"version\": 2", with: "\"version\": 9"), "version 9"),
                                    (text.replacingOccurrences(of: "\"hop\": 512", with: "\"hop\": 256"), "steps is"),
+                                   (noRate, "missing field 'sampleRate'"),
+                                   (text.replacingOccurrences(of: "\"version\": 2", with: "\"version\": 1"), "sampleRate is a version 2 field"),
+                                   (text.replacingOccurrences(of: "\"sampleRate\": 44100", with: "\"sampleRate\": 48000"), "steps is"),
                                    (String(text.prefix(100)), "not a note map")] {
             try broken.write(toFile: path, atomically: true, encoding: .utf8)
             #expect { try NoteMap.read(path: path) } throws: { "\($0)".contains(expected) && "\($0)".contains(path) }
@@ -245,6 +250,6 @@ final class Scratch: @unchecked Sendable {
         let scratch = try Scratch()
         try FileManager.default.createDirectory(atPath: scratch.path + "/in", withIntermediateDirectories: true)
         let result = try run([scratch.path + "/in", "-o", scratch.path + "/out"])
-        #expect(result.status != 0 && result.stderr.contains("folder holds no .wav, .mid or .txt files"))
+        #expect(result.status != 0 && result.stderr.contains("folder holds no audio (.wav, .flac, .aiff, .aif, .ogg, .oga, .opus or .mp3), .mid or .txt files"))
     }
 }

@@ -403,7 +403,8 @@ INGEST_CASES = {
 
 def _check_note_map(path: Path, stem: str):
     data = json.loads(path.read_text())
-    assert data["format"] == "piano-notemap" and data["version"] == 1 and data["stem"] == stem, path
+    assert data["format"] == "piano-notemap" and data["version"] == 2 and data["stem"] == stem, path
+    assert data["sampleRate"] == data["audio"]["sampleRate"] == 44100, path
     assert data["steps"] == data["audio"]["frames"] // data["hop"] + 1 == len(data["labels"]["single"]), path
 
 
@@ -528,7 +529,9 @@ SPECTRO_CASES = {
     "notemap-garbage": (lambda b: _garbage(b.path), r"not a note map"),
     "notemap-truncated": (lambda b: _set_bytes(b.path, b.path.read_bytes()[:200]), r"not a note map"),
     "notemap-wrong-format": (lambda b: b.edit(lambda m: m.update(format="piano-thumbs")), r"format is 'piano-thumbs'"),
-    "notemap-version-2": (lambda b: b.edit(lambda m: m.update(version=2)), r"version 2"),
+    "notemap-version-3": (lambda b: b.edit(lambda m: m.update(version=3)), r"version 3"),
+    "notemap-version-1-with-sample-rate": (lambda b: b.edit(lambda m: m.update(version=1)), r"sampleRate is a version 2 field"),
+    "notemap-absurd-grid-rate": (lambda b: b.edit(lambda m: m.update(sampleRate=10 ** 9)), r"sampleRate 1000000000 Hz is outside"),
     "notemap-missing-field": (lambda b: b.edit(lambda m: m.pop("labels")), r"labels"),
     "notemap-steps-lie": (lambda b: b.edit(_lie_steps), r"steps is 1000000000000"),
     "notemap-absurd-sample-rate": (lambda b: b.edit(_lie_sample_rate), r"sample rate"),
@@ -1187,7 +1190,7 @@ def _wav_no_frames(data):
 
 
 INFER_WAV_CASES = {  # make(bad wav, with its .txt and .mid beside it) -> the bad file
-    "wav-other-sample-rate": (lambda w: (resample_header(w, 22050), w)[1], r"sample rate 22050 Hz, but the model"),
+    "wav-absurd-sample-rate": (lambda w: (resample_header(w, 100), w)[1], r"sample rate 100 Hz is outside"),
     "wav-zero-length": (_empty, r"not readable audio"),
     "wav-no-frames": (_wav_bytes(_wav_no_frames), r"zero-length audio"),
     "wav-garbage": (_garbage, r"not readable audio"),

@@ -81,7 +81,11 @@ def test_schemas_reject_wrong_format_and_version(corpus):
     notemap = json.loads(path.read_text())
     assert v.is_valid(notemap)
     assert not v.is_valid({**notemap, "format": "something-else"})
-    assert not v.is_valid({**notemap, "version": 2})
+    assert not v.is_valid({**notemap, "version": 3})
+    assert notemap["version"] == 2 and notemap["sampleRate"] == 44100
+    assert not v.is_valid({k: x for k, x in notemap.items() if k != "sampleRate"})  # version 2 needs it
+    assert not v.is_valid({**notemap, "version": 1})  # version 1 has none
+    assert v.is_valid({**{k: x for k, x in notemap.items() if k != "sampleRate"}, "version": 1})
     assert not v.is_valid({**notemap, "extra": 1})
     assert not v.is_valid({**notemap, "labels": {**notemap["labels"], "single": [5]}})
     index = json.loads((corpus.notemaps["pedal"] / "index.json").read_text())

@@ -1,10 +1,10 @@
 import Foundation
 
-/// One recording: a wav and the note sources (MIDI, MAPS txt) that share its stem and folder.
+/// One recording: an audio file and the note sources (MIDI, MAPS txt) that share its stem and folder.
 public struct Recording: Sendable, Equatable {
     /// The file name without extension, e.g. `MAPS_ISOL_NO_F_S0_M60_AkPnBcht`.
     public var stem: String
-    /// The audio file.
+    /// The audio file: a wav, or any format `AudioFiles` lists (the name is the note map's).
     public var wav: String
     /// The MIDI file, if any.
     public var mid: String?
@@ -27,21 +27,28 @@ public struct Recording: Sendable, Equatable {
 public enum RecordingFinder {
     /// What a search found: complete recordings and, for the rest, one error each.
     public struct Result: Sendable {
-        /// Recordings with a wav and at least one note source, sorted by stem.
+        /// Recordings with an audio file and at least one note source, sorted by stem.
         public var recordings: [Recording]
         /// Problems: files without partners, duplicate stems, inputs that do not exist.
         public var problems: [FileError]
+        /// Lines for stderr that fail nothing: audio files passed over for another format of the same recording.
+        public var warnings: [String] = []
     }
 
-    static let audioExtensions: Set<String> = ["wav"]
+    static let audioExtensions = AudioFiles.extensionSet
     static let midiExtensions: Set<String> = ["mid", "midi"]
     static let textExtensions: Set<String> = ["txt"]
 
     /// Searches `inputs`: folders are walked recursively (hidden entries skipped); files are taken as
-    /// given, and a wav given alone is paired with the `.mid`/`.txt` beside it.
+    /// given, and an audio file given alone is paired with the `.mid`/`.txt` beside it. Audio is any
+    /// of `AudioFiles.extensions`; where one folder holds a stem in two audio formats, the preferred
+    /// one (`AudioFiles.onePerStem`) is used and the other named in a warning.
     public static func find(_ inputs: [String]) -> Result {
         let wanted = audioExtensions.union(midiExtensions).union(textExtensions)
-        let (files, found) = InputFiles.expand(inputs, wanted: ".wav, .mid or .txt files") { InputFiles.hasExtension($0, in: wanted) }
+        let (all, found) = InputFiles.expand(inputs, wanted: "audio (\(AudioFiles.listing)), .mid or .txt files") { InputFiles.hasExtension($0, in: wanted) }
+        let audio = AudioFiles.onePerStem(all.filter(AudioFiles.isAudio))
+        let keptAudio = Set(audio.files)
+        let files = all.filter { !AudioFiles.isAudio($0) || keptAudio.contains($0) }
         var problems = found
         struct Group { var wav: String?; var mid: String?; var txt: String?; var extra: [String] = [] }
         var groups: [String: Group] = [:]  // key: folder + stem
@@ -57,7 +64,7 @@ public enum RecordingFinder {
             else if midiExtensions.contains(ext) { assign(&group.mid) }
             else if textExtensions.contains(ext) { assign(&group.txt) }
             else {
-                problems.append(FileError(file, "not a recording file (expected .wav, .mid or .txt)"))
+                problems.append(FileError(file, "not a recording file (expected audio (\(AudioFiles.listing)), .mid or .txt)"))
                 continue
             }
             groups[key] = group
@@ -67,7 +74,7 @@ public enum RecordingFinder {
         for key in groups.keys.sorted() {
             var group = groups[key]!
             let stem = URL(fileURLWithPath: key).lastPathComponent
-            // A wav named on its own (e.g. one slice of a big tree per job) brings its partners along.
+            // An audio file named on its own (e.g. one slice of a big tree per job) brings its partners along.
             if group.wav != nil, group.mid == nil, group.txt == nil {
                 group.mid = midiExtensions.sorted().map { key + "." + $0 }.first(where: FileManager.default.fileExists(atPath:))
                 group.txt = textExtensions.map { key + "." + $0 }.first(where: FileManager.default.fileExists(atPath:))
@@ -76,7 +83,7 @@ public enum RecordingFinder {
                 problems.append(FileError(file, "a second file for recording \(stem) (already have one of this kind)"))
             }
             guard let wav = group.wav else {
-                problems.append(FileError(group.mid ?? group.txt!, "no .wav beside it (expected \(key).wav)"))
+                problems.append(FileError(group.mid ?? group.txt!, "no audio beside it (expected \(key).wav, or .flac, .ogg, .mp3, …)"))
                 continue
             }
             guard group.mid != nil || group.txt != nil else {
@@ -91,6 +98,6 @@ public enum RecordingFinder {
             recordings.append(Recording(stem: stem, wav: wav, mid: group.mid, txt: group.txt))
         }
         recordings.sort { $0.stem < $1.stem }
-        return Result(recordings: recordings, problems: problems)
+        return Result(recordings: recordings, problems: problems, warnings: audio.warnings)
     }
 }

@@ -25,6 +25,7 @@ public struct IngestRun: Sendable {
     public func run(_ inputs: [String]) throws -> BatchSummary {
         let found = RecordingFinder.find(inputs)
         for problem in found.problems { printError("error: \(problem)") }
+        for warning in found.warnings { printError(warning) }
         try AtomicWrite.prepareOutputDirectory(outputDirectory)
         let directory = outputDirectory, options = self.options, force = self.force
         let summary = BatchRunner.run(found.recordings, jobs: jobs, label: "ingest", name: \.wav) { recording, warn in

@@ -5,8 +5,11 @@ import Foundation
 public struct NoteMap: Codable, Sendable, Equatable {
     /// The value of `format` in every note map.
     public static let formatName = "piano-notemap"
-    /// The version this code writes and reads.
-    public static let currentVersion = 1
+    /// The version this code writes. It reads version 1 too (no `sampleRate`: the grid ran at the
+    /// audio's own rate, the only rate that version knew).
+    public static let currentVersion = 2
+    /// The versions this code reads.
+    public static let readableVersions = 1 ... 2
     /// The file name suffix.
     public static let fileSuffix = ".notemap.json"
 
@@ -20,11 +23,16 @@ public struct NoteMap: Codable, Sendable, Equatable {
     public var maps: MAPSName
     /// The input files, relative to the note map's folder where possible.
     public var sources: Sources
-    /// The wav header.
+    /// The audio file's header: its own rate, channels and frames.
     public var audio: AudioInfo
-    /// Samples between steps.
+    /// The time grid's rate in Hz: the front end's, to which `spectro` resamples the audio before
+    /// the transform (`ingest --sample-rate`, default 44100). Version 1 files have none; their grid
+    /// runs at `audio.sampleRate`.
+    public var sampleRate: Int { gridRate ?? audio.sampleRate }
+    private var gridRate: Int?
+    /// Samples between steps, at `sampleRate`.
     public var hop: Int
-    /// Number of steps: audio.frames / hop + 1.
+    /// Number of steps: `resampledFrames / hop + 1`.
     public var steps: Int
     /// Where the notes came from: `mid` or `txt`.
     public var notesFrom: String
@@ -47,20 +55,49 @@ public struct NoteMap: Codable, Sendable, Equatable {
         public var txt: String?
     }
 
-    /// The time grid of this recording.
-    public var grid: TimeGrid { TimeGrid(sampleRate: audio.sampleRate, hop: hop) }
+    private enum CodingKeys: String, CodingKey {
+        case format, version, stem, maps, sources, audio, gridRate = "sampleRate", hop, steps, notesFrom, sustainPedal, notes, crossCheck, labels
+    }
+
+    init(format: String, version: Int, stem: String, maps: MAPSName, sources: Sources, audio: AudioInfo, sampleRate: Int, hop: Int,
+         steps: Int, notesFrom: String, sustainPedal: Bool, notes: [Note], crossCheck: CrossCheck?, labels: StepLabels) {
+        (self.format, self.version, self.stem, self.maps, self.sources, self.audio) = (format, version, stem, maps, sources, audio)
+        (gridRate, self.hop, self.steps, self.notesFrom, self.sustainPedal) = (sampleRate, hop, steps, notesFrom, sustainPedal)
+        (self.notes, self.crossCheck, self.labels) = (notes, crossCheck, labels)
+    }
+
+    /// The time grid of this recording: step k at k · hop / sampleRate seconds.
+    public var grid: TimeGrid { TimeGrid(sampleRate: sampleRate, hop: hop) }
+
+    /// The audio's length in samples at `sampleRate`: what the resampler makes of `audio.frames`
+    /// (`Resampler.outputLength`, frames · sampleRate / audio.sampleRate rounded); `audio.frames`
+    /// when the rates are equal.
+    public var resampledFrames: Int {
+        Resampler.outputLength(frames: audio.frames, from: audio.sampleRate, to: sampleRate)
+    }
 
     /// Checks what a reader relies on; the error names what is wrong.
     public func validate() throws {
         func fail(_ message: String) -> FormatError { FormatError("invalid note map: \(message)") }
         guard format == Self.formatName else { throw fail("format is '\(format)', expected '\(Self.formatName)'") }
-        guard version == Self.currentVersion else {
-            throw fail("version \(version) is not supported (this build reads version \(Self.currentVersion))")
+        guard Self.readableVersions.contains(version) else {
+            throw fail("version \(version) is not supported (this build reads versions \(Self.readableVersions.lowerBound) to \(Self.readableVersions.upperBound))")
         }
         guard audio.sampleRate > 0, audio.channels > 0, audio.frames >= 0 else { throw fail("audio header is invalid") }
+        do { try Resampler.check(audio.sampleRate, "audio sample rate") } catch let error as FormatError { throw fail(error.message) }
+        switch (version, gridRate) {
+        case (1, nil): break
+        case (1, _?): throw fail("sampleRate is a version 2 field")
+        case (_, nil): throw fail("missing field 'sampleRate'")
+        case (_, let rate?):
+            do { try Resampler.check(rate, "sampleRate") } catch let error as FormatError { throw fail(error.message) }
+        }
         guard hop > 0 else { throw fail("hop \(hop) must be positive") }
-        guard steps == grid.stepCount(frames: audio.frames) else {
-            throw fail("steps is \(steps) but \(audio.frames) frames at hop \(hop) give \(grid.stepCount(frames: audio.frames))")
+        let frames = resampledFrames
+        guard frames < Int.max / 2 else { throw fail("audio.frames \(audio.frames) is absurd") }
+        guard steps == grid.stepCount(frames: frames) else {
+            let at = sampleRate == audio.sampleRate ? "" : " (\(audio.frames) at \(audio.sampleRate) Hz)"
+            throw fail("steps is \(steps) but \(frames) frames\(at) at hop \(hop) give \(grid.stepCount(frames: frames))")
         }
         guard labels.single.count == steps, labels.multi.count == steps else {
             throw fail("labels have \(labels.single.count) single and \(labels.multi.count) multi entries for \(steps) steps")
@@ -104,6 +141,7 @@ public struct NoteMap: Codable, Sendable, Equatable {
         let fields: [(String, String)] = [
             ("format", try json(format)), ("version", try json(version)), ("stem", try json(stem)),
             ("maps", try json(maps)), ("sources", try json(sources)), ("audio", try json(audio)),
+        ] + (gridRate == nil ? [] : [("sampleRate", try json(sampleRate))]) + [
             ("hop", try json(hop)), ("steps", try json(steps)), ("notesFrom", try json(notesFrom)),
             ("sustainPedal", try json(sustainPedal)),
             ("notes", list(try notes.map(json), indent: "  ")),

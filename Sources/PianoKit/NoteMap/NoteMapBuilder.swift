@@ -12,7 +12,10 @@ public enum NotesSource: String, Sendable, CaseIterable, Codable {
 
 /// The settings of an `ingest` run.
 public struct IngestOptions: Sendable, Equatable {
-    /// Samples between steps of the time grid.
+    /// The time grid's rate in Hz (the front end's): the note map records it beside the audio's own
+    /// rate, and `spectro` resamples the audio to it before the transform.
+    public var sampleRate = 44100
+    /// Samples between steps of the time grid, at `sampleRate`.
     public var hop = 512
     /// Whether CC64 sustain lengthens MIDI notes (MAPS's txt always includes it).
     public var sustainPedal = true
@@ -29,7 +32,7 @@ public struct IngestOptions: Sendable, Equatable {
     public init() {}
 }
 
-/// Builds a recording's note map: reads the wav header, the note sources and the MAPS name,
+/// Builds a recording's note map: reads the audio file's header, the note sources and the MAPS name,
 /// cross-checks txt against MIDI, and labels every step.
 public enum NoteMapBuilder {
     /// Note lists larger than this are refused before they are read.
@@ -44,6 +47,7 @@ public enum NoteMapBuilder {
     public static func build(_ recording: Recording, options: IngestOptions, outputDirectory: String, warn: (String) -> Void = { _ in }) throws -> NoteMap {
         let audio = try SoundFileReader(path: recording.wav).info
         guard audio.frames > 0 else { throw FileError(recording.wav, "zero-length audio: no sample frames to label") }
+        do { try Resampler.check(audio.sampleRate) } catch { throw FileError.wrap(error, path: recording.wav) }
         // Only the header is read here, and the labels are sized by its frame count: a damaged one
         // (a FLAC's total-samples field) can claim billions. Even lossless coding of silence needs
         // a byte per few hundred frames, so more than 4096 frames a byte is a lie.
@@ -70,14 +74,16 @@ public enum NoteMapBuilder {
             }
             crossCheck = check
         }
-        let grid = TimeGrid(sampleRate: audio.sampleRate, hop: options.hop)
-        let steps = grid.stepCount(frames: audio.frames)
+        // The grid is the front end's: `spectro` resamples the audio to `options.sampleRate` (into
+        // `Resampler.outputLength` samples) before the transform, so steps are counted on that length.
+        let grid = TimeGrid(sampleRate: options.sampleRate, hop: options.hop)
+        let steps = grid.stepCount(frames: Resampler.outputLength(frames: audio.frames, from: audio.sampleRate, to: options.sampleRate))
         let relative = { (path: String) in Paths.relative(path, from: outputDirectory) }
         return NoteMap(
             format: NoteMap.formatName, version: NoteMap.currentVersion, stem: recording.stem,
             maps: MAPSName(stem: recording.stem),
             sources: .init(wav: relative(recording.wav), mid: recording.mid.map(relative), txt: recording.txt.map(relative)),
-            audio: audio, hop: options.hop, steps: steps, notesFrom: source, sustainPedal: options.sustainPedal,
+            audio: audio, sampleRate: options.sampleRate, hop: options.hop, steps: steps, notesFrom: source, sustainPedal: options.sustainPedal,
             notes: notes, crossCheck: crossCheck, labels: StepLabels(notes: notes, grid: grid, steps: steps))
     }
 
@@ -89,7 +95,8 @@ public enum NoteMapBuilder {
         case .mid: "mid"
         case .txt: "txt"
         }
-        return existing.hop == options.hop && existing.sustainPedal == options.sustainPedal
+        return existing.version == NoteMap.currentVersion && existing.sampleRate == options.sampleRate
+            && existing.hop == options.hop && existing.sustainPedal == options.sustainPedal
             && existing.notesFrom == expectedSource && existing.stem == recording.stem
             && (existing.crossCheck.map { $0.onsetTolerance == options.onsetTolerance && $0.offsetTolerance == options.offsetTolerance } ?? true)
     }

@@ -19,8 +19,9 @@ public struct SpectroOptions: Sendable, Equatable {
     public init() {}
 }
 
-/// One `spectro` run: for each note map, compute the spectrogram of its wav and write the
-/// recording's folder of thumbnails, labels, preview and sidecar.
+/// One `spectro` run: for each note map, compute the spectrogram of its audio (mixed to mono and
+/// resampled to the note map's `sampleRate`) and write the recording's folder of thumbnails,
+/// labels, preview and sidecar.
 public struct SpectroRun: Sendable {
     /// Where the per-recording folders go.
     public var outputDirectory: String
@@ -52,21 +53,21 @@ public struct SpectroRun: Sendable {
         let threads = max(1, jobs / max(1, found.files.count))
         let frontEnds = FrontEndCache(options: options)
         let run = self
-        let summary = BatchRunner.run(found.files, jobs: jobs, label: "spectro", name: { $0 }) { path, _ in
-            try run.process(noteMap: path, frontEnds: frontEnds, threads: threads)
+        let summary = BatchRunner.run(found.files, jobs: jobs, label: "spectro", name: { $0 }) { path, warn in
+            try run.process(noteMap: path, frontEnds: frontEnds, threads: threads, note: warn)
         }
         .including(found.problems)
         printError(summary.line)
         return summary
     }
 
-    /// Makes (or skips) one recording's folder.
-    func process(noteMap path: String, frontEnds: FrontEndCache, threads: Int) throws -> ItemStatus {
+    /// Makes (or skips) one recording's folder; `note` hears that the audio was resampled.
+    func process(noteMap path: String, frontEnds: FrontEndCache, threads: Int, note: (String) -> Void = { _ in }) throws -> ItemStatus {
         let map = try NoteMap.read(path: path)
         let mapDirectory = (Paths.absolute(path) as NSString).deletingLastPathComponent
         let wavPath = Paths.resolve(map.sources.wav, against: mapDirectory)
         let folder = outputDirectory + "/" + map.stem
-        let frontEnd = try frontEnds.get(sampleRate: map.audio.sampleRate, hop: map.hop)
+        let frontEnd = try frontEnds.get(sampleRate: map.sampleRate, hop: map.hop)
         let digits = max(6, String(max(0, map.steps - 1)).count)
         let folderAbsolute = Paths.absolute(folder)
         let set = ThumbnailSet(stem: map.stem, maps: map.maps, noteMap: Paths.relative(path, from: folderAbsolute),
@@ -88,7 +89,10 @@ public struct SpectroRun: Sendable {
         guard reader.info.frames == map.audio.frames else {
             throw FileError(wavPath, "\(reader.info.frames) frames, but the note map says \(map.audio.frames) (\(path)); re-run ingest")
         }
-        let spectrogram = frontEnd.spectrogram(of: try reader.readMono(), threads: threads)
+        if map.audio.sampleRate != map.sampleRate {
+            note("note: \(wavPath): \(map.audio.sampleRate) Hz audio resampled to the note map's \(map.sampleRate) Hz (libsoxr, high quality)")
+        }
+        let spectrogram = frontEnd.spectrogram(of: try reader.readMono(resampledTo: map.sampleRate), threads: threads)
         guard spectrogram.frames == map.steps else {
             throw FileError(path, "spectrogram has \(spectrogram.frames) frames but the note map has \(map.steps) steps")
         }

@@ -92,13 +92,16 @@ public struct InferRun: Sendable {
     /// The summary file written when any recording has a reference.
     public static let summaryName = "summary.json"
 
-    /// Finds audio among `inputs` (files as given, folders searched for `*.wav`) and each one's
-    /// reference: `reference` when given (one recording only), else `<stem>.txt` or `<stem>.mid` beside it.
-    public static func items(_ inputs: [String], reference: String?, findReferences: Bool) -> (items: [InferItem], problems: [FileError]) {
-        let (files, found) = InputFiles.expand(inputs, wanted: ".wav files") { InputFiles.hasExtension($0, in: RecordingFinder.audioExtensions) }
+    /// Finds audio among `inputs` (files as given, whatever their extension; folders searched for
+    /// `AudioFiles.extensions`) and each one's reference: `reference` when given (one recording
+    /// only), else `<stem>.txt` or `<stem>.mid` beside it. Of one stem in two formats in one folder
+    /// the preferred is kept and the other named in `warnings` (`AudioFiles.onePerStem`).
+    public static func items(_ inputs: [String], reference: String?, findReferences: Bool) -> (items: [InferItem], problems: [FileError], warnings: [String]) {
+        let (all, found) = InputFiles.expand(inputs, wanted: "audio files (\(AudioFiles.listing))", accept: AudioFiles.isAudio)
+        let (files, warnings) = AudioFiles.onePerStem(all)
         var problems = found
         if let reference, files.count > 1 {
-            return ([], problems + [FileError(reference, "a reference goes with one recording, but the inputs hold \(files.count)")])
+            return ([], problems + [FileError(reference, "a reference goes with one recording, but the inputs hold \(files.count)")], warnings)
         }
         var items: [InferItem] = [], seen: [String: String] = [:]
         for file in files {
@@ -118,7 +121,7 @@ public struct InferRun: Sendable {
             }
             items.append(InferItem(stem: stem, audio: file, reference: found))
         }
-        return (items, problems)
+        return (items, problems, warnings)
     }
 
     /// The output paths of a recording.
@@ -127,10 +130,11 @@ public struct InferRun: Sendable {
         return (base + ".mid", base + ".txt", base + ".roll.svg", base + ".metrics.json", base + ".thumbnails.npy", base + ".outputs.npy")
     }
 
-    /// Transcribes every item, printing errors and the summary line on stderr; returns the batch
-    /// outcome and the metrics of every recording that has a reference.
-    public func run(_ items: [InferItem], transcriber: Transcriber, problems: [FileError] = []) throws -> (summary: BatchSummary, metrics: [RecordingMetrics]) {
+    /// Transcribes every item, printing errors, `warnings` and the summary line on stderr; returns
+    /// the batch outcome and the metrics of every recording that has a reference.
+    public func run(_ items: [InferItem], transcriber: Transcriber, problems: [FileError] = [], warnings: [String] = []) throws -> (summary: BatchSummary, metrics: [RecordingMetrics]) {
         for problem in problems { printError("error: \(problem)") }
+        for warning in warnings { printError(warning) }
         try AtomicWrite.prepareOutputDirectory(outputDirectory)
         setBLASThreads(threads)
         // Settings that differ from the last run's make every earlier output stale.
@@ -142,7 +146,7 @@ public struct InferRun: Sendable {
         let collected = Collected()
         let started = Date()
         let run = self
-        let summary = BatchRunner.run(items, jobs: 1, label: "infer", name: \.audio) { item, _ in
+        let summary = BatchRunner.run(items, jobs: 1, label: "infer", name: \.audio) { item, warn in
             let outputs = run.outputs(item.stem)
             let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
             let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
@@ -152,7 +156,7 @@ public struct InferRun: Sendable {
                 collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
                 return .upToDate
             }
-            let result = try run.transcribe(item, with: transcriber)
+            let result = try run.transcribe(item, with: transcriber, note: warn)
             collected.add(result.metrics, seconds: result.seconds)
             return .made
         }
@@ -168,13 +172,19 @@ public struct InferRun: Sendable {
         return (summary, metrics)
     }
 
-    /// Transcribes one recording and writes its outputs.
-    func transcribe(_ item: InferItem, with transcriber: Transcriber) throws -> (metrics: RecordingMetrics?, seconds: Double) {
+    /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled.
+    func transcribe(_ item: InferItem, with transcriber: Transcriber, note: (String) -> Void = { _ in }) throws -> (metrics: RecordingMetrics?, seconds: Double) {
         // Read the reference first: a bad one fails the recording before any output is written.
         let referenceNotes = try item.reference.map { try NoteFiles.read(path: $0) }
         let reader = try SoundFileReader(path: item.audio)
         try transcriber.check(reader.info, path: item.audio)
-        let image = transcriber.levels(of: try reader.readMono(), threads: threads)
+        // Audio at another rate is resampled to the model's before the transform, so the steps lie
+        // on the model's grid (k · hop / its rate seconds) and keep the recording's clock.
+        let rate = transcriber.record.transform.sampleRate
+        if reader.info.sampleRate != rate {
+            note("note: \(item.audio): \(reader.info.sampleRate) Hz audio resampled to the model's \(rate) Hz (libsoxr, high quality)")
+        }
+        let image = transcriber.levels(of: try reader.readMono(resampledTo: rate), threads: threads)
         let thumbnails = try transcriber.thumbnails(of: image, threads: threads)
         let outputs = transcriber.probabilities(of: thumbnails, batch: options.batch)
         let grid = transcriber.grid

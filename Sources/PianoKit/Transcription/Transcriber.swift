@@ -44,12 +44,11 @@ public final class Transcriber: @unchecked Sendable {
     /// The time grid the model's outputs lie on.
     public var grid: TimeGrid { TimeGrid(sampleRate: record.transform.sampleRate, hop: record.transform.hop) }
 
-    /// Checks that audio described by `info` fits the model's front end.
+    /// Checks that audio described by `info` can be transcribed: it has samples, at a rate in
+    /// `Resampler.rates` (`InferRun` resamples it to the model's `record.transform.sampleRate`).
     public func check(_ info: AudioInfo, path: String) throws {
         guard info.frames > 0 else { throw FileError(path, "zero-length audio: nothing to transcribe") }
-        guard info.sampleRate == record.transform.sampleRate else {
-            throw FileError(path, "sample rate \(info.sampleRate) Hz, but the model \(self.path) was trained on \(record.transform.sampleRate) Hz audio")
-        }
+        do { try Resampler.check(info.sampleRate) } catch { throw FileError.wrap(error, path: path) }
     }
 
     /// The level image of a mono signal (the spectrogram `spectro` would compute).
