@@ -29,7 +29,8 @@ let package = Package(
         cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"]
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"],
+            resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
         .testTarget(name: "PianoKitTests", dependencies: ["PianoKit"]),
     ] + stages.map {

@@ -56,19 +56,28 @@ if run 3; then
     time "$bin/train" train.npz -o piano88.safetensors --arch "$arch" --steps "$steps" --lr-decay-steps $((steps / 2)) --eval-every 1000 2>&1 | tee train.log
 fi
 if run 4; then
-    for t in 0.3 0.5 0.7 0.8 0.9; do
-        "$bin/infer" piano88.safetensors dev -o "dev-$t" --onset-threshold "$t" --force >/dev/null 2>&1 || true
-        echo "dev onset threshold $t: $(python3 "$repo/bench/summary.py" "dev-$t")"
-    done | tee dev.txt
+    # Onset thresholds at the frame threshold 0.5, then frame thresholds at the best onset one.
+    dev() {  # dev ONSET FRAME: infer DEV, one line of pooled note and frame figures
+        "$bin/infer" dev --model piano88.safetensors -o "dev-$1-$2" --onset-threshold "$1" --threshold "$2" --force >/dev/null 2>&1 || true
+        echo "dev onset $1 frame $2: $(python3 "$repo/bench/summary.py" "dev-$1-$2")"
+    }
+    best() {  # the line with the highest pooled note F1 (the first F1 on a line is the note's)
+        awk '{for (i = 1; i <= NF; i++) if ($i ~ /^F1=/) {split($i, a, "="); f = a[2]; break}
+              if (f > top) {top = f; line = $0}} END {print line}' dev.txt
+    }
+    : > dev.txt
+    for t in 0.1 0.2 0.3 0.5 0.7; do dev "$t" 0.5 | tee -a dev.txt; done
+    onset="$(best | awk '{print $3}')"
+    for f in 0.3 0.4; do dev "$onset" "$f" | tee -a dev.txt; done
+    echo "chosen on DEV: $(best)" | tee -a dev.txt
 fi
 if run 5; then
-    # The threshold with the best pooled note F1 on DEV (the first F1 on each line is the note's).
-    t="$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^F1=/) {split($i, a, "="); f = a[2]; break}
-              sub(":", "", $4); if (f > best) {best = f; pick = $4}} END {print pick}' dev.txt)"
-    echo "chosen on DEV: onset threshold $t"
-    "$bin/infer" piano88.safetensors test -o "test-$t" --onset-threshold "$t" --force --no-reference 2>&1 | tail -1
+    chosen="$(grep '^chosen on DEV' dev.txt | tail -1)"
+    onset="$(echo "$chosen" | awk '{print $6}')" frame="$(echo "$chosen" | awk '{print $8}' | tr -d :)"
+    echo "TEST with onset threshold $onset, frame threshold $frame (chosen on DEV)"
+    "$bin/infer" test --model piano88.safetensors -o "test-$onset-$frame" --onset-threshold "$onset" --threshold "$frame" --force --no-reference 2>&1 | tail -2
     [ -d bp-test ] || "$repo/.venv-bench/bin/python" "$repo/bench/transcribe_basic_pitch.py" bp-test test
-    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$t" basic-pitch=bp-test | tee test.txt
+    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$onset-$frame" basic-pitch=bp-test | tee test.txt
 fi
 if run 6; then
     "$bin/ingest" test -o notemaps-test

@@ -48,7 +48,7 @@ extension Infer {
         @Flag(help: "Do not look for references beside the wavs (no metrics).")
         var noReference = false
 
-        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Frame head: a key sounds at this probability (default 0.8, or 0.5 with an onset head).")
+        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Frame head: a key sounds at this probability (default 0.8, or 0.3 with an onset head).")
         var threshold: Float?
 
         @Option(help: "Onset head: an onset peak at or above this probability starts a note.")
