@@ -82,6 +82,6 @@ fi
 if run 6; then
     "$bin/ingest" test -o notemaps-test
     "$bin/spectro" notemaps-train/MAPS_ISOL_* notemaps-test/MAPS_ISOL_* -o thumbs-isol32
-    "$bin/pack" thumbs-isol32 -o isol32.npz --test-instruments "$TEST" --split 19:1
+    "$bin/pack" thumbs-isol32 -o isol32.npz --test-instruments "$TEST" --split 19:1:0
     time "$bin/train" isol32.npz -o isol-simple.safetensors --arch simple --heads single --steps 5000 --eval-every 1000 2>&1 | tee isol.log
 fi

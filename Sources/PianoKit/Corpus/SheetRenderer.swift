@@ -50,12 +50,12 @@ public struct SheetRenderer: PieceRenderer {
 
     /// Creates a renderer; fails if the program or its sound file cannot be found.
     public init(engine: Engine, executable: String? = nil) throws {
-        let (file, program, package) = switch engine {
-        case .fluidsynth(let soundFont): (soundFont, "fluidsynth", "fluidsynth")
-        case .timidity(let config): (config, "timidity", "timidity")
+        let (file, what, program, package) = switch engine {
+        case .fluidsynth(let soundFont): (soundFont, "SoundFont", "fluidsynth", "fluidsynth")
+        case .timidity(let config): (config, "timidity configuration", "timidity", "timidity")
         }
         guard FileManager.default.isReadableFile(atPath: file) else {
-            throw FileError(file, "not found")
+            throw FileError(file, "\(what) not found")
         }
         guard let found = executable ?? Self.which(program) else {
             throw StageFailure("\(program) not found on PATH (Debian: apt-get install \(package))")
