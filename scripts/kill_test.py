@@ -557,11 +557,9 @@ class SpectroStage(Stage):
                 self.reference_folders = folders
                 if len(folders) < 2:
                     problems.add("no thumbnail folders")
-            elif not self.finished and folders < self.reference_folders:
-                # A run killed with --force between moving an old folder aside and renaming the new
-                # one into place: the recording is absent (not incomplete) until the next run.
-                self.count("kills leaving a replaced folder absent")
             elif folders != self.reference_folders:
+                # Even a run killed with --force while replacing a folder must leave every recording's
+                # folder in place (the new one swapped in atomically, or the old one still there).
                 problems.add(f"folders differ from the reference: missing {sorted(self.reference_folders - folders)[:3]}, "
                              f"extra {sorted(folders - self.reference_folders)[:3]}")
         return problems
