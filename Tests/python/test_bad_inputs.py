@@ -41,6 +41,7 @@ CRASH_MARKERS = (
 ALLOWED_LINES = (
     r"done \d+ of \d+, \d+ failed",  # the batch summary
     r"pack: wrote ",  # pack's list of archives written
+    r"pack: left out \d+ recordings? with bad thumbnails",  # pack redoing an archive without a bad folder
     r"\d+ of \d+ archives failed verification",  # pack verify's summary
 )
 USAGE_LINES = (r"Usage: ", r"\s*See '.*--help' for more information")
@@ -703,6 +704,8 @@ PACK_SKIPPED_CASES = {
     "labels-missing-field": (lambda f: _labels_row(f, 5, "60\textra"), r"expected 6 tab-separated fields, found 7"),
     "labels-onset-not-sounding": (lambda f: _labels_row(f, 5, "108"), r"onsets \[108\] are not all sounding keys"),
     "jpeg-missing": (lambda f: _removed(_first_jpeg(f)), r"missing thumbnail"),
+    "jpeg-garbage": (lambda f: _garbage(_first_jpeg(f)), r"not a JPEG"),
+    "jpeg-wrong-size": (lambda f: _jpeg_wrong_size(f), r"16x16"),
 }
 
 
@@ -724,13 +727,31 @@ def test_pack_bad_folder_among_good(mini, tmp_path, make, problem):
     with zipfile.ZipFile(archive) as z:
         manifest = json.loads(z.read("manifest.json"))
     assert sorted(r["stem"] for r in manifest["recordings"]) == sorted(p.name for p in good)
+    # The manifest names the folder left out and why (no absolute path: the file inside the folder).
+    assert [r["folder"] for r in manifest["leftOut"]] == [bad_folder.name], manifest.get("leftOut")
+    problem_text = manifest["leftOut"][0]["problem"]
+    assert re.search(problem, problem_text, re.IGNORECASE) and str(tmp_path) not in problem_text, problem_text
+    error_file = re.search(r"^error: (\S+?):", result.stderr, re.M).group(1)
+    if error_file.startswith(str(bad_folder) + "/"):  # names the file inside the folder, relatively
+        assert problem_text.startswith(error_file[len(str(bad_folder)) + 1:] + ":"), problem_text
     verify = run("pack", "verify", archive)
     assert verify.returncode == 0, verify.stderr
     assert_nothing_left(archive.parent)
+    # The archive is the one the good folders alone give, but for the manifest's leftOut.
+    alone = tmp_path / "alone" / "data.npz"
+    run_tool([_binary("pack"), *good, "-o", alone, "--jobs", "2"], "pack of the good folders")
+    with zipfile.ZipFile(archive) as a, zipfile.ZipFile(alone) as b:
+        assert [(i.filename, i.CRC) for i in a.infolist() if i.filename != "manifest.json"] == \
+            [(i.filename, i.CRC) for i in b.infolist() if i.filename != "manifest.json"]
+        ma, mb = json.loads(a.read("manifest.json")), json.loads(b.read("manifest.json"))
+        assert {k: v for k, v in ma.items() if k != "leftOut"} == mb and "leftOut" not in mb
 
-
-def _jpeg_garbage(folder):
-    return _garbage(_first_jpeg(folder))
+    # --strict: the same inputs fail whole, with nothing written.
+    strict = tmp_path / "strict" / "data.npz"
+    result = run("pack", *good, bad_folder, "-o", strict, "--jobs", "2", "--strict")
+    assert_clean_failure(result, bad, problem)
+    assert not strict.exists()
+    assert_nothing_left(strict.parent)
 
 
 def _jpeg_wrong_size(folder):
@@ -750,8 +771,6 @@ def _same_stem(mini, tmp_path):
 
 
 PACK_FATAL_CASES = {
-    "jpeg-garbage": (lambda m, t: _jpeg_garbage(_pack_inputs(m, t)[1]), r"not a JPEG"),
-    "jpeg-wrong-size": (lambda m, t: _jpeg_wrong_size(_pack_inputs(m, t)[1]), r"16x16"),
     "other-spectro-settings": (_other_settings, r"other settings"),
     "duplicate-stem": (_same_stem, r"also in"),
 }
