@@ -264,9 +264,10 @@ def log_rows(path: Path):
         fields = line.split(",")
         if len(fields) != 7:
             raise ValueError(f"row {line!r}")
-        [float(x) for x in fields[1:5] + fields[6:]]
-        if fields[5]:
-            float(fields[5])
+        [float(x) for x in fields[1:5]]
+        for optional in (fields[5], fields[6]):  # valid accuracy off evaluation steps; images/s of rows a
+            if optional:                         # resume took from the checkpoint with no CSV row to lend it
+                float(optional)
         rows.append(fields)
     steps = [int(r[0]) for r in rows]
     if steps != sorted(set(steps)):
@@ -697,6 +698,16 @@ class TrainStage(Stage):
             problems += model_problems(model, checkpoint=False, steps=steps)
         if checkpoint.exists():
             problems += model_problems(checkpoint, checkpoint=True, steps=steps)
+            if not problems and not reference:
+                # The checkpoint carries its own log: every row of the run up to its step (a resumed
+                # run's values may differ from the reference's, so the steps are compared).
+                with safe_open(str(checkpoint), "np") as f:
+                    meta = f.metadata() or {}
+                embedded = [line.split(",")[0] for line in meta.get("log", "").split("\n")[1:] if line]
+                at = int(meta["step"])
+                expected = [r[0] for r in self.reference_rows if int(r[0]) <= at]
+                if embedded != expected:
+                    problems.add(f"{checkpoint}: its log has steps {embedded}, the reference's up to step {at} are {expected}")
         if (root / "model.loss.svg").exists():
             problems += svg_problems((root / "model.loss.svg").read_bytes(), root / "model.loss.svg")
         rows = None
