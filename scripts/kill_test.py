@@ -68,8 +68,13 @@ def hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+# Hidden files that are state, not a killed run's temporaries: ingest's index cache
+# (Schemas/notemap-index.md; a stale one after a kill only costs the next run more reading).
+NOT_TEMPORARY = {".index-cache.json"}
+
+
 def hidden_entries(root: Path) -> list:
-    """Every entry under root whose own name starts with '.' (not descending into them)."""
+    """Every entry under root whose own name starts with '.' (not descending into them), but NOT_TEMPORARY files."""
     if not root.exists():
         return []
     found = []
@@ -78,7 +83,7 @@ def hidden_entries(root: Path) -> list:
             if name.startswith("."):
                 found.append(Path(dirpath) / name)
                 dirnames.remove(name)
-        found += [Path(dirpath) / n for n in filenames if n.startswith(".")]
+        found += [Path(dirpath) / n for n in filenames if n.startswith(".") and n not in NOT_TEMPORARY]
     return sorted(found)
 
 
