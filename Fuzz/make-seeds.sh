@@ -35,6 +35,27 @@ done
 cp "$run/infer/MAPS_MUS-chords_04_FR3Brght.mid" "$seeds/FuzzMIDI/infer-MAPS_MUS-chords_04_FR3Brght.mid"
 cp "$run/infer/MAPS_MUS-chords_04_FR3Brght.txt" "$seeds/FuzzMAPS/infer-MAPS_MUS-chords_04_FR3Brght.txt"
 
+# MIDI the reader tolerates with a warning (and refuses with strict): system common and real-time
+# messages inside a track, running status across a meta event; two tracks of one channel handing
+# a key over at one tick.
+"$python" - "$seeds/FuzzMIDI" <<'PY'
+import struct, sys
+def smf(fmt, *bodies):
+    out = b"MThd" + struct.pack(">IHHH", 6, fmt, len(bodies), 480)
+    for body in bodies:
+        body = bytes(body) + b"\x00\xff\x2f\x00"
+        out += b"MTrk" + struct.pack(">I", len(body)) + body
+    return out
+open(f"{sys.argv[1]}/tolerated-system-messages.mid", "wb").write(smf(0, [
+    0, 0xF2, 0, 0, 0, 0xF3, 1, 0, 0xF1, 0x31, 0, 0xF6, 0, 0x90, 60, 100, 0, 0xF8, 0x83, 0x60, 0xFE,
+    0, 60, 0, 0, 0xFA, 0, 62, 90, 0, 0xFB, 0x83, 0x60, 0xFC, 0, 62, 0]))
+open(f"{sys.argv[1]}/tolerated-running-status-across-meta.mid", "wb").write(smf(0, [
+    0, 0x90, 60, 100, 0x83, 0x60, 0xFF, 0x01, 0x02, 0x68, 0x69, 0, 60, 0, 0, 62, 90, 0x83, 0x60, 62, 0]))
+open(f"{sys.argv[1]}/two-hands-one-channel.mid", "wb").write(smf(1,
+    [0x83, 0x60, 0x90, 60, 100, 0x83, 0x60, 0x80, 60, 64],
+    [0, 0x90, 60, 90, 0x83, 0x60, 0x80, 60, 64]))
+PY
+
 # Audio: a real recording cut to 1024 frames as 16-bit wav, the same with a data length that lies
 # (the original's), and FLAC, AIFF, Ogg Vorbis, Opus (48 kHz), mp3 and 22.05 kHz wav copies
 # (libsndfile opens every format it knows).

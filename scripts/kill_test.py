@@ -68,8 +68,13 @@ def hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
+# Hidden files that are state, not a killed run's temporaries: ingest's index cache
+# (Schemas/notemap-index.md; a stale one after a kill only costs the next run more reading).
+NOT_TEMPORARY = {".index-cache.json"}
+
+
 def hidden_entries(root: Path) -> list:
-    """Every entry under root whose own name starts with '.' (not descending into them)."""
+    """Every entry under root whose own name starts with '.' (not descending into them), but NOT_TEMPORARY files."""
     if not root.exists():
         return []
     found = []
@@ -78,7 +83,7 @@ def hidden_entries(root: Path) -> list:
             if name.startswith("."):
                 found.append(Path(dirpath) / name)
                 dirnames.remove(name)
-        found += [Path(dirpath) / n for n in filenames if n.startswith(".")]
+        found += [Path(dirpath) / n for n in filenames if n.startswith(".") and n not in NOT_TEMPORARY]
     return sorted(found)
 
 
@@ -264,9 +269,10 @@ def log_rows(path: Path):
         fields = line.split(",")
         if len(fields) != 7:
             raise ValueError(f"row {line!r}")
-        [float(x) for x in fields[1:5] + fields[6:]]
-        if fields[5]:
-            float(fields[5])
+        [float(x) for x in fields[1:5]]
+        for optional in (fields[5], fields[6]):  # valid accuracy off evaluation steps; images/s of rows a
+            if optional:                         # resume took from the checkpoint with no CSV row to lend it
+                float(optional)
         rows.append(fields)
     steps = [int(r[0]) for r in rows]
     if steps != sorted(set(steps)):
@@ -557,11 +563,9 @@ class SpectroStage(Stage):
                 self.reference_folders = folders
                 if len(folders) < 2:
                     problems.add("no thumbnail folders")
-            elif not self.finished and folders < self.reference_folders:
-                # A run killed with --force between moving an old folder aside and renaming the new
-                # one into place: the recording is absent (not incomplete) until the next run.
-                self.count("kills leaving a replaced folder absent")
             elif folders != self.reference_folders:
+                # Even a run killed with --force while replacing a folder must leave every recording's
+                # folder in place (the new one swapped in atomically, or the old one still there).
                 problems.add(f"folders differ from the reference: missing {sorted(self.reference_folders - folders)[:3]}, "
                              f"extra {sorted(folders - self.reference_folders)[:3]}")
         return problems
@@ -699,6 +703,16 @@ class TrainStage(Stage):
             problems += model_problems(model, checkpoint=False, steps=steps)
         if checkpoint.exists():
             problems += model_problems(checkpoint, checkpoint=True, steps=steps)
+            if not problems and not reference:
+                # The checkpoint carries its own log: every row of the run up to its step (a resumed
+                # run's values may differ from the reference's, so the steps are compared).
+                with safe_open(str(checkpoint), "np") as f:
+                    meta = f.metadata() or {}
+                embedded = [line.split(",")[0] for line in meta.get("log", "").split("\n")[1:] if line]
+                at = int(meta["step"])
+                expected = [r[0] for r in self.reference_rows if int(r[0]) <= at]
+                if embedded != expected:
+                    problems.add(f"{checkpoint}: its log has steps {embedded}, the reference's up to step {at} are {expected}")
         if (root / "model.loss.svg").exists():
             problems += svg_problems((root / "model.loss.svg").read_bytes(), root / "model.loss.svg")
         rows = None

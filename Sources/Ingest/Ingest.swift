@@ -47,7 +47,7 @@ struct Ingest: ParsableCommand {
     @Option(help: "Cross-check: largest offset difference (s) before a matched note is reported.")
     var offsetTolerance = 0.01
 
-    @Flag(help: "Fail a recording whose txt and MIDI disagree instead of warning.")
+    @Flag(help: "Fail a recording whose txt and MIDI disagree, or whose MIDI file has system messages inside a track or running status across a meta event, instead of warning.")
     var strict = false
 
     @Option(name: .shortAndLong, help: "Recordings to process in parallel.")

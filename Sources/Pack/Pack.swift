@@ -54,6 +54,9 @@ extension Pack {
         @Option(name: .shortAndLong, help: "Threads for JPEG decoding and compression.")
         var jobs = ProcessInfo.processInfo.activeProcessorCount
 
+        @Flag(help: "Fail the whole run, writing nothing, on any bad thumbnail folder (by default it is reported, left out and named in the manifest's leftOut, and pack exits 1).")
+        var strict = false
+
         @Flag(help: .hidden)
         var forceZip64 = false
 
@@ -81,6 +84,7 @@ extension Pack {
             options.level = Int32(level)
             options.threads = jobs
             options.forceZip64 = forceZip64
+            options.strict = strict
             let (summary, _) = try PackRun(output: output, options: options).run(inputs)
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }

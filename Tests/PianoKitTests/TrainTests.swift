@@ -80,6 +80,39 @@ import Testing
         #expect { try bad.run() } throws: { "\($0)".contains("not a training checkpoint") }
     }
 
+    /// The checkpoint holds its own log. A CSV beside it that another run left (what a kill
+    /// between a checkpoint and its log could leave) is not carried into the resumed run's log.
+    @Test func resumeTakesTheLogFromTheCheckpointNotTheCSV() throws {
+        let scratch = try Scratch()
+        let path = try archive(scratch)
+        var twenty = options(steps: 20)
+        twenty.shuffleBuffer = 1
+        twenty.evalEvery = 10
+        let first = TrainRun(archivePath: path, output: scratch.path + "/a.safetensors", options: twenty)
+        let (_, original) = try first.run()
+        #expect(original.map(\.step) == [10, 20])
+        // The checkpoint's log is the run's, but for images/s.
+        let (_, meta) = try SafeTensors.decode(Data(contentsOf: URL(fileURLWithPath: first.checkpointPath)))
+        let embedded = first.parseLog(try #require(meta["log"]))
+        let written = try first.readLog()
+        #expect(embedded.count == 2 && zip(embedded, written).allSatisfy { TrainRun.sameRun($0, $1) && $0.imagesPerSecond.isNaN })
+        // Another run's log takes the CSV's place.
+        let foreign = written.map { var row = $0; row.crossEntropy = 9.5; row.trainAccuracy = 0.125; return row } + [
+            TrainLogRow(step: 30, crossEntropy: 9.5, totalLoss: 9.5, learningRate: 1, trainAccuracy: 0.125, validAccuracy: nil, imagesPerSecond: 1),
+        ]
+        try first.writeLog(foreign)
+        var thirty = options(steps: 30)
+        thirty.shuffleBuffer = 1
+        thirty.evalEvery = 10
+        let resumed = TrainRun(archivePath: path, output: scratch.path + "/a.safetensors", options: thirty, resume: first.checkpointPath)
+        let (_, log) = try resumed.run()
+        #expect(log.map(\.step) == [10, 20, 30])
+        #expect(zip(log.prefix(2), written).allSatisfy { TrainRun.sameRun($0, $1) }, "\(log)")
+        #expect(!log.contains { $0.crossEntropy == 9.5 })
+        #expect(log.prefix(2).allSatisfy { $0.imagesPerSecond.isNaN })  // the foreign CSV's rates were not taken either
+        #expect(try resumed.readLog().map(\.step) == [10, 20, 30])
+    }
+
     @Test func learningRateDecaysInSteps() {
         var options = TrainOptions()
         options.learningRate = 0.1

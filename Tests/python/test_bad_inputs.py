@@ -41,6 +41,7 @@ CRASH_MARKERS = (
 ALLOWED_LINES = (
     r"done \d+ of \d+, \d+ failed",  # the batch summary
     r"pack: wrote ",  # pack's list of archives written
+    r"pack: left out \d+ recordings? with bad thumbnails",  # pack redoing an archive without a bad folder
     r"\d+ of \d+ archives failed verification",  # pack verify's summary
 )
 USAGE_LINES = (r"Usage: ", r"\s*See '.*--help' for more information")
@@ -388,6 +389,12 @@ INGEST_CASES = {
         r"claims \d+ bytes"),
     "mid-meta-length-lie": (lambda r: _set_bytes(r["mid"], first_track_meta_length_lie(r["mid"].read_bytes())), r"meta event .* claims"),
     "mid-is-a-directory": (lambda r: _as_directory(r["mid"]), r"is a folder"),
+    "mid-undefined-system-message": (
+        lambda r: _set_bytes(r["mid"], _insert_at_first_track(r["mid"].read_bytes(), bytes([0x00, 0xF4]))[0]),
+        r"system message 0xf4 at byte \d+ is not allowed"),
+    "mid-data-byte-after-sysex": (
+        lambda r: _set_bytes(r["mid"], _insert_at_first_track(r["mid"].read_bytes(), bytes([0x00, 0xB0, 0x07, 0x64, 0x00, 0xF0, 0x01, 0xF7, 0x00, 0x07, 0x64]))[0]),
+        r"data byte 0x7 at byte \d+ with no running status"),
     # the MAPS note list
     "txt-zero-length": (lambda r: _empty(r["txt"]), r"empty note list"),
     "txt-binary-garbage": (lambda r: _set_bytes(r["txt"], bytes(range(256)) * 8), r"expected the header"),
@@ -426,6 +433,61 @@ def test_ingest_bad_recording_among_good(mini, tmp_path, make, problem):
     index = json.loads((out / "index.json").read_text())
     assert sorted(e["stem"] for e in index["recordings"]) == sorted(good)
     assert_nothing_left(out)
+
+
+def _insert_at_first_track(data: bytes, events: bytes) -> tuple:
+    """`events` (whole delta-timed events) put at the start of the first track; returns the new
+    bytes and the offset of the first track's body (events' offsets count from there)."""
+    track = midi_tracks(data)[0]
+    body = track + 8
+    new = data[:body] + events + data[body:]
+    return patch(new, track + 4, ">I", struct.unpack_from(">I", data, track + 4)[0] + len(events)), body
+
+
+# MIDI files other readers (mido, sequencers) accept though the standard does not allow them in a
+# file: ingest reads them with one warning line naming the file and the byte offset, and refuses
+# them with --strict. (events at the first track's start, offset of the warned byte in them,
+# the warning's words, the --strict error's words)
+TOLERATED_MIDI = {
+    "system-real-time": (bytes([0x00, 0xF8, 0x00, 0xFE]), 1, r"skipped 2 system messages \(0xf8, 0xfe\)", r"system message 0xf8 at byte \d+ is not allowed"),
+    "system-common": (bytes([0x00, 0xF2, 0x00, 0x00, 0x00, 0xF3, 0x01]), 1, r"skipped 2 system messages \(0xf2, 0xf3\)", r"system message 0xf2"),
+    # controller 7 on channel 0, a text meta, then controller 7 again in running status
+    "running-status-across-meta": (bytes([0x00, 0xB0, 0x07, 0x64, 0x00, 0xFF, 0x01, 0x01, 0x41, 0x00, 0x07, 0x64]), 10,
+                                   r"running status continued across a meta event", r"data byte 0x7 at byte \d+ with no running status"),
+}
+
+
+@pytest.mark.parametrize("events, at, warning, refusal", TOLERATED_MIDI.values(), ids=TOLERATED_MIDI.keys())
+def test_ingest_tolerated_midi_warns_and_strict_refuses(mini, tmp_path, events, at, warning, refusal):
+    """A MIDI file with system messages or running status across a meta: a warning, the same notes; --strict fails it."""
+    maps = tmp_path / "maps"
+    for stem in mini.stems[:2]:
+        mini.copy_recording(stem, maps)
+    stem = mini.stems[2]
+    files = mini.copy_recording(stem, maps)
+    data, body = _insert_at_first_track(files["mid"].read_bytes(), events)
+    files["mid"].write_bytes(data)
+    import mido  # the independent reference: it reads such files
+    assert sum(not m.is_meta for t in mido.MidiFile(str(files["mid"])).tracks for m in t) > 0
+    out = tmp_path / "notemaps"
+    result = run("ingest", maps, "-o", out, "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    print(warnings[0])
+    assert str(files["mid"]) in warnings[0] and re.search(warning, warnings[0]), warnings[0]
+    assert f"the first at byte {body + at}" in warnings[0], f"expected offset {body + at}: {warnings[0]}"
+    assert_summary(result, 3, 3)
+    ours = json.loads((out / f"{stem}.notemap.json").read_text())
+    honest = json.loads(mini.notemaps[stem].read_text())
+    assert ours["notes"] == honest["notes"] and ours["labels"] == honest["labels"]
+
+    strict_out = tmp_path / "strict"
+    result = run("ingest", maps, "-o", strict_out, "--jobs", "2", "--strict")
+    assert_clean_failure(result, files["mid"], refusal)
+    assert_summary(result, 2, 3)
+    assert not (strict_out / f"{stem}.notemap.json").exists()
+    assert_nothing_left(strict_out)
 
 
 def test_ingest_wav_size_lies_are_clamped(mini, tmp_path):
@@ -645,6 +707,8 @@ PACK_SKIPPED_CASES = {
     "labels-missing-field": (lambda f: _labels_row(f, 5, "60\textra"), r"expected 6 tab-separated fields, found 7"),
     "labels-onset-not-sounding": (lambda f: _labels_row(f, 5, "108"), r"onsets \[108\] are not all sounding keys"),
     "jpeg-missing": (lambda f: _removed(_first_jpeg(f)), r"missing thumbnail"),
+    "jpeg-garbage": (lambda f: _garbage(_first_jpeg(f)), r"not a JPEG"),
+    "jpeg-wrong-size": (lambda f: _jpeg_wrong_size(f), r"16x16"),
 }
 
 
@@ -666,13 +730,31 @@ def test_pack_bad_folder_among_good(mini, tmp_path, make, problem):
     with zipfile.ZipFile(archive) as z:
         manifest = json.loads(z.read("manifest.json"))
     assert sorted(r["stem"] for r in manifest["recordings"]) == sorted(p.name for p in good)
+    # The manifest names the folder left out and why (no absolute path: the file inside the folder).
+    assert [r["folder"] for r in manifest["leftOut"]] == [bad_folder.name], manifest.get("leftOut")
+    problem_text = manifest["leftOut"][0]["problem"]
+    assert re.search(problem, problem_text, re.IGNORECASE) and str(tmp_path) not in problem_text, problem_text
+    error_file = re.search(r"^error: (\S+?):", result.stderr, re.M).group(1)
+    if error_file.startswith(str(bad_folder) + "/"):  # names the file inside the folder, relatively
+        assert problem_text.startswith(error_file[len(str(bad_folder)) + 1:] + ":"), problem_text
     verify = run("pack", "verify", archive)
     assert verify.returncode == 0, verify.stderr
     assert_nothing_left(archive.parent)
+    # The archive is the one the good folders alone give, but for the manifest's leftOut.
+    alone = tmp_path / "alone" / "data.npz"
+    run_tool([_binary("pack"), *good, "-o", alone, "--jobs", "2"], "pack of the good folders")
+    with zipfile.ZipFile(archive) as a, zipfile.ZipFile(alone) as b:
+        assert [(i.filename, i.CRC) for i in a.infolist() if i.filename != "manifest.json"] == \
+            [(i.filename, i.CRC) for i in b.infolist() if i.filename != "manifest.json"]
+        ma, mb = json.loads(a.read("manifest.json")), json.loads(b.read("manifest.json"))
+        assert {k: v for k, v in ma.items() if k != "leftOut"} == mb and "leftOut" not in mb
 
-
-def _jpeg_garbage(folder):
-    return _garbage(_first_jpeg(folder))
+    # --strict: the same inputs fail whole, with nothing written.
+    strict = tmp_path / "strict" / "data.npz"
+    result = run("pack", *good, bad_folder, "-o", strict, "--jobs", "2", "--strict")
+    assert_clean_failure(result, bad, problem)
+    assert not strict.exists()
+    assert_nothing_left(strict.parent)
 
 
 def _jpeg_wrong_size(folder):
@@ -692,8 +774,6 @@ def _same_stem(mini, tmp_path):
 
 
 PACK_FATAL_CASES = {
-    "jpeg-garbage": (lambda m, t: _jpeg_garbage(_pack_inputs(m, t)[1]), r"not a JPEG"),
-    "jpeg-wrong-size": (lambda m, t: _jpeg_wrong_size(_pack_inputs(m, t)[1]), r"16x16"),
     "other-spectro-settings": (_other_settings, r"other settings"),
     "duplicate-stem": (_same_stem, r"also in"),
 }

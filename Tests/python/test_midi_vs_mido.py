@@ -3,9 +3,11 @@ against the MAPS txt ground truth, against labels recomputed with numpy, and aga
 header read with Python's `wave` module.
 
 The MIDI interpretation here is written from the rules in Schemas/notemap.md, not from the Swift
-code: tracks merged by tick (ties: track order, then file order), a tempo map built from the
-set_tempo messages of all tracks, note-on velocity 0 = note-off, a re-strike of a held key ends
-the earlier press, CC64 >= 64 puts the pedal down per channel, a release inside [down, up) of a
+code: tracks merged by tick (ties: every release before every strike, then track order, then file
+order), a tempo map built from the set_tempo messages of all tracks, note-on velocity 0 =
+note-off, a re-strike of a held key ends the earlier press (a second strike at the tick the press
+began is ignored; a track's note-on then note-off at one tick with nothing older open is a
+zero-length note), CC64 >= 64 puts the pedal down per channel, a release inside [down, up) of a
 pedal span lasts until `up`, and a sustained note is cut at the next onset of the same key.
 """
 
@@ -44,15 +46,20 @@ class Performance:
     event_seconds: list = field(default_factory=list)  # seconds of every merged message, in order
 
 
+def is_strike(message) -> bool:
+    return message.type == "note_on" and message.velocity > 0
+
+
 def merged_messages(midi: mido.MidiFile):
-    """Every message of every track as (tick, track, index, message), merged by tick, stable."""
+    """Every message of every track as (tick, track, index, message), merged by tick; at one tick
+    every strike (note-on with velocity > 0) after everything else, then by track and file order."""
     merged = []
     for t, track in enumerate(midi.tracks):
         tick = 0
         for i, message in enumerate(track):
             tick += message.time
             merged.append((tick, t, i, message))
-    merged.sort(key=lambda item: (item[0], item[1], item[2]))
+    merged.sort(key=lambda item: (item[0], is_strike(item[3]), item[1], item[2]))
     return merged
 
 
@@ -81,30 +88,50 @@ def read_performance(path: Path) -> Performance:
     midi = mido.MidiFile(str(path))
     merged = merged_messages(midi)
     seconds = tempo_map(midi, merged)
-    open_presses = {}  # (channel, pitch) -> (onset, velocity)
+    open_presses = {}  # (channel, pitch) -> (onset, velocity, tick, track, index)
     pedal_down = {}  # channel -> down time
     presses, pedal = [], defaultdict(list)
     times = []
+    unmatched = []  # releases at the current tick that found nothing open: (key, track, index)
 
     def close(key, time):
         if key in open_presses:
-            onset, velocity = open_presses.pop(key)
+            onset, velocity = open_presses.pop(key)[:2]
             presses.append(Press(onset, time, key[1], velocity, key[0]))
 
-    for tick, _, _, message in merged:
+    def finish_tick(tick):
+        for key, track, index in unmatched:  # a track's note-on then note-off at one tick
+            start = open_presses.get(key)
+            if start and start[2] == tick and start[3] == track and start[4] < index:
+                close(key, start[0])
+        unmatched.clear()
+
+    previous_tick = None
+    for tick, track, index, message in merged:
+        if tick != previous_tick and previous_tick is not None:
+            finish_tick(previous_tick)
+        previous_tick = tick
         time = seconds(tick)
         times.append(time)
-        if message.type == "note_on" and message.velocity > 0:
+        if is_strike(message):
             key = (message.channel, message.note)
+            if key in open_presses and open_presses[key][2] == tick:
+                continue  # doubled at the tick it was struck: one stroke
             close(key, time)  # a re-strike ends the earlier press
-            open_presses[key] = (time, message.velocity)
+            open_presses[key] = (time, message.velocity, tick, track, index)
         elif message.type == "note_off" or (message.type == "note_on" and message.velocity == 0):
-            close((message.channel, message.note), time)
+            key = (message.channel, message.note)
+            if key in open_presses:
+                close(key, time)
+            else:
+                unmatched.append((key, track, index))
         elif message.type == "control_change" and message.control == 64:
             if message.value >= 64:
                 pedal_down.setdefault(message.channel, time)
             elif message.channel in pedal_down:
                 pedal[message.channel].append((pedal_down.pop(message.channel), time))
+    if previous_tick is not None:
+        finish_tick(previous_tick)
     end = times[-1] if times else 0.0
     for key in sorted(open_presses):
         close(key, end)

@@ -737,6 +737,7 @@ def test_bad_folders_are_reported_and_skipped(thumbs, tmp_path):
     assert len(errors) == 2, result.stderr
     assert leftovers(out) == ["data.npz"]
     manifest, arrays = load(out / "data.npz")
+    assert [r["folder"] for r in manifest["leftOut"]] == sorted([copies[1].name, copies[3].name])
     good = [read_folder(c) for i, c in enumerate(copies) if i not in (1, 3)]
     assert [r["stem"] for r in manifest["recordings"]] == [f.stem for f in good]
     check_archive_against_folders(manifest, arrays, good, sample=100)
@@ -762,17 +763,36 @@ def test_other_settings_stop_pack(thumbs, tmp_path):
     assert leftovers(out) == []
 
 
-def test_undecodable_thumbnail_leaves_nothing(thumbs, tmp_path):
+def test_undecodable_thumbnail_leaves_its_recording_out(thumbs, tmp_path):
+    """A thumbnail that does not decode is met while writing: that recording is left out (and named
+    in the manifest), the rest packed as if it had not been given, exit 1; --strict writes nothing."""
     copies = copy_folders(thumbs, tmp_path / "in", 4)
     broken = copies[2] / read_folder(copies[2]).rows[5][1]
     broken.write_bytes(b"this is not a JPEG")
-    out = tmp_path / "out"
+    good = [read_folder(c) for i, c in enumerate(copies) if i != 2]
     for extra in ([], ["--shard-size", "60"]):
+        out = tmp_path / ("out" + "".join(extra))
         result = pack(tmp_path / "in", "-o", out / "data.npz", *extra)
         no_signal(result, "pack")
         assert result.returncode == 1, result.stderr
-        assert str(broken) in result.stderr
-        assert leftovers(out) == [], f"pack {' '.join(extra)} left {leftovers(out)}"
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and str(broken) in errors[0], result.stderr
+        archives = leftovers(out)
+        assert archives and all(name.startswith("data") and name.endswith(".npz") for name in archives), archives
+        stems = []
+        for name in archives:
+            manifest, arrays = load(out / name)
+            assert manifest["leftOut"] == [{"folder": copies[2].name, "problem": manifest["leftOut"][0]["problem"]}]
+            assert manifest["leftOut"][0]["problem"].startswith(broken.name + ": "), manifest["leftOut"]
+            stems = [r["stem"] for r in manifest["recordings"]]
+            assert pack("verify", out / name).returncode == 0
+        assert stems == [f.stem for f in good]
+        if not extra:
+            check_archive_against_folders(manifest, arrays, good, sample=100)
+        strict = tmp_path / ("strict" + "".join(extra))
+        result = pack(tmp_path / "in", "-o", strict / "data.npz", "--strict", *extra)
+        assert result.returncode == 1 and str(broken) in result.stderr, result.stderr
+        assert leftovers(strict) == [], f"pack --strict {' '.join(extra)} left {leftovers(strict)}"
 
 
 # ---------------------------------------------------------------------------------------------

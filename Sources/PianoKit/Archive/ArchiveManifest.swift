@@ -33,6 +33,28 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
     public var splits: [String: SplitContents]
     /// Every `.npy` member: name, dtype, shape, uncompressed size and the SHA-256 of its stored bytes.
     public var members: [MemberRecord]
+    /// Thumbnail folders given to `pack` but left out as bad, by folder name; absent when none was.
+    public var leftOut: [LeftOutRecord]?
+
+    /// A thumbnail folder `pack` left out, and why.
+    public struct LeftOutRecord: Codable, Sendable, Equatable {
+        /// The folder's name (its last path component: the recording's stem for `spectro`'s folders).
+        public var folder: String
+        /// The problem: the file inside the folder it is about, if any, then what is wrong
+        /// (e.g. `000012.jpg: not a JPEG: ...`). No absolute paths, so the manifest stays the
+        /// same wherever the folders are.
+        public var problem: String
+
+        /// The record for the folder at `path` that failed with `error`.
+        public init(path: String, error: FileError) {
+            let folder = URL(fileURLWithPath: path).standardizedFileURL.path
+            let file = URL(fileURLWithPath: error.path).standardizedFileURL.path
+            self.folder = URL(fileURLWithPath: folder).lastPathComponent
+            let inside = file.hasPrefix(folder + "/") ? String(file.dropFirst(folder.count + 1)) : nil
+            let line = error.line.map { ":\($0)" } ?? ""
+            problem = (inside.map { $0 + line + ": " } ?? "") + error.message
+        }
+    }
 
     /// Everything that shaped the pixels.
     public struct FrontEndRecord: Codable, Sendable, Equatable {

@@ -22,6 +22,8 @@ public struct PackOptions: Sendable, Equatable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Write zip64 headers even for small archives (for tests of readers).
     public var forceZip64 = false
+    /// Fail the whole run (write nothing) on any bad thumbnail folder instead of leaving it out.
+    public var strict = false
 
     /// Default settings.
     public init() {}
@@ -43,34 +45,66 @@ public struct PackRun: Sendable {
     /// An example: which recording (index into the folder list) and which row of its labels.
     struct Example { var recording: Int; var row: Int }
 
+    /// Thumbnails of some recordings could not be decoded while writing: by recording index, the first error of each.
+    struct BadThumbnails: Error {
+        var failures: [Int: FileError]
+    }
+
     /// Packs `inputs`; returns the summary (items are recordings) and the archive paths written.
+    ///
+    /// A thumbnail folder that cannot be read (sidecar, label index, a missing thumbnail) or
+    /// holds a thumbnail that does not decode to the right size is reported on one `error:` line,
+    /// left out, and named in the manifest's `leftOut`; the archive is then exactly what packing
+    /// the other folders gives (the split is drawn over those), and the summary counts the
+    /// failure, so the stage exits 1. A thumbnail that fails is found while the archive is being
+    /// written: the write is abandoned and redone without that recording. With `strict` any bad
+    /// folder fails the whole run and nothing is written.
     public func run(_ inputs: [String]) throws -> (BatchSummary, [String]) {
         let found = ThumbnailFolder.find(inputs)
+        if options.strict, let problem = found.problems.first { throw problem }
         for problem in found.problems { printError("error: \(problem)") }
         let loaded: [Result<ThumbnailFolder, FileError>] = found.folders.parallelMap(jobs: options.threads) { path in
             do { return .success(try ThumbnailFolder(path: path)) } catch { return .failure(FileError.wrap(error, path: path)) }
         }
         var folders: [ThumbnailFolder] = [], failures = found.problems
-        for result in loaded {
+        var leftOut: [ArchiveManifest.LeftOutRecord] = []
+        for (path, result) in zip(found.folders, loaded) {
             switch result {
             case .success(let folder): folders.append(folder)
             case .failure(let error):
+                if options.strict { throw error }  // the first bad folder, in input order
                 printError("error: \(error)")
                 failures.append(error)
+                leftOut.append(.init(path: path, error: error))
+            }
+        }
+        var paths: [String] = []
+        while true {
+            guard let first = folders.first else { throw StageFailure("no usable thumbnail folders in \(inputs.joined(separator: " "))") }
+            var seen: [String: String] = [:]
+            for folder in folders {
+                if let other = seen[folder.set.stem] { throw FileError(folder.path, "stem \(folder.set.stem) is also in \(other)") }
+                seen[folder.set.stem] = folder.path
+                guard folder.set.sameSettings(as: first.set) else {
+                    throw FileError(folder.path, "made with other settings than \(first.path): \(Self.describe(folder.set)) vs \(Self.describe(first.set)); re-run spectro with one set of options")
+                }
+            }
+            let assignment = try assign(folders)
+            do {
+                paths = try write(folders, assignment: assignment, leftOut: leftOut.sorted { ($0.folder, $0.problem) < ($1.folder, $1.problem) })
+                break
+            } catch let bad as BadThumbnails {
+                for (r, error) in bad.failures.sorted(by: { $0.key < $1.key }) {
+                    if options.strict { throw error }
+                    printError("error: \(error)")
+                    failures.append(error)
+                    leftOut.append(.init(path: folders[r].path, error: error))
+                }
+                folders = folders.enumerated().filter { bad.failures[$0.offset] == nil }.map(\.element)
+                printError("pack: left out \(bad.failures.count) recording\(bad.failures.count == 1 ? "" : "s") with bad thumbnails; writing again")
             }
         }
         let summary = BatchSummary(total: found.folders.count + found.problems.count, made: folders.count, upToDate: 0, failures: failures)
-        guard let first = folders.first else { throw StageFailure("no usable thumbnail folders in \(inputs.joined(separator: " "))") }
-        var seen: [String: String] = [:]
-        for folder in folders {
-            if let other = seen[folder.set.stem] { throw FileError(folder.path, "stem \(folder.set.stem) is also in \(other)") }
-            seen[folder.set.stem] = folder.path
-            guard folder.set.sameSettings(as: first.set) else {
-                throw FileError(folder.path, "made with other settings than \(first.path): \(Self.describe(folder.set)) vs \(Self.describe(first.set)); re-run spectro with one set of options")
-            }
-        }
-        let assignment = try assign(folders)
-        let paths = try write(folders, assignment: assignment)
         printError("pack: wrote \(paths.joined(separator: ", "))")
         printError(summary.line)
         return (summary, paths)
@@ -122,7 +156,7 @@ public struct PackRun: Sendable {
     }
 
     /// Writes the archive or shards under temporary names, then renames them into place.
-    func write(_ folders: [ThumbnailFolder], assignment: [[Int]]) throws -> [String] {
+    func write(_ folders: [ThumbnailFolder], assignment: [[Int]], leftOut: [ArchiveManifest.LeftOutRecord] = []) throws -> [String] {
         // Examples in archive order: train, then valid, then test; within a split as runs of up to
         // `shuffleBlock` consecutive examples of one recording, the runs in a seeded pseudo-random
         // order over the whole split, so that a streaming reader with a modest shuffle buffer sees
@@ -165,7 +199,7 @@ public struct PackRun: Sendable {
                 let temporary = AtomicWrite.temporaryPath(for: paths[shard])
                 temporaries.append(temporary)
                 try writeShard(slice, folders: folders, recordings: recordings, shard: shard, count: shardCount,
-                               firstExample: shard * shardSize, to: temporary)
+                               firstExample: shard * shardSize, leftOut: leftOut, to: temporary)
             }
             for (temporary, path) in zip(temporaries, paths) { try AtomicWrite.commit(temporary, to: path) }
         } catch {
@@ -184,7 +218,7 @@ public struct PackRun: Sendable {
     }
 
     func writeShard(_ examples: [(Int, Example)], folders: [ThumbnailFolder], recordings: [ArchiveManifest.RecordingRecord],
-                    shard: Int, count: Int, firstExample: Int, to path: String) throws {
+                    shard: Int, count: Int, firstExample: Int, leftOut: [ArchiveManifest.LeftOutRecord] = [], to path: String) throws {
         try AtomicWrite.createParent(of: path)
         let writer = try ZipWriter(path: path, level: options.level, threads: options.threads, forceZip64: options.forceZip64)
         let set = folders[0].set
@@ -222,7 +256,7 @@ public struct PackRun: Sendable {
             split: .init(by: options.testInstruments.isEmpty ? options.splitBy : "instrument", ratios: options.ratios, seed: options.seed,
                          testInstruments: options.testInstruments, leaks: options.splitBy == "step", shuffleBlock: options.shuffleBlock),
             shard: .init(index: shard, count: count, size: options.shardSize, firstExample: firstExample),
-            recordings: recordings, splits: contents, members: members)
+            recordings: recordings, splits: contents, members: members, leftOut: leftOut.isEmpty ? nil : leftOut)
         try manifest.validate()
         try writer.addMember(ArchiveManifest.memberName, data: try manifest.encoded(), level: 9)  // small: the best compression costs nothing
         try writer.finish()
@@ -248,7 +282,7 @@ public struct PackRun: Sendable {
             var buffer = [UInt8](repeating: 0, count: batch * pixels)
             for start in stride(from: 0, to: split.count, by: batch) {
                 let part = Array(split[start ..< min(split.count, start + batch)])
-                let slots = SendableSlots(count: 0)
+                let slots = SendableSlots(count: 0), bad = BadRecordings()
                 buffer.withUnsafeMutableBytes { raw in
                     let out = SendablePointer(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
                     forEachPart(of: part.count, threads: threads) { range in
@@ -257,13 +291,17 @@ public struct PackRun: Sendable {
                             for i in range {
                                 let folder = folders[part[i].recording], row = folder.rows[part[i].row]
                                 let file = folder.path + "/" + row.file
-                                guard let data = FileManager.default.contents(atPath: file) else { throw FileError(file, "cannot read thumbnail") }
-                                let image: (width: Int, height: Int, pixels: [UInt8])
-                                do { image = try decoder.decodeGray(data) } catch { throw FileError.wrap(error, path: file) }
-                                guard image.width == geometry.columns, image.height == geometry.rows else {
-                                    throw FileError(file, "thumbnail is \(image.height)x\(image.width) (rows x columns), thumbs.json says \(geometry)")
+                                do {
+                                    guard let data = FileManager.default.contents(atPath: file) else { throw FileError(file, "cannot read thumbnail") }
+                                    let image: (width: Int, height: Int, pixels: [UInt8])
+                                    do { image = try decoder.decodeGray(data) } catch { throw FileError.wrap(error, path: file) }
+                                    guard image.width == geometry.columns, image.height == geometry.rows else {
+                                        throw FileError(file, "thumbnail is \(image.height)x\(image.width) (rows x columns), thumbs.json says \(geometry)")
+                                    }
+                                    (out.pointer + i * pixels).update(from: image.pixels, count: pixels)
+                                } catch {
+                                    bad.add(part[i].recording, FileError.wrap(error, path: file))  // this recording is left out
                                 }
-                                (out.pointer + i * pixels).update(from: image.pixels, count: pixels)
                             }
                         } catch {
                             slots.fail(error)
@@ -271,9 +309,26 @@ public struct PackRun: Sendable {
                     }
                 }
                 if let failure = slots.failure { throw failure }
+                if !bad.failures.isEmpty { throw BadThumbnails(failures: bad.failures) }
                 try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0 ..< part.count * pixels])) }
             }
         }
         return .init(name: name, dtype: NPY.DType.uint8.rawValue, shape: shape, bytes: record.size, sha256: record.sha256)
+    }
+}
+
+/// The first thumbnail error of each recording, collected by several decoding threads; for one
+/// recording the error of the earliest example in the batch is kept, so the message does not
+/// depend on thread timing.
+final class BadRecordings: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var failures: [Int: FileError] = [:]
+    private var order: [Int: String] = [:]
+    func add(_ recording: Int, _ error: FileError) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let kept = order[recording], kept <= error.path { return }
+        failures[recording] = error
+        order[recording] = error.path
     }
 }

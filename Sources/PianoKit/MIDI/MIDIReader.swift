@@ -3,9 +3,19 @@
 /// Every length is checked against the bytes that are really there, so a truncated or lying
 /// file gives a `FormatError` naming the track and byte offset instead of a crash or a large
 /// allocation.
+///
+/// Two things the standard does not allow in a file, but which other readers (mido, most
+/// sequencers) accept and whose meaning is clear, are read with a warning unless `strict`:
+/// system common and real-time messages of known length inside a track (F1 and F3 with one data
+/// byte, F2 with two, F6 and F8–FE with none) are skipped; and a data byte right after a meta
+/// event (or one of those system messages) continues the running status from before it. Anything
+/// else that is not a valid event (F4, F5, a data byte with no running status at all, a status
+/// byte among data bytes) is still refused.
 public enum MIDIReader {
-    /// Parses a whole file.
-    public static func parse(_ bytes: [UInt8]) throws -> MIDIFile {
+    /// Parses a whole file; `warn` hears one line per track and kind of tolerated oddity, naming
+    /// the track, the count and the byte offset of the first (offsets count from the file's start).
+    /// With `strict` those oddities are errors, as in versions before the tolerance.
+    public static func parse(_ bytes: [UInt8], strict: Bool = false, warn: (String) -> Void = { _ in }) throws -> MIDIFile {
         var cursor = ByteCursor(bytes)
         guard bytes.count >= 14 else {
             throw FormatError("not a MIDI file: \(bytes.count) bytes is too short for a header")
@@ -37,6 +47,7 @@ public enum MIDIReader {
         }
 
         var tracks: [MIDITrack] = []
+        var warnings: [String] = []  // told only once the whole file has been read
         while tracks.count < trackCount {
             guard cursor.remaining > 0 else {
                 throw FormatError("header declares \(trackCount) tracks but the file ends after \(tracks.count)")
@@ -52,26 +63,66 @@ public enum MIDIReader {
             }
             let body = try cursor.read(length)
             guard tag == "MTrk" else { continue }  // unknown chunks are skipped, as the spec asks
+            let where_ = "track \(tracks.count) (chunk at byte \(chunkStart))"
             do {
-                tracks.append(try parseTrack(body))
+                tracks.append(try parseTrack(body, strict: strict) { warnings.append("\(where_): \($0)") })
             } catch let error as FormatError {
-                throw FormatError("track \(tracks.count) (chunk at byte \(chunkStart)): \(error.message)")
+                throw FormatError("\(where_): \(error.message)")
             }
         }
+        warnings.forEach(warn)
         return MIDIFile(format: format, division: division, tracks: tracks)
     }
 
-    /// Parses one MTrk chunk body into events with absolute ticks.
-    static func parseTrack(_ body: ArraySlice<UInt8>) throws -> MIDITrack {
+    /// Data bytes that follow each system common and real-time status a track may hold when not
+    /// strict: F1 (time-code quarter frame) 1, F2 (song position) 2, F3 (song select) 1, F6 (tune
+    /// request) 0, F8–FE (real-time: clock, start, continue, stop, active sensing, and the
+    /// undefined F9 and FD, all single bytes by the MIDI 1.0 spec) 0. F4 and F5 are undefined
+    /// system common messages of unknown length, so they are refused.
+    static let systemMessageLengths: [UInt8: Int] = [
+        0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xF9: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFD: 0, 0xFE: 0,
+    ]
+
+    /// Counts of one kind of tolerated oddity in a track, and where the first was.
+    struct Tolerated {
+        var count = 0
+        var firstOffset = 0
+        var statuses = Set<UInt8>()
+        mutating func note(_ offset: Int, status: UInt8? = nil) {
+            if count == 0 { firstOffset = offset }
+            count += 1
+            if let status { statuses.insert(status) }
+        }
+    }
+
+    /// Parses one MTrk chunk body into events with absolute ticks; `warn` hears what was tolerated.
+    static func parseTrack(_ body: ArraySlice<UInt8>, strict: Bool = false, warn: (String) -> Void = { _ in }) throws -> MIDITrack {
         var cursor = ByteCursor(body)
         var events: [TimedEvent] = []
         var tick = 0
         var runningStatus: UInt8? = nil
+        // The running status a meta event or system message interrupted (the standard cancels it).
+        var suspendedStatus: UInt8? = nil
+        var skipped = Tolerated(), continued = Tolerated()
+        var parsed = false  // a refused track reports its error only
+        defer {
+            if parsed && skipped.count > 0 {
+                let kinds = skipped.statuses.sorted().map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+                warn("skipped \(skipped.count) system message\(skipped.count == 1 ? "" : "s") (\(kinds)) not allowed in a file, the first at byte \(skipped.firstOffset)")
+            }
+            if parsed && continued.count > 0 {
+                warn("running status continued across a meta event or system message \(continued.count) time\(continued.count == 1 ? "" : "s"), the first at byte \(continued.firstOffset)")
+            }
+        }
         while cursor.remaining > 0 {
             tick += try cursor.readVariableLength()
             let eventOffset = cursor.offset
             var status = try cursor.peekByte()
             if status < 0x80 {
+                if runningStatus == nil, !strict, let suspended = suspendedStatus {
+                    continued.note(eventOffset)
+                    runningStatus = suspended
+                }
                 guard let running = runningStatus else {
                     throw FormatError("data byte 0x\(String(status, radix: 16)) at byte \(eventOffset) with no running status")
                 }
@@ -79,8 +130,26 @@ public enum MIDIReader {
             } else {
                 cursor.advance(1)
             }
+            if status >= 0xF0 && status != 0xF0 && status != 0xF7 && status != 0xFF {
+                guard !strict, let length = systemMessageLengths[status] else {
+                    throw FormatError("system message 0x\(String(status, radix: 16)) at byte \(eventOffset) is not allowed in a file")
+                }
+                for _ in 0 ..< length {
+                    let byte = try cursor.readByte()
+                    guard byte < 0x80 else {
+                        throw FormatError("status byte 0x\(String(byte, radix: 16)) inside the system message at byte \(eventOffset)")
+                    }
+                }
+                skipped.note(eventOffset, status: status)
+                if status < 0xF8, let running = runningStatus {  // real-time messages leave running status alone
+                    suspendedStatus = running
+                    runningStatus = nil
+                }
+                continue
+            }
             switch status {
             case 0xFF:
+                if let running = runningStatus { suspendedStatus = running }
                 runningStatus = nil
                 let type = try cursor.readByte()
                 let length = try cursor.readVariableLength()
@@ -90,6 +159,7 @@ public enum MIDIReader {
                 let data = Array(try cursor.read(length))
                 if type == 0x2F {
                     events.append(TimedEvent(tick: tick, .endOfTrack))
+                    parsed = true
                     return MIDITrack(events: events)  // bytes after end-of-track are ignored
                 } else if type == 0x51 {
                     guard data.count == 3 else { throw FormatError("tempo event at byte \(eventOffset) has \(data.count) bytes, not 3") }
@@ -101,15 +171,15 @@ public enum MIDIReader {
                 }
             case 0xF0, 0xF7:
                 runningStatus = nil
+                suspendedStatus = nil
                 let length = try cursor.readVariableLength()
                 guard length <= cursor.remaining else {
                     throw FormatError("sysex at byte \(eventOffset) claims \(length) bytes but only \(cursor.remaining) remain")
                 }
                 events.append(TimedEvent(tick: tick, .sysex(status: status, data: Array(try cursor.read(length)))))
-            case 0xF1 ... 0xFE:
-                throw FormatError("system message 0x\(String(status, radix: 16)) at byte \(eventOffset) is not allowed in a file")
             default:
                 runningStatus = status
+                suspendedStatus = nil
                 let channel = status & 0x0F
                 let dataCount = (status & 0xF0 == 0xC0 || status & 0xF0 == 0xD0) ? 1 : 2
                 var data: [UInt8] = []
@@ -131,6 +201,7 @@ public enum MIDIReader {
                 events.append(TimedEvent(tick: tick, event))
             }
         }
+        parsed = true
         return MIDITrack(events: events)  // a missing end-of-track is tolerated
     }
 }

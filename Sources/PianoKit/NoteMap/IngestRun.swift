@@ -1,6 +1,6 @@
 import Foundation
 
-/// One `ingest` run: find recordings, make each note map that is missing or stale, rewrite the index.
+/// One `ingest` run: find recordings, make each note map that is missing or stale, update the index.
 public struct IngestRun: Sendable {
     /// Where the note maps go.
     public var outputDirectory: String
@@ -36,9 +36,8 @@ public struct IngestRun: Sendable {
             return .made
         }
         .including(found.problems)
-        let (index, problems) = NoteMapIndex.scan(directory)
-        for problem in problems { printError("warning: left out of the index: \(problem)") }
-        try AtomicWrite.write(try index.encoded(), to: directory + "/" + NoteMapIndex.fileName)
+        // Reads only the note maps the folder's index cache does not know (new or remade ones).
+        for problem in try NoteMapIndex.update(directory) { printError("warning: left out of the index: \(problem)") }
         printError(summary.line)
         return summary
     }

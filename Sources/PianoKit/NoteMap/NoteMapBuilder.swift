@@ -25,7 +25,8 @@ public struct IngestOptions: Sendable, Equatable {
     public var onsetTolerance = 0.01
     /// Cross-check offset tolerance in seconds.
     public var offsetTolerance = 0.01
-    /// Whether a txt/MIDI disagreement fails the recording instead of warning.
+    /// Whether a txt/MIDI disagreement, or a MIDI file the reader only accepts with a warning
+    /// (system messages inside a track, running status across a meta event), fails the recording.
     public var strict = false
 
     /// Default settings.
@@ -43,7 +44,7 @@ public enum NoteMapBuilder {
         directory + "/" + recording.stem + NoteMap.fileSuffix
     }
 
-    /// Builds the note map; `warn` hears about txt/MIDI disagreements.
+    /// Builds the note map; `warn` hears about txt/MIDI disagreements and tolerated MIDI oddities.
     public static func build(_ recording: Recording, options: IngestOptions, outputDirectory: String, warn: (String) -> Void = { _ in }) throws -> NoteMap {
         let audio = try SoundFileReader(path: recording.wav).info
         guard audio.frames > 0 else { throw FileError(recording.wav, "zero-length audio: no sample frames to label") }
@@ -55,7 +56,9 @@ public enum NoteMapBuilder {
         guard audio.frames / 4096 <= bytes else {
             throw FileError(recording.wav, "the header declares \(audio.frames) frames, more than a \(bytes)-byte file can hold")
         }
-        let midNotes = try recording.mid.map { try NoteFiles.readMIDI(path: $0, sustain: options.sustainPedal) }
+        let midNotes = try recording.mid.map {
+            try NoteFiles.readMIDI(path: $0, sustain: options.sustainPedal, strict: options.strict) { warn("warning: " + $0) }
+        }
         let txtNotes = try recording.txt.map { try MAPSNoteList.read(path: $0, limit: textSizeLimit) }
         let notes: [Note], source: String
         switch (options.notesFrom, midNotes, txtNotes) {

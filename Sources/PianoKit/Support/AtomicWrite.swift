@@ -109,9 +109,24 @@ public enum AtomicWrite {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         var removed = 0
         for name in names where name.hasPrefix(temporaryPrefix) && isStale(name, in: directory) && output.map({ name.hasSuffix("-" + $0) }) ?? true {
+            // An old folder moved aside by a run killed before the new one was in place goes back.
+            if let original = originalName(ofAside: name), !FileManager.default.fileExists(atPath: directory + "/" + original),
+               rename(directory + "/" + name, directory + "/" + original) == 0 {
+                printError("warning: \(directory)/\(original): put back the folder a killed run had moved aside")
+                continue
+            }
             if (try? FileManager.default.removeItem(atPath: directory + "/" + name)) != nil { removed += 1 }
         }
         return removed
+    }
+
+    /// For an old folder's aside name (`.partial-<host>.<pid>-<random>.old-<name>`), `<name>`.
+    static func originalName(ofAside name: String) -> String? {
+        let fields = name.dropFirst(temporaryPrefix.count).split(separator: "-", maxSplits: 1)
+        guard fields.count == 2, let marker = fields[1].range(of: oldMarker),
+              fields[1][..<marker.lowerBound].allSatisfy(\.isNumber) else { return nil }
+        let original = String(fields[1][marker.upperBound...])
+        return original.isEmpty ? nil : original
     }
 
     /// Removes what killed runs left while writing `path` (a model, an archive): its stale temporaries.

@@ -44,9 +44,20 @@ public struct TrainRun {
         var first = 1
         var rows: [TrainLogRow] = []
         if let resume {
-            first = try restore(resume, into: trainer) + 1
-            rows = (try? readLog()) ?? []
-            rows.removeAll { $0.step >= first }
+            let restored = try restore(resume, into: trainer)
+            first = restored.step + 1
+            let csv = (try? readLog()) ?? []
+            if let embedded = restored.log {
+                // The checkpoint's own log (this run's, up to its step); the CSV beside it may
+                // be another run's or lag behind, so it only lends images/s to matching rows.
+                rows = embedded.map { row in
+                    var row = row
+                    if let same = csv.first(where: { $0.step == row.step }), Self.sameRun(same, row) { row.imagesPerSecond = same.imagesPerSecond }
+                    return row
+                }
+            } else {  // a checkpoint written before logs were embedded
+                rows = csv.filter { $0.step < first }
+            }
         }
         let frontEnd = archive.frontEnd
         let progress = Progress(total: max(0, options.steps - first + 1), label: "train")
@@ -78,18 +89,22 @@ public struct TrainRun {
                     progress.warn(String(format: "step %d: loss %.4f, train accuracy %.3f, valid accuracy %.3f%@, %.0f images/s%@", step, crossEntropy, rows.last!.trainAccuracy, valid, keys, rate, heads))
                 }
                 if evaluate {
+                    // The checkpoint first, holding its own log: the CSV written after it is never
+                    // ahead of it, and a resume takes the log from the checkpoint (never from a CSV
+                    // another run may have left).
+                    try AtomicWrite.write(try checkpoint(trainer, step: step, frontEnd: frontEnd, log: rows), to: checkpointPath)
                     try writeLog(rows)
-                    try AtomicWrite.write(try checkpoint(trainer, step: step, frontEnd: frontEnd), to: checkpointPath)
                 }
                 lastTime = Date()
                 lastStep = step
             }
         }
         progress.finish()
+        // The model first, then its log and plot: neither is ever newer than the model beside it.
+        try AtomicWrite.write(try ModelFile.encode(trainer.network, frontEnd: frontEnd, extra: metadata(steps: options.steps)), to: output)
         try writeLog(rows)
         let heads = options.network.heads.map(\.kind.rawValue).joined(separator: "+")
         try AtomicWrite.write(Data(LossPlot.svg(rows, title: "\(options.network.name) network, \(heads) heads").utf8), to: plotPath)
-        try AtomicWrite.write(try ModelFile.encode(trainer.network, frontEnd: frontEnd, extra: metadata(steps: options.steps)), to: output)
         let test = try trainer.evaluate("test")
         printError("test: \(test.count) examples" + (test.count > 0 ? test.heads.map { "\n  " + $0.summary }.joined() : ""))
         return (test, rows)
@@ -100,20 +115,34 @@ public struct TrainRun {
          "crop": String(options.crop ?? 0), "distort": String(options.distort), "flip": String(options.flip), "optimizer": options.optimizer.rawValue]
     }
 
-    /// The model plus the optimiser's state and the step, so a run can resume.
-    func checkpoint(_ trainer: Trainer, step: Int, frontEnd: ArchiveManifest.FrontEndRecord) throws -> Data {
+    /// The model plus the optimiser's state, the step and the log up to it, so a run can resume.
+    ///
+    /// `log` (metadata key `log`) is the CSV log of the rows so far with the `images_per_second`
+    /// column left empty, so that the checkpoint's bytes depend only on the training (it stays
+    /// byte-identical across runs with `--threads 1`).
+    func checkpoint(_ trainer: Trainer, step: Int, frontEnd: ArchiveManifest.FrontEndRecord, log: [TrainLogRow] = []) throws -> Data {
         let model = try ModelFile.encode(trainer.network, frontEnd: frontEnd, extra: metadata(steps: options.steps).merging(["step": String(step)]) { $1 })
         var (tensors, meta) = try SafeTensors.decode(model)
         let state = trainer.optimiser.state(of: trainer.network.parameters)
         tensors.merge(state.tensors) { a, _ in a }
         meta.merge(state.metadata) { _, b in b }
         meta["checkpoint"] = "true"
+        meta["log"] = logText(log.map { var row = $0; row.imagesPerSecond = .nan; return row })
         return try SafeTensors.encode(tensors, metadata: meta)
     }
 
-    /// Loads a checkpoint into `trainer`; returns its step. The checkpoint must hold the same
-    /// network (spec and input shape) and optimiser.
-    func restore(_ path: String, into trainer: Trainer) throws -> Int {
+    /// Whether two log rows of one step say the same, but for images/s (the same run's row).
+    static func sameRun(_ a: TrainLogRow, _ b: TrainLogRow) -> Bool {
+        var a = a, b = b
+        a.imagesPerSecond = 0
+        b.imagesPerSecond = 0
+        return a == b
+    }
+
+    /// Loads a checkpoint into `trainer`; returns its step and the log it holds (nil for a
+    /// checkpoint from before logs were embedded). The checkpoint must hold the same network
+    /// (spec and input shape) and optimiser.
+    func restore(_ path: String, into trainer: Trainer) throws -> (step: Int, log: [TrainLogRow]?) {
         let data = Data(try Paths.readBytes(path, limit: 1 << 30))
         let (tensors, meta): ([String: Tensor], [String: String])
         do { (tensors, meta) = try SafeTensors.decode(data) } catch { throw FileError.wrap(error, path: path) }
@@ -132,7 +161,12 @@ public struct TrainRun {
             p.value = value.values
         }
         do { try trainer.optimiser.restore(network.parameters, tensors: tensors, metadata: meta) } catch let error as FormatError { throw FileError(path, error.message) }
-        return step
+        guard let text = meta["log"] else { return (step, nil) }
+        let log = parseLog(text)
+        guard log.allSatisfy({ $0.step <= step }), log.map(\.step) == log.map(\.step).sorted() else {
+            throw FileError(path, "the checkpoint's log does not end at or before its step \(step)")
+        }
+        return (step, log)
     }
 
     static let header = "step,cross_entropy,total_loss,learning_rate,train_accuracy,valid_accuracy,images_per_second"
@@ -143,25 +177,35 @@ public struct TrainRun {
         return Self.header + (heads.count > 1 ? heads.map { ",loss_\($0.kind.rawValue)" }.joined() : "")
     }
 
-    func writeLog(_ rows: [TrainLogRow]) throws {
+    /// The CSV text of `rows`; an images/s that is not finite (not measured) is left empty.
+    func logText(_ rows: [TrainLogRow]) -> String {
         var text = logHeader + "\n"
         let perHead = options.network.heads.count > 1
         for r in rows {
-            text += "\(r.step),\(String(format: "%.6f", r.crossEntropy)),\(String(format: "%.6f", r.totalLoss)),\(r.learningRate),\(String(format: "%.4f", r.trainAccuracy)),\(r.validAccuracy.map { String(format: "%.4f", $0) } ?? ""),\(String(format: "%.1f", r.imagesPerSecond))"
+            let rate = r.imagesPerSecond.isFinite ? String(format: "%.1f", r.imagesPerSecond) : ""
+            text += "\(r.step),\(String(format: "%.6f", r.crossEntropy)),\(String(format: "%.6f", r.totalLoss)),\(r.learningRate),\(String(format: "%.4f", r.trainAccuracy)),\(r.validAccuracy.map { String(format: "%.4f", $0) } ?? ""),\(rate)"
             if perHead { text += r.headLosses.map { String(format: ",%.6f", $0) }.joined() }
             text += "\n"
         }
-        try AtomicWrite.write(Data(text.utf8), to: logPath)
+        return text
+    }
+
+    func writeLog(_ rows: [TrainLogRow]) throws {
+        try AtomicWrite.write(Data(logText(rows).utf8), to: logPath)
     }
 
     func readLog() throws -> [TrainLogRow] {
-        let text = try String(contentsOfFile: logPath, encoding: .utf8)
-        return text.split(separator: "\n").dropFirst().compactMap { line in
+        parseLog(try String(contentsOfFile: logPath, encoding: .utf8))
+    }
+
+    /// The rows of a CSV log (an empty images/s is read as NaN); lines that do not parse are skipped.
+    func parseLog(_ text: String) -> [TrainLogRow] {
+        text.split(separator: "\n").dropFirst().compactMap { line in
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             guard f.count >= 7, let step = Int(f[0]), let ce = Double(f[1]), let total = Double(f[2]), let lr = Float(f[3]),
-                  let train = Double(f[4]), let rate = Double(f[6]) else { return nil }
+                  let train = Double(f[4]) else { return nil }
             return TrainLogRow(step: step, crossEntropy: ce, totalLoss: total, learningRate: lr, trainAccuracy: train, validAccuracy: Double(f[5]),
-                               imagesPerSecond: rate, headLosses: f.dropFirst(7).compactMap(Double.init))
+                               imagesPerSecond: Double(f[6]) ?? .nan, headLosses: f.dropFirst(7).compactMap(Double.init))
         }
     }
 }

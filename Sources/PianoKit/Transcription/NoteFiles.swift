@@ -18,10 +18,13 @@ public enum NoteFiles {
     }
 
     /// The sounding notes of a Standard MIDI File; with `sustain`, pedal-held notes last until the pedal lifts.
-    public static func readMIDI(path: String, sustain: Bool) throws -> [Note] {
+    ///
+    /// `warn` hears `path: ...` lines about what the reader tolerated (system messages inside a
+    /// track, running status across a meta event); with `strict` those are errors.
+    public static func readMIDI(path: String, sustain: Bool, strict: Bool = false, warn: (String) -> Void = { _ in }) throws -> [Note] {
         let bytes = try Paths.readBytes(path, limit: sizeLimit)
         do {
-            return MIDIPerformance(try MIDIReader.parse(bytes)).notes(sustain: sustain)
+            return MIDIPerformance(try MIDIReader.parse(bytes, strict: strict) { warn("\(path): \($0)") }).notes(sustain: sustain)
         } catch {
             throw FileError.wrap(error, path: path)
         }
