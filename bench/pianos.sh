@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
         --stop-stage) stop="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --arch) arch="$2"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "$0" | cut -c3-; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | cut -c3-; exit 0 ;;
         *) echo "pianos.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done

@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0" | cut -c3-; exit 0 ;;
+        -h|--help) sed -n '2,9p' "$0" | cut -c3-; exit 0 ;;
         *) echo "train-bundled.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
