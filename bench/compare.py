@@ -43,35 +43,29 @@ def true_velocities(reference_txt):
     return {(round(n.start, 3), n.pitch): n.velocity for n in notes}
 
 
-def velocity_pairs(ref, est, ref_vel, est_vel):
-    """(true, estimated) velocity of each matched note."""
-    if not ref or not est or ref_vel is None or est_vel is None:
+def matched_notes(ref, est):
+    """mir_eval's onset-only note matching (offsets ignored): [(reference index, estimate index)]."""
+    if not ref or not est:
         return []
     ri = np.array([(a, b) for a, b, _ in ref]); ei = np.array([(a, max(b, a + 1e-3)) for a, b, _ in est])
     rp = mir_eval.util.midi_to_hz(np.array([p for *_, p in ref], float))
     ep = mir_eval.util.midi_to_hz(np.array([p for *_, p in est], float))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        matched = mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None)
+        return mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None)
+
+
+def velocity_pairs(ref, est, matched, ref_vel, est_vel):
+    """(true, estimated) velocity of each matched note that both sides give a velocity for."""
+    if ref_vel is None or est_vel is None:
+        return []
     pairs = []
     for i, j in matched:
-        rv = ref_vel.get((round(ref[i][0], 3), ref[i][2])) or min(ref_vel.items(), key=lambda kv: abs(kv[0][0] - ref[i][0]) + 100 * (kv[0][1] != ref[i][2]))[1]
+        rv = ref_vel.get((round(ref[i][0], 3), ref[i][2]))
         ev = est_vel.get((round(est[j][0], 3), est[j][2]))
-        if ev is not None:
+        if rv is not None and ev is not None:
             pairs.append((rv, ev))
     return pairs
-
-
-def note_counts(ref, est):
-    if not ref or not est:
-        return np.array([0, len(est), len(ref)])
-    ri = np.array([(a, b) for a, b, _ in ref]); ei = np.array([(a, max(b, a + 1e-3)) for a, b, _ in est])
-    rp = mir_eval.util.midi_to_hz(np.array([p for *_, p in ref], float))
-    ep = mir_eval.util.midi_to_hz(np.array([p for *_, p in est], float))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        matched = len(mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None))
-    return np.array([matched, len(est), len(ref)])
 
 
 def frame_counts(ref, est):
@@ -103,6 +97,18 @@ def category(stem):
     return "other"
 
 
+def score_file(ref_txt, folder):
+    """One estimate of one recording: note counts (matched, estimated, reference), frame counts,
+    and the (true, estimated) velocity pairs of its matched notes."""
+    ref = read(ref_txt)
+    est_path = Path(folder) / f"{ref_txt.stem}.txt"
+    est = read(est_path) if est_path.is_file() else []
+    matched = matched_notes(ref, est)
+    ref_vel = true_velocities(ref_txt) if ref_txt.with_suffix(".mid").is_file() else None
+    pairs = velocity_pairs(ref, est, matched, ref_vel, velocities_of(folder, ref_txt.stem))
+    return np.array([len(matched), len(est), len(ref)]), frame_counts(ref, est), pairs
+
+
 def main():
     root = Path(sys.argv[1])
     systems = dict(a.split("=", 1) for a in sys.argv[2:])
@@ -110,26 +116,20 @@ def main():
     print(f"{len(refs)} recordings under {root}")
     print(f"{'':<14}" + "".join(f"{n[:40]:>42}" for n in systems))
     print(f"{'category':<8}{'files':>6}" + f"{'note P':>10}{'note R':>8}{'note F1':>8}{'frame F1':>16}" * len(systems))
-    pairs = {n: [] for n in systems}
+    scores = {name: {s: score_file(refs[s], folder) for s in refs} for name, folder in systems.items()}
     for cat in ("ISOL", "RAND", "UCHO", "MUS", "pooled"):
         stems = [s for s in refs if cat == "pooled" or category(s) == cat]
         if not stems:
             continue
         row = f"{cat:<8}{len(stems):>6}"
-        for name, folder in systems.items():
-            nc, fc = np.zeros(3, int), np.zeros(3, int)
-            for s in stems:
-                ref = read(refs[s])
-                est_path = Path(folder) / f"{s}.txt"
-                est = read(est_path) if est_path.is_file() else []
-                nc += note_counts(ref, est)
-                fc += frame_counts(ref, est)
-                if cat == "pooled" and refs[s].with_suffix(".mid").is_file():
-                    pairs[name] += velocity_pairs(ref, est, true_velocities(refs[s]), velocities_of(folder, s))
+        for name in systems:
+            nc = sum(scores[name][s][0] for s in stems)
+            fc = sum(scores[name][s][1] for s in stems)
             p, r, f = prf(nc)
             row += f"{p:>10.3f}{r:>8.3f}{f:>8.3f}{prf(fc)[2]:>16.3f}"
         print(row)
-    for name, found in pairs.items():
+    for name in systems:
+        found = [pair for s in refs for pair in scores[name][s][2]]
         if len(found) > 2:
             true, estimated = np.array(found, float).T
             print(f"{name}: velocity of {len(found)} matched notes, Pearson r {np.corrcoef(true, estimated)[0, 1]:.3f}, "

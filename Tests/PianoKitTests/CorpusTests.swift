@@ -70,8 +70,7 @@ import Testing
         let codes = Instrument.known.map(\.code)
         #expect(Set(codes).count == codes.count)
         #expect(Instrument.known.allSatisfy { !$0.family.isEmpty && ($0.voice == .synth) == $0.source.isEmpty })
-        let reserved = ["musescore", "timgm6mb", "csound"]
-        #expect(Instrument.known.allSatisfy { instrument in !reserved.contains { instrument.source.lowercased().contains($0) } })
+        #expect(Instrument.known.allSatisfy { Instrument.freeSources.contains($0.source) })
         #expect(Array(Instrument.known.prefix(2)) == Instrument.fluidR3)
     }
 
@@ -130,7 +129,7 @@ import Testing
         #expect(abs(magnitude(low, at: 10) + 9) < 0.05 && abs(magnitude(low, at: 15000)) < 0.05)
         let high = Biquad.shelf(frequency: 4000, gain: 5, high: true, sampleRate: 44100)
         #expect(abs(magnitude(high, at: 20000) - 5) < 0.2 && abs(magnitude(high, at: 50)) < 0.05)
-        // Filtering an impulse gives the impulse response; a unit step settles at the DC gain.
+        // Filtered, a unit step settles at the DC gain (unity for a peaking band).
         var step = [Float](repeating: 1, count: 20000)
         peak.process(&step)
         #expect(abs(step.last! - 1) < 1e-3)

@@ -27,7 +27,7 @@ def isolated(root, code, pitch, loudness="F"):
     stem = f"MAPS_ISOL_NO_{loudness}_S0_M{pitch}_{code}"
     wav = root / code / "ISOL" / "NO" / f"{stem}.wav"
     audio, rate = soundfile.read(wav)
-    onset, offset, key = (l.split() for l in (wav.with_suffix(".txt").read_text().splitlines()[1:2])).__next__()
+    onset, offset, key = wav.with_suffix(".txt").read_text().splitlines()[1].split()
     assert int(key) == pitch
     return audio.mean(axis=1), rate, float(onset), float(offset)
 
@@ -103,5 +103,7 @@ def test_instrument_list(tmp_path):
     listing = run_tool([_binary("corpus"), "-o", tmp_path / "x", "--instruments", "list"], "corpus list").stdout
     codes = [line.split("\t")[0] for line in listing.splitlines()]
     assert {"FR3Grand", "FPGrand", "OPL3Pno1", "SynPno08"} <= set(codes)
-    assert not any(word in listing.lower() for word in ("musescore", "timgm6mb", "csound"))
+    # Every instrument plays from one of the free sound files (or is the synth).
+    sources = {line.split("\t")[1].split()[1] for line in listing.splitlines() if not line.split("\t")[1].startswith("synth")}
+    assert sources == {"FluidR3_GM.sf2", "OPL-3_FM_128M.sf2", "freepats.cfg"}, sources
     assert not (tmp_path / "x").exists()

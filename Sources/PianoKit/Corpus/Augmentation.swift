@@ -12,22 +12,34 @@ public struct Augmentation: Sendable, Equatable {
     public var tuningCents: Double
     /// 0-3 peaking bands (50 Hz...10 kHz, -9...9 dB) and maybe a low or high shelf.
     public var equaliser: [Biquad]
-    /// Reverb: room size 0...1 and wet share 0...0.4, or nil for a dry recording.
-    public var reverb: (room: Double, wet: Double, damping: Double)?
-    /// Compressor threshold (dB below peak) and ratio, or nil.
-    public var compressor: (threshold: Double, ratio: Double)?
+    /// A Schroeder-Moorer room (`Augmentation.reverb`).
+    public struct Reverb: Sendable, Equatable {
+        /// Room size 0...1 (comb feedback 0.7...0.98).
+        public var room: Double
+        /// Share of the reverberated signal in the mix, 0...1.
+        public var wet: Double
+        /// High-frequency damping of the combs, 0...1.
+        public var damping: Double
+    }
+
+    /// A feed-forward compressor (`Augmentation.compress`).
+    public struct Compressor: Sendable, Equatable {
+        /// Threshold in dB below the recording's peak.
+        public var threshold: Double
+        /// Compression ratio above the threshold.
+        public var ratio: Double
+    }
+
+    /// Reverb (wet share up to 0.4), or nil for a dry recording.
+    public var reverb: Reverb?
+    /// Compressor, or nil.
+    public var compressor: Compressor?
     /// White noise at this signal-to-noise ratio in dB (RMS), or nil.
     public var noiseSNR: Double?
     /// Linear gain, 0.25...4 (log-uniform), relative to a peak level of 0.3 full scale.
     public var gain: Double
     /// The generator's state for the noise.
     var noiseSeed: UInt64
-
-    public static func == (a: Augmentation, b: Augmentation) -> Bool {
-        a.tuningCents == b.tuningCents && a.equaliser == b.equaliser && a.reverb?.room == b.reverb?.room && a.reverb?.wet == b.reverb?.wet
-            && a.compressor?.threshold == b.compressor?.threshold && a.compressor?.ratio == b.compressor?.ratio
-            && a.noiseSNR == b.noiseSNR && a.gain == b.gain
-    }
 
     /// The augmentation of recording `stem` in a corpus of seed `seed`.
     public init(seed: UInt64, stem: String, sampleRate: Double) {
@@ -43,9 +55,9 @@ public struct Augmentation: Sendable, Equatable {
             equaliser.append(.shelf(frequency: high ? logUniform(2000, 8000) : logUniform(80, 400), gain: Double.random(in: -12 ... 6, using: &rng),
                                     high: high, sampleRate: sampleRate))
         }
-        reverb = chance(0.6) ? (Double.random(in: 0.1 ... 0.95, using: &rng), Double.random(in: 0.05 ... 0.4, using: &rng),
-                               Double.random(in: 0.1 ... 0.7, using: &rng)) : nil
-        compressor = chance(0.3) ? (Double.random(in: 6 ... 24, using: &rng), Double.random(in: 2 ... 8, using: &rng)) : nil
+        reverb = chance(0.6) ? Reverb(room: Double.random(in: 0.1 ... 0.95, using: &rng), wet: Double.random(in: 0.05 ... 0.4, using: &rng),
+                                      damping: Double.random(in: 0.1 ... 0.7, using: &rng)) : nil
+        compressor = chance(0.3) ? Compressor(threshold: Double.random(in: 6 ... 24, using: &rng), ratio: Double.random(in: 2 ... 8, using: &rng)) : nil
         noiseSNR = chance(0.5) ? Double.random(in: 25 ... 60, using: &rng) : nil
         gain = logUniform(0.25, 4)
         noiseSeed = rng.next()
@@ -57,9 +69,8 @@ public struct Augmentation: Sendable, Equatable {
             filter.process(&samples, channel: 0, channels: 2)
             filter.process(&samples, channel: 1, channels: 2)
         }
-        if let reverb { Self.reverb(&samples, room: reverb.room, wet: reverb.wet, damping: reverb.damping, sampleRate: sampleRate) }
-        let peak = Double(samples.lazy.map { abs($0) }.max() ?? 0)
-        if let compressor, peak > 0 { Self.compress(&samples, threshold: peak * pow(10, -compressor.threshold / 20), ratio: compressor.ratio, sampleRate: sampleRate) }
+        if let reverb { Self.reverb(&samples, reverb, sampleRate: sampleRate) }
+        if let compressor { Self.compress(&samples, compressor, sampleRate: sampleRate) }
         if let noiseSNR {
             let rms = sqrt(samples.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(samples.count, 1)))
             // Uniform noise in [-a, a] has RMS a / sqrt(3).
@@ -76,9 +87,9 @@ public struct Augmentation: Sendable, Equatable {
     /// A Schroeder-Moorer reverb: per channel four damped feedback combs in parallel, then two
     /// all-passes (Freeverb's tunings, the right channel's delays 23 samples longer), mixed with
     /// the dry signal as (1 - wet) dry + wet reverb.
-    static func reverb(_ samples: inout [Float], room: Double, wet: Double, damping: Double, sampleRate: Int) {
+    static func reverb(_ samples: inout [Float], _ settings: Reverb, sampleRate: Int) {
         let scale = Double(sampleRate) / 44100
-        let feedback = 0.7 + 0.28 * room
+        let feedback = 0.7 + 0.28 * settings.room, damping = settings.damping, wet = settings.wet
         let frames = samples.count / 2
         for channel in 0 ..< 2 {
             let spread = channel * 23
@@ -114,11 +125,14 @@ public struct Augmentation: Sendable, Equatable {
     }
 
     /// A feed-forward compressor on the louder channel's envelope (attack 5 ms, release 100 ms):
-    /// above `threshold` (linear), levels grow at 1/`ratio`; gain made up so the peak stays put.
-    static func compress(_ samples: inout [Float], threshold: Double, ratio: Double, sampleRate: Int) {
+    /// above the threshold (dB below the peak), levels grow at 1/ratio; gain made up so the peak
+    /// stays put. Silence is left alone.
+    static func compress(_ samples: inout [Float], _ settings: Compressor, sampleRate: Int) {
         let attack = exp(-1 / (0.005 * Double(sampleRate))), release = exp(-1 / (0.1 * Double(sampleRate)))
         var envelope = 0.0
-        let peak = Double(samples.lazy.map { abs($0) }.max() ?? 0)
+        let peak = Double(samples.lazy.map { abs($0) }.max() ?? 0), ratio = settings.ratio
+        guard peak > 0 else { return }
+        let threshold = peak * pow(10, -settings.threshold / 20)
         let makeUp = peak > threshold ? peak / (threshold * pow(peak / threshold, 1 / ratio)) : 1
         for i in 0 ..< samples.count / 2 {
             let level = Double(max(abs(samples[2 * i]), abs(samples[2 * i + 1])))

@@ -119,16 +119,13 @@ public struct CorpusRun: Sendable {
     /// Pieces rendered in one fluidsynth run, at most.
     static let piecesPerSheet = 48
 
-    /// The renderer of each instrument, by code; fails before any work if one cannot be made.
+    /// The renderer of each instrument, by code (FluidR3's instruments from `soundFont` when one
+    /// is given); fails before any work if one cannot be made.
     func renderers() throws -> [String: any PieceRenderer] {
         var result: [String: any PieceRenderer] = [:]
-        for instrument in instruments {
-            switch instrument.voice {
-            case .synth: result[instrument.code] = SynthPiano(variant: instrument.program)
-            case .fluidsynth where instrument.source == Instrument.fluidR3File && soundFont != nil:
-                result[instrument.code] = try SheetRenderer(engine: .fluidsynth(soundFont: soundFont!))
-            case .fluidsynth, .timidity: result[instrument.code] = try SheetRenderer(instrument: instrument)
-            }
+        for var instrument in instruments {
+            if let soundFont, instrument.source == Instrument.fluidR3File { instrument.source = soundFont }
+            result[instrument.code] = instrument.voice == .synth ? SynthPiano(variant: instrument.program) : try SheetRenderer(instrument: instrument)
         }
         return result
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How an instrument's sound is made.
 public enum Voice: String, Sendable, Codable, CaseIterable {
     /// A SoundFont preset played by fluidsynth (`Instrument.source` is the `.sf2`/`.sf3` file).
@@ -6,6 +8,15 @@ public enum Voice: String, Sendable, Codable, CaseIterable {
     case timidity
     /// The toolkit's own additive piano (`SynthPiano`); `Instrument.program` picks the variant.
     case synth
+
+    /// What `Instrument.source` is, for messages.
+    public var sourceKind: String {
+        switch self {
+        case .fluidsynth: "SoundFont"
+        case .timidity: "timidity configuration"
+        case .synth: "source"
+        }
+    }
 }
 
 /// A corpus instrument: a MAPS-style code, what plays it, and the preset or variant.
@@ -62,8 +73,8 @@ public struct Instrument: Sendable, Equatable, Codable {
 
     /// Every instrument `corpus --instruments` knows, in the order corpus renders them.
     ///
-    /// Free sample sets only. `musescore-general-soundfont`, `timgm6mb-soundfont` and
-    /// `csound-soundfont` are reserved for independent evaluation and are never listed here.
+    /// Free sample sets only, from `freeSources`; the sample sets the developers' guide reserves
+    /// for independent evaluation are never listed here.
     public static let known: [Instrument] = fluidR3 + [
         Instrument(code: "FR3EGrnd", program: 2, name: "FluidR3 Electric Grand", source: fluidR3File, family: "FluidR3"),
         Instrument(code: "FR3HTonk", program: 3, name: "FluidR3 Honky-Tonk", source: fluidR3File, family: "FluidR3"),
@@ -75,27 +86,32 @@ public struct Instrument: Sendable, Equatable, Codable {
         Instrument(code: String(format: "SynPno%02d", $0 + 1), program: $0, name: "additive synth piano, variant \($0 + 1)", voice: .synth, family: "synth")
     }
 
+    /// The sound files instruments may be played from (empty: the synth): FluidR3, the OPL3 FM
+    /// bank, freepats. Nothing else renders training or development audio.
+    public static let freeSources: Set<String> = [fluidR3File, "OPL-3_FM_128M.sf2", "freepats.cfg", ""]
+
     /// The folders a bare `source` file name is looked up in.
     static let sourceFolders = ["/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/etc/timidity"]
 
-    /// The path of `source`: itself when it has a `/`, else the first of `sourceFolders` holding it.
-    /// Throws naming the file and the Debian package that has it when it is not there.
+    /// The path of `source`: itself when it has a `/`, else the first of `sourceFolders` holding
+    /// it, else itself in the current folder. Throws naming the file (and, for a bare name, the
+    /// Debian package that has it) when it is not there.
     public func sourcePath() throws -> String {
+        let missing = "\(voice.sourceKind) not found for instrument \(code)"
         if source.contains("/") {
-            guard FileManager.default.isReadableFile(atPath: source) else { throw FileError(source, "not found for instrument \(code)") }
+            guard FileManager.default.isReadableFile(atPath: source) else { throw FileError(source, missing) }
             return source
         }
         for folder in Self.sourceFolders where FileManager.default.isReadableFile(atPath: folder + "/" + source) {
             return folder + "/" + source
         }
+        if FileManager.default.isReadableFile(atPath: source) { return source }
         let package = switch family {
         case "FluidR3": "fluid-soundfont-gm"
         case "OPL3": "opl3-soundfont"
         case "freepats": "freepats timidity"
         default: "the package that has it"
         }
-        throw FileError(source, "not found in \(Self.sourceFolders.joined(separator: ", ")) for instrument \(code) (Debian: apt-get install \(package))")
+        throw FileError(source, "\(missing) in \(Self.sourceFolders.joined(separator: ", ")) (Debian: apt-get install \(package))")
     }
 }
-
-import Foundation

@@ -50,15 +50,16 @@ public struct SheetRenderer: PieceRenderer {
 
     /// Creates a renderer; fails if the program or its sound file cannot be found.
     public init(engine: Engine, executable: String? = nil) throws {
-        let (file, what, program, package) = switch engine {
-        case .fluidsynth(let soundFont): (soundFont, "SoundFont", "fluidsynth", "fluidsynth")
-        case .timidity(let config): (config, "timidity configuration", "timidity", "timidity")
+        let (file, voice): (String, Voice) = switch engine {
+        case .fluidsynth(let soundFont): (soundFont, .fluidsynth)
+        case .timidity(let config): (config, .timidity)
         }
         guard FileManager.default.isReadableFile(atPath: file) else {
-            throw FileError(file, "\(what) not found")
+            throw FileError(file, "\(voice.sourceKind) not found")
         }
+        let program = voice.rawValue
         guard let found = executable ?? Self.which(program) else {
-            throw StageFailure("\(program) not found on PATH (Debian: apt-get install \(package))")
+            throw StageFailure("\(program) not found on PATH (Debian: apt-get install \(program))")
         }
         self.engine = engine
         self.executable = found
@@ -71,14 +72,6 @@ public struct SheetRenderer: PieceRenderer {
         case .fluidsynth: try self.init(engine: .fluidsynth(soundFont: path))
         case .timidity: try self.init(engine: .timidity(config: path))
         case .synth: throw StageFailure("instrument \(instrument.code) is not played by an external synthesiser")
-        }
-    }
-
-    /// The sound file (SoundFont or timidity configuration).
-    public var soundFile: String {
-        switch engine {
-        case .fluidsynth(let soundFont): soundFont
-        case .timidity(let config): config
         }
     }
 

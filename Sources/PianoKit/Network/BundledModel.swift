@@ -8,30 +8,27 @@ public enum BundledModel {
     /// The folder SwiftPM copies the library's resources into, beside the executables.
     static let resourceFolder = "piano-thumbs_PianoKit.resources"
 
-    /// The places looked in, in order: `$PIANO_THUMBS_MODEL`; the resource folder beside the
-    /// running executable (where `swift build` puts it); `../share/piano-thumbs/` from the
-    /// executable's folder (an installed layout: bin/ and share/ side by side).
-    public static func candidates(executable: String = CommandLine.arguments.first ?? "") -> [String] {
-        var result: [String] = []
-        if let path = ProcessInfo.processInfo.environment["PIANO_THUMBS_MODEL"], !path.isEmpty { result.append(path) }
-        let resolved = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
-        var folders = [resolved.deletingLastPathComponent().path]
-        if let main = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().path, !folders.contains(main) { folders.append(main) }
-        for folder in folders {
-            result.append(folder + "/" + resourceFolder + "/" + fileName)
-            result.append(folder + "/../share/piano-thumbs/" + fileName)
-        }
-        return result
+    /// The environment variable that names a model to use instead.
+    public static let environmentVariable = "PIANO_THUMBS_MODEL"
+
+    /// The places looked in beside the running executable (symbolic links resolved): the resource
+    /// folder (where `swift build` puts it), then `../share/piano-thumbs/` (an installed layout,
+    /// bin/ and share/ side by side).
+    public static var candidates: [String] {
+        guard let folder = Bundle.main.executableURL?.resolvingSymlinksInPath().deletingLastPathComponent().path else { return [] }
+        return [folder + "/" + resourceFolder + "/" + fileName, folder + "/../share/piano-thumbs/" + fileName]
     }
 
-    /// The bundled model's path; throws naming every place looked in when none has it, or naming
-    /// `$PIANO_THUMBS_MODEL` when that is set to a file that is not there.
+    /// The model to use when none is given: `$PIANO_THUMBS_MODEL` when set (an error if it names no
+    /// file), else the first of `candidates` that exists; throws naming every place looked in.
     public static func path() throws -> String {
-        if let given = ProcessInfo.processInfo.environment["PIANO_THUMBS_MODEL"], !given.isEmpty,
-           !FileManager.default.isReadableFile(atPath: given) {
-            throw FileError(given, "PIANO_THUMBS_MODEL names a model that is not there")
+        if let given = ProcessInfo.processInfo.environment[environmentVariable], !given.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: given) else {
+                throw FileError(given, "\(environmentVariable) names a model that is not there")
+            }
+            return given
         }
-        let places = candidates()
+        let places = candidates
         if let found = places.first(where: { FileManager.default.isReadableFile(atPath: $0) }) { return found }
         throw StageFailure("no model given and the bundled model \(fileName) is not installed; looked in: \(places.joined(separator: ", ")); pass --model FILE")
     }

@@ -38,7 +38,7 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// Defaults for a model with `heads`: threshold 0 (argmax) for a single-label model; for a
     /// frame head 0.8 without an onset head (on a piano the model was not trained on its sigmoids
     /// are over-confident: 0.7-0.9 gave the best note F1, 0.5 the worst, on two models; see
-    /// README, "Beyond the paper") and 0.3 with one (the onset head decides where notes start; 0.3
+    /// README, "Earlier: FR3Grand to FR3Brght") and 0.3 with one (the onset head decides where notes start; 0.3
     /// and onset threshold 0.5 were the best of the grid on the bundled model's development
     /// pianos, docs/model-card.md; basic-pitch uses the same pair).
     public init(heads: [HeadKind]) {
