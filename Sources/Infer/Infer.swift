@@ -69,6 +69,9 @@ extension Infer {
         @Option(help: "Thumbnails per network batch.")
         var batch = 256
 
+        @Option(help: "How the network meets a recording: sliding (the whole recording at once, several times faster, without the JPEG round trip; for models whose spec allows it, e.g. the bundled one), thumbnails (one JPEG round-tripped thumbnail per step, exactly what the network was trained on), or auto (sliding where allowed).")
+        var evaluation = InferenceMode.auto
+
         @Option(name: .shortAndLong, help: "Threads for the transform, the thumbnails and the network.")
         var jobs = ProcessInfo.processInfo.activeProcessorCount
 
@@ -109,6 +112,8 @@ extension Infer {
             options.decoder.onsetRise = onsetRiseDb
             options.decoder.onsetSnapSeconds = onsetSnapMs / 1000
             options.batch = batch
+            options.evaluation = evaluation
+            if let reason = transcriber.refusal(evaluation) { throw ValidationError("--evaluation sliding: \(model): \(reason)") }
             options.saveArrays = saveArrays
             let found = InferRun.items(audio, reference: reference, findReferences: !noReference)
             if found.items.isEmpty {
@@ -149,3 +154,5 @@ extension Infer {
         }
     }
 }
+
+extension InferenceMode: ExpressibleByArgument {}

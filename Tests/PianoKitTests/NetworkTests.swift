@@ -163,7 +163,7 @@ import Testing
     @Test(arguments: [Padding.same, .valid], [(1, 1), (2, 1), (2, 3)])
     func convolutionStridedRectangular(padding: Padding, stride: (Int, Int)) {
         let shape = ActivationShape(channels: 2, height: 7, width: 6)
-        let layer = Convolution(name: "conv", input: shape, filters: 3, kernel: (3, 2), stride: stride, padding: padding) { count, _ in Self.random(count, seed: 13, scale: 0.5) }
+        let layer = Convolution(name: "conv", input: shape, filters: 3, kernel: (3, 2), stride: stride, padding: Padding2D(padding)) { count, _ in Self.random(count, seed: 13, scale: 0.5) }
         layer.bias.value = [0.1, -0.2, 0.3]
         let rows = padding.axis(input: 7, window: 3, stride: stride.0)!.output, cols = padding.axis(input: 6, window: 2, stride: stride.1)!.output
         #expect(layer.outputShape == ActivationShape(channels: 3, height: rows, width: cols))
@@ -174,7 +174,7 @@ import Testing
     @Test func convolutionValuesAgainstLoops() {
         let shape = ActivationShape(channels: 2, height: 6, width: 7)
         for padding in Padding.allCases {
-            let layer = Convolution(name: "c", input: shape, filters: 2, kernel: (2, 3), stride: (2, 2), padding: padding) { count, _ in Self.random(count, seed: 15) }
+            let layer = Convolution(name: "c", input: shape, filters: 2, kernel: (2, 3), stride: (2, 2), padding: Padding2D(padding)) { count, _ in Self.random(count, seed: 15) }
             layer.bias.value = [0.25, -1]
             let x = Self.random(shape.count, seed: 16)
             let out = layer.forward(x, batch: 1), o = layer.outputShape
@@ -202,7 +202,7 @@ import Testing
     @Test(arguments: [Padding.same, .valid])
     func maxPoolRectangular(padding: Padding) {
         let shape = ActivationShape(channels: 2, height: 5, width: 8)
-        let pool = MaxPool(shape, window: (1, 3), stride: (1, 2), padding: padding)
+        let pool = MaxPool(shape, window: (1, 3), stride: (1, 2), padding: Padding2D(padding))
         #expect(pool.outputShape == ActivationShape(channels: 2, height: 5, width: padding == .same ? 4 : 3))
         check(pool, input: Self.spaced(2 * shape.count, seed: 17), batch: 2)
     }

@@ -312,6 +312,32 @@ SPEC = {
 }
 
 
+@dataclass
+class SlidingRuns:
+    """One model of networks/piano88-slide.json and `infer --save-arrays` with each evaluation."""
+
+    sliding: Inference
+    thumbnails: Inference
+
+
+@pytest.fixture(scope="session")
+def end_to_end_slide(end_to_end_spec, end_to_end_original, tmp_path_factory) -> SlidingRuns:
+    """networks/piano88-slide.json trained for 30 steps on end_to_end_spec's 88x16 archive, then
+    `infer --save-arrays` on end_to_end_original's recordings with --evaluation sliding and thumbnails."""
+    work = tmp_path_factory.mktemp("infer-slide")
+    model = work / "model.safetensors"
+    spec = Path(__file__).resolve().parents[2] / "networks" / "piano88-slide.json"
+    run_tool([_binary("train"), end_to_end_spec.model.parent / "data.npz", "-o", model, "--arch", spec,
+              "--steps", "30", "--batch", "16", "--eval-every", "30"], "train --arch piano88-slide.json")
+    runs = {}
+    for mode in ("sliding", "thumbnails"):
+        out = work / mode
+        run_tool([_binary("infer"), *end_to_end_original.wavs.values(), "--model", model, "-o", out, "--jobs", "2",
+                  "--save-arrays", "--evaluation", mode], f"infer --evaluation {mode}")
+        runs[mode] = Inference(model, out, end_to_end_original.wavs, end_to_end_original.notemaps)
+    return SlidingRuns(**runs)
+
+
 @pytest.fixture(scope="session")
 def end_to_end_spec(end_to_end, end_to_end_original, tmp_path_factory) -> Inference:
     """SPEC on 88x16 thumbnails (spectro --size 88x16 on end_to_end's chords and a few of its

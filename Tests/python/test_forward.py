@@ -65,15 +65,23 @@ LRN_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA = 4, 1.0, 0.001 / 9, 0.75
 # The forward pass in float64 NumPy
 
 
-def standardise(pixels: np.ndarray, crop) -> np.ndarray:
-    """uint8 N x R x C -> float64 N x 1 x cr x cc: centre crop (`crop` is one size or (rows, columns)), / 255, per-image standardisation."""
+def standardise(pixels: np.ndarray, crop, normalization=None) -> np.ndarray:
+    """uint8 N x R x C -> float64 N x 1 x cr x cc: centre crop (`crop` is one size or (rows, columns)), / 255,
+    then the spec's fixed `normalization` ({"mean", "std"}) or per-image standardisation."""
     cr, cc = pair(crop)
     oy, ox = (pixels.shape[1] - cr) // 2, (pixels.shape[2] - cc) // 2
     x = pixels[:, oy : oy + cr, ox : ox + cc].astype(np.float64) / 255
+    if normalization is not None:
+        return ((x - normalization["mean"]) / normalization["std"])[:, None]
     n = cr * cc
     mean = x.mean(axis=(1, 2), keepdims=True)
     std = x.std(axis=(1, 2), keepdims=True)  # population (ddof 0), as TensorFlow's per_image_standardization
     return ((x - mean) / np.maximum(std, 1 / math.sqrt(n)))[:, None]
+
+
+def axes(padding) -> tuple:
+    """A spec's `padding` ("same", "valid" or [rows, columns] of those) as (rows, columns)."""
+    return (padding, padding) if isinstance(padding, str) else tuple(padding)
 
 
 def axis(n: int, window: int, stride: int, padding: str) -> tuple:
@@ -90,8 +98,8 @@ def axis(n: int, window: int, stride: int, padding: str) -> tuple:
 def conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride=(1, 1), padding="same") -> np.ndarray:
     """N x C x H x W -> N x F x OH x OW; cross-correlation with zero padding, weight F x C x kh x kw."""
     kh, kw = weight.shape[-2:]
-    oh, py = axis(x.shape[2], kh, stride[0], padding)
-    ow, px = axis(x.shape[3], kw, stride[1], padding)
+    oh, py = axis(x.shape[2], kh, stride[0], axes(padding)[0])
+    ow, px = axis(x.shape[3], kw, stride[1], axes(padding)[1])
     padded = np.pad(x, ((0, 0), (0, 0), py, px))
     windows = sliding_window_view(padded, (kh, kw), axis=(2, 3))[:, :, :: stride[0], :: stride[1]][:, :, :oh, :ow]
     out = np.einsum("nchwij,fcij->nfhw", windows, weight.astype(np.float64), optimize=True)
@@ -105,8 +113,8 @@ def conv_same(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray
 
 def max_pool(x: np.ndarray, window=(3, 3), stride=(2, 2), padding="same") -> np.ndarray:
     """Max pool; padded cells are -inf, so they never win."""
-    oh, py = axis(x.shape[2], window[0], stride[0], padding)
-    ow, px = axis(x.shape[3], window[1], stride[1], padding)
+    oh, py = axis(x.shape[2], window[0], stride[0], axes(padding)[0])
+    ow, px = axis(x.shape[3], window[1], stride[1], axes(padding)[1])
     padded = np.pad(x, ((0, 0), (0, 0), py, px), constant_values=-np.inf)
     windows = sliding_window_view(padded, window, axis=(2, 3))[:, :, :: stride[0], :: stride[1]][:, :, :oh, :ow]
     out = windows.max(axis=(4, 5))
@@ -189,7 +197,7 @@ def spec_logits(pixels: np.ndarray, tensors: dict, spec: dict, input_shape: list
     heads = spec["heads"]
     results = [[] for _ in heads]
     for start in range(0, len(pixels), chunk):
-        x = standardise(pixels[start : start + chunk], (rows, columns))
+        x = standardise(pixels[start : start + chunk], (rows, columns), spec.get("normalization"))
         count = [0]
 
         def numbered(layer, prefix=None):
@@ -373,8 +381,9 @@ def load_cases(name: str, run) -> list:
 
 
 @pytest.fixture(scope="module")
-def cases(end_to_end, end_to_end_original, end_to_end_spec) -> dict:
+def cases(end_to_end, end_to_end_original, end_to_end_spec, end_to_end_slide) -> dict:
     found = load_cases("simple", end_to_end) + load_cases("original", end_to_end_original) + load_cases("spec", end_to_end_spec)
+    found += load_cases("sliding", end_to_end_slide.sliding) + load_cases("per-thumbnail", end_to_end_slide.thumbnails)
     assert [c.spec["name"] for c in found].count("simple") >= 1 and {c.spec["name"] for c in found} >= {"simple", "original"}
     for case in found:
         spec, shape = case.spec, case.input
@@ -464,10 +473,11 @@ def spectro_thumbs(cases, tmp_path_factory) -> dict:
 
 
 def test_thumbnails_are_spectros_jpegs(cases, spectro_thumbs):
-    """thumbnails.npy == spectro's JPEGs decoded by Pillow, every byte; if not, say how far off."""
+    """thumbnails.npy == spectro's JPEGs decoded by Pillow, every byte; if not, say how far off. (A sliding
+    evaluation sees the pixels before JPEG: test_sliding_differs_from_thumbnails_by_jpeg_only.)"""
     decoder = f"Pillow {Image.__version__}, libjpeg-turbo {features.version_feature('libjpeg_turbo')} (used: {features.check_feature('libjpeg_turbo')})"
     problems = []
-    for case in cases.values():
+    for case in (c for n, c in cases.items() if not n.startswith("sliding/")):
         folder = spectro_thumbs[json.dumps(case.front_end, sort_keys=True), case.stem]
         sidecar = json.loads((folder / "thumbs.json").read_text())
         for field in ("transform", "decibels", "geometry", "quality"):
@@ -517,3 +527,20 @@ def test_predicted_classes_agree(cases):
             if disagree.any():
                 problems.append(f"{case.name}: keys above {THRESHOLD} differ at {np.argwhere(disagree)[:10].tolist()}")
     assert not problems, "\n".join(problems)
+
+
+def test_sliding_differs_from_thumbnails_by_jpeg_only(cases):
+    """`infer --evaluation sliding` and `--evaluation thumbnails` with one model (networks/piano88-slide.json,
+    briefly trained): each matches the NumPy forward pass of the pixels it saved (test_numpy_forward_matches_infer);
+    the pixels differ only by the JPEG round trip the thumbnails take (a few grey levels), and so do the outputs."""
+    sliding = {c.stem: c for n, c in cases.items() if n.startswith("sliding/")}
+    thumbnails = {c.stem: c for n, c in cases.items() if n.startswith("per-thumbnail/")}
+    assert sliding and sliding.keys() == thumbnails.keys()
+    for stem, slid in sliding.items():
+        each = thumbnails[stem]
+        assert slid.thumbnails.shape == each.thumbnails.shape and slid.outputs.shape == each.outputs.shape
+        difference = np.abs(slid.thumbnails.astype(np.int16) - each.thumbnails.astype(np.int16))
+        assert difference.mean() < 2.0 and np.percentile(difference, 99) <= 12, (stem, difference.mean(), np.percentile(difference, 99))
+        # The JPEG round trip's whole effect on the probabilities.
+        jpeg_effect = np.abs(slid.outputs - each.outputs)
+        assert jpeg_effect.mean() < 0.02, (stem, jpeg_effect.mean())

@@ -4,6 +4,7 @@ import copy
 import json
 import math
 import zipfile
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -292,3 +293,8 @@ def test_network_specs_in_model_files(end_to_end, end_to_end_original, end_to_en
     assert not v.is_valid({**SPEC, "layers": [{"type": "relu", "size": 2}]})
     assert not v.is_valid({**SPEC, "heads": [{"kind": "pedal"}]})
     assert not v.is_valid({**SPEC, "heads": []})
+    # The specs shipped in networks/ (the bundled model's among them).
+    for path in sorted((Path(__file__).resolve().parents[2] / "networks").glob("*.json")):
+        check(errors(v, json.loads(path.read_text()), str(path)))
+    assert not v.is_valid({**SPEC, "layers": [{"type": "maxPool", "window": 2, "padding": ["same"]}]})
+    assert not v.is_valid({**SPEC, "normalization": {"mean": 0.25, "std": 0}})

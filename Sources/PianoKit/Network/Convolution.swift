@@ -1,26 +1,3 @@
-/// How a convolution or pooling window treats the image border along one axis.
-public enum Padding: String, Sendable, Codable, CaseIterable {
-    /// TensorFlow's "SAME": output ceil(input / stride) long; the zero padding needed,
-    /// max(0, (output - 1) stride + window - input), is split with the smaller half before.
-    case same
-    /// No padding: output floor((input - window) / stride) + 1 long (the window must fit).
-    case valid
-
-    /// The output length and the padding before the first input along one axis, or nil where
-    /// the window does not fit (`valid` with a window longer than the input).
-    public func axis(input: Int, window: Int, stride: Int) -> (output: Int, before: Int)? {
-        guard input > 0, window > 0, stride > 0 else { return nil }
-        switch self {
-        case .same:
-            let output = (input + stride - 1) / stride
-            return (output, max(0, (output - 1) * stride + window - input) / 2)
-        case .valid:
-            guard window <= input else { return nil }
-            return ((input - window) / stride + 1, 0)
-        }
-    }
-}
-
 /// ceil(a / b) for b > 0 and any a.
 @inline(__always) func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 
@@ -49,9 +26,9 @@ public final class Convolution: Layer, @unchecked Sendable {
     /// Creates a layer with weights drawn from `initialise` (given the count and the fan-in);
     /// the window must fit the input (see `Padding.axis`).
     public init(name: String, input: ActivationShape, filters: Int, kernel: (height: Int, width: Int), stride: (height: Int, width: Int) = (1, 1),
-                padding: Padding = .same, initialise: (Int, Int) -> [Float]) {
-        let rows = padding.axis(input: input.height, window: kernel.height, stride: stride.height)!
-        let cols = padding.axis(input: input.width, window: kernel.width, stride: stride.width)!
+                padding: Padding2D = .same, initialise: (Int, Int) -> [Float]) {
+        let rows = padding.rows.axis(input: input.height, window: kernel.height, stride: stride.height)!
+        let cols = padding.columns.axis(input: input.width, window: kernel.width, stride: stride.width)!
         self.input = input
         self.filters = filters
         self.kernel = kernel

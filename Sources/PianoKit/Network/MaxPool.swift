@@ -12,9 +12,9 @@ public final class MaxPool: Layer, @unchecked Sendable {
     private var winners: [Int] = []  // input index of each output's maximum
 
     /// Creates a pooling layer; the window must fit the input (see `Padding.axis`).
-    public init(_ input: ActivationShape, window: (height: Int, width: Int) = (3, 3), stride: (height: Int, width: Int) = (2, 2), padding: Padding = .same) {
-        let rows = padding.axis(input: input.height, window: window.height, stride: stride.height)!
-        let cols = padding.axis(input: input.width, window: window.width, stride: stride.width)!
+    public init(_ input: ActivationShape, window: (height: Int, width: Int) = (3, 3), stride: (height: Int, width: Int) = (2, 2), padding: Padding2D = .same) {
+        let rows = padding.rows.axis(input: input.height, window: window.height, stride: stride.height)!
+        let cols = padding.columns.axis(input: input.width, window: window.width, stride: stride.width)!
         self.input = input
         self.window = window
         self.stride = stride

@@ -34,8 +34,13 @@ public final class Network {
     /// Builds `spec` for `input`, weights drawn from a seeded generator in layer order (trunk, then
     /// each head): uniform on [-a, a] with a = sqrt(6 / fan-in), He scaling for ReLU nets; biases 0.
     /// Throws `FormatError` for a spec `plan` refuses, before allocating any weight.
-    public init(_ spec: NetworkSpec, input: ActivationShape, seed: UInt64) throws {
-        _ = try spec.plan(input: input)
+    public convenience init(_ spec: NetworkSpec, input: ActivationShape, seed: UInt64) throws {
+        try self.init(spec, input: input, seed: seed, columnsPerOutput: false)
+    }
+
+    /// As above; `columnsPerOutput` builds heads that give their outputs in every column (`NetworkSpec.plan`).
+    init(_ spec: NetworkSpec, input: ActivationShape, seed: UInt64, columnsPerOutput: Bool) throws {
+        _ = try spec.plan(input: input, columnsPerOutput: columnsPerOutput)
         self.spec = spec
         self.input = input
         var rng = SeededGenerator(seed: seed)

@@ -30,12 +30,18 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
     /// The output heads, each with its own loss; the first is the primary one (train accuracy and
     /// the log's accuracy columns are its).
     public var heads: [HeadSpec]
+    /// How pixels become the network's input: nil (absent) for per-image standardisation (the
+    /// paper's, TensorFlow's `per_image_standardization`); a fixed mean and standard deviation
+    /// otherwise, which keeps the network's response to a column independent of its neighbours
+    /// (what `SlidingEvaluation` needs).
+    public var normalization: FixedNormalization?
 
     /// Creates a spec.
-    public init(name: String, layers: [LayerSpec], heads: [HeadSpec]) {
+    public init(name: String, layers: [LayerSpec], heads: [HeadSpec], normalization: FixedNormalization? = nil) {
         self.name = name
         self.layers = layers
         self.heads = heads
+        self.normalization = normalization
     }
 
     /// The paper's networks by name.
@@ -95,6 +101,9 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
         guard spec.format == formatName else { throw FormatError("format is '\(spec.format)', expected '\(formatName)'") }
         guard spec.version == currentVersion else { throw FormatError("network spec version \(spec.version) is not supported (this build reads \(currentVersion))") }
         try spec.checkHeads()
+        if let n = spec.normalization, !(n.mean.isFinite && n.std.isFinite && n.std > 0) {
+            throw FormatError("normalization mean \(n.mean) and std \(n.std) must be finite, std positive")
+        }
         return spec
     }
 
@@ -122,8 +131,9 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
 
     /// What the spec builds for `input`: every layer's output shape, the parameter count and the
     /// activation count per example, worked out without allocating. Throws `FormatError` naming
-    /// the layer whose shape is impossible, or the limit a spec exceeds.
-    public func plan(input: ActivationShape) throws -> Plan {
+    /// the layer whose shape is impossible, or the limit a spec exceeds. `columnsPerOutput` off
+    /// lets each head end with its outputs in every column (a wide input for `SlidingEvaluator`).
+    public func plan(input: ActivationShape, columnsPerOutput: Bool = false) throws -> Plan {
         try checkHeads()
         var parameters = 0, activations = 0
         func walk(_ layers: [LayerSpec], from shape: ActivationShape, where place: String) throws -> ActivationShape {
@@ -146,7 +156,7 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
         let trunk = try walk(layers, from: input, where: "trunk")
         for head in heads {
             let out = try walk(head.layersOrDefault, from: trunk, where: "head \(head.kind.rawValue)")
-            guard out.count == head.kind.outputs else {
+            guard out.count == head.kind.outputs || columnsPerOutput && out.count == head.kind.outputs * out.width else {
                 throw FormatError("head \(head.kind.rawValue) ends with \(out.channels)x\(out.height)x\(out.width) = \(out.count) values, not its \(head.kind.outputs) outputs")
             }
         }
@@ -162,6 +172,24 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
         /// Activation values of one example across all layers.
         public var activations: Int
     }
+}
+
+/// A fixed input scaling: pixel p (0...255) becomes (p / 255 - mean) / std.
+/// JSON: `{"mean": 0.25, "std": 0.25}`.
+public struct FixedNormalization: Codable, Sendable, Equatable {
+    /// Subtracted from p / 255.
+    public var mean: Float
+    /// Divides the difference; positive.
+    public var std: Float
+
+    /// Creates a scaling.
+    public init(mean: Float, std: Float) {
+        self.mean = mean
+        self.std = std
+    }
+
+    /// The network input for pixel `p`.
+    @inline(__always) public func callAsFunction(_ p: UInt8) -> Float { (Float(p) / 255 - mean) / std }
 }
 
 /// The settings of a local response normalisation layer (TensorFlow's `lrn`); the defaults are
@@ -183,12 +211,12 @@ public struct LRNSettings: Codable, Sendable, Equatable {
 /// One layer of a spec. JSON: an object with `type` and the type's settings; `kernel`, `window`
 /// and `stride` are `[rows, columns]` or one number for both.
 public enum LayerSpec: Sendable, Equatable {
-    /// `{"type": "convolution", "filters": F, "kernel": [kh, kw], "stride": [sh, sw] (default 1), "padding": "same"|"valid" (default same), "name": optional}`.
-    case convolution(filters: Int, kernel: (Int, Int), stride: (Int, Int), padding: Padding, name: String?)
+    /// `{"type": "convolution", "filters": F, "kernel": [kh, kw], "stride": [sh, sw] (default 1), "padding": "same"|"valid"|[rows, columns] (default same), "name": optional}`.
+    case convolution(filters: Int, kernel: (Int, Int), stride: (Int, Int), padding: Padding2D, name: String?)
     /// `{"type": "relu"}`.
     case relu
-    /// `{"type": "maxPool", "window": [h, w], "stride": [sh, sw] (default: the window), "padding": "same"|"valid" (default same)}`.
-    case maxPool(window: (Int, Int), stride: (Int, Int), padding: Padding)
+    /// `{"type": "maxPool", "window": [h, w], "stride": [sh, sw] (default: the window), "padding": "same"|"valid"|[rows, columns] (default same)}`.
+    case maxPool(window: (Int, Int), stride: (Int, Int), padding: Padding2D)
     /// `{"type": "lrn", "radius": 4, "bias": 1, "alpha": 0.000111, "beta": 0.75}` (each optional).
     case localResponseNorm(LRNSettings)
     /// `{"type": "dense", "units": U, "name": optional}`: fully connected over the flattened input.
@@ -245,13 +273,13 @@ public enum LayerSpec: Sendable, Equatable {
     /// The output shape for `input` and the layer's parameter count; `place` names the layer in errors.
     func outputShape(for input: ActivationShape, where place: String) throws -> (ActivationShape, Int) {
         func fail(_ what: String) -> FormatError { FormatError("\(place): \(what)") }
-        func window(_ size: (Int, Int), _ stride: (Int, Int), _ padding: Padding, _ what: String) throws -> (Int, Int) {
+        func window(_ size: (Int, Int), _ stride: (Int, Int), _ padding: Padding2D, _ what: String) throws -> (Int, Int) {
             guard size.0 > 0, size.1 > 0, stride.0 > 0, stride.1 > 0, size.0 <= 1024, size.1 <= 1024, stride.0 <= 1024, stride.1 <= 1024 else {
                 throw fail("\(what) \(size.0)x\(size.1) and stride \(stride.0)x\(stride.1) must be in 1...1024")
             }
-            guard let rows = padding.axis(input: input.height, window: size.0, stride: stride.0),
-                  let cols = padding.axis(input: input.width, window: size.1, stride: stride.1) else {
-                throw fail("a \(size.0)x\(size.1) \(what) does not fit a \(input.height)x\(input.width) input with \(padding.rawValue) padding")
+            guard let rows = padding.rows.axis(input: input.height, window: size.0, stride: stride.0),
+                  let cols = padding.columns.axis(input: input.width, window: size.1, stride: stride.1) else {
+                throw fail("a \(size.0)x\(size.1) \(what) does not fit a \(input.height)x\(input.width) input with \(padding) padding")
             }
             return (rows.output, cols.output)
         }
@@ -321,7 +349,10 @@ extension LayerSpec: Codable {
             guard two.count == 2 else { throw FormatError("layer type '\(type)': '\(key)' must be [rows, columns] or one number") }
             return (two[0], two[1])
         }
-        let padding = try c.decodeIfPresent(Padding.self, forKey: Key("padding")) ?? .same
+        let padding: Padding2D
+        do { padding = try c.decodeIfPresent(Padding2D.self, forKey: Key("padding")) ?? .same } catch let error as FormatError {
+            throw FormatError("layer type '\(type)': \(error.message)")
+        }
         let name = try c.decodeIfPresent(String.self, forKey: Key("name"))
         switch type {
         case "convolution":

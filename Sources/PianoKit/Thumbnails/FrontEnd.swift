@@ -237,4 +237,29 @@ public struct Thumbnailer: Sendable {
         }
         return pixels
     }
+
+    /// Whether each thumbnail column is one frame (columns == context): then every thumbnail is a
+    /// window of `strip`.
+    public var columnsAreFrames: Bool { timeResize.cells.enumerated().allSatisfy { $1.start == $0 && $1.weights.count == 1 } }
+
+    /// The whole recording as one picture, rows x (before + frames + after) bytes, row-major,
+    /// with `before` and `after` black columns around the frames: thumbnail k is columns
+    /// [k + before + firstFrame(ofStep: 0), ... + columns) of it, byte for byte (before its JPEG
+    /// round trip). Nil unless `columnsAreFrames`.
+    public func strip(before: Int, after: Int) -> [UInt8]? {
+        guard columnsAreFrames, before >= 0, after >= 0 else { return nil }
+        let rows = geometry.rows, width = before + frames + after, w = timeResize.cells[0].weights[0]
+        var pixels = [UInt8](repeating: 0, count: rows * width)
+        columns.withUnsafeBufferPointer { src in
+            for t in 0 ..< frames {
+                for r in 0 ..< rows {
+                    // As `thumbnail(step:)` sums its one weighted frame into a zeroed column.
+                    var level: Float = 0
+                    level += w * src[t * rows + r]
+                    pixels[r * width + before + t] = UInt8((level * 255).rounded())
+                }
+            }
+        }
+        return pixels
+    }
 }

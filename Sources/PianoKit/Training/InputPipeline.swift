@@ -11,10 +11,13 @@ public struct InputPipeline: Sendable, Equatable {
     public var distort: Bool
     /// Whether training images may be flipped left to right (in time, for spectrograms).
     public var flip: Bool
+    /// The network spec's fixed input scaling, or nil for per-image standardisation.
+    public var normalization: FixedNormalization?
 
     /// Creates a pipeline; `crop` (a square side, which must fit both of the thumbnail's sides) or the whole thumbnail.
-    public init(geometry: ThumbnailGeometry, crop: Int? = nil, distort: Bool = true, flip: Bool = false) {
+    public init(geometry: ThumbnailGeometry, crop: Int? = nil, distort: Bool = true, flip: Bool = false, normalization: FixedNormalization? = nil) {
         self.geometry = geometry
+        self.normalization = normalization
         cropRows = crop ?? geometry.rows
         cropColumns = crop ?? geometry.columns
         self.distort = distort
@@ -22,8 +25,8 @@ public struct InputPipeline: Sendable, Equatable {
     }
 
     /// A pipeline that centre-crops to a network's input rows and columns (which must fit the thumbnail), never distorting.
-    public init(geometry: ThumbnailGeometry, input: ActivationShape) {
-        self.init(geometry: geometry, crop: nil, distort: false)
+    public init(geometry: ThumbnailGeometry, input: ActivationShape, normalization: FixedNormalization? = nil) {
+        self.init(geometry: geometry, crop: nil, distort: false, normalization: normalization)
         cropRows = input.height
         cropColumns = input.width
     }
@@ -40,13 +43,21 @@ public struct InputPipeline: Sendable, Equatable {
     ///
     /// Training with distortion: a random crop, brightness shifted by up to 63/255, contrast
     /// scaled by 0.2...1.8 about the mean, and (with `flip`) a left-right flip half the time.
-    /// Otherwise the centre crop (offsets rounded down). Then (x - mean) / max(stddev, 1/sqrt(n)), as TF's
-    /// `per_image_standardization`.
+    /// Otherwise the centre crop (offsets rounded down). Then, with a fixed `normalization`,
+    /// (x - mean) / std for each pixel x / 255 (distortions are not allowed with it); else
+    /// (x - mean) / max(stddev, 1/sqrt(n)) over the image, as TF's `per_image_standardization`.
     public func prepare(_ pixels: ArraySlice<UInt8>, training: Bool, rng: inout SeededGenerator) -> [Float] {
         let random = training && distort, rows = geometry.rows, columns = geometry.columns
         let offsetY = random ? Int.random(in: 0 ... rows - cropRows, using: &rng) : (rows - cropRows) / 2
         let offsetX = random ? Int.random(in: 0 ... columns - cropColumns, using: &rng) : (columns - cropColumns) / 2
         let mirror = random && flip && Bool.random(using: &rng)
+        if let normalization, !random {
+            var out = [Float](repeating: 0, count: cropRows * cropColumns)
+            for y in 0 ..< cropRows {
+                for x in 0 ..< cropColumns { out[y * cropColumns + x] = normalization(pixels[pixels.startIndex + (y + offsetY) * columns + x + offsetX]) }
+            }
+            return out
+        }
         var out = [Float](repeating: 0, count: cropRows * cropColumns)
         let width = cropColumns
         pixels.withUnsafeBufferPointer { src in

@@ -122,7 +122,10 @@ public final class Trainer {
         for head in options.network.heads where !Self.carries(archives, head.kind) {
             throw FileError(archives.path, "the archive has no \(head.kind.rawValue) targets for the network's \(head.kind.rawValue) head; re-run spectro and pack with this version")
         }
-        pipeline = InputPipeline(geometry: geometry, crop: options.crop, distort: options.distort, flip: options.flip)
+        if options.network.normalization != nil, options.distort {
+            throw StageFailure("network \(options.network.name) has a fixed input normalization: train it without --distort")
+        }
+        pipeline = InputPipeline(geometry: geometry, crop: options.crop, distort: options.distort, flip: options.flip, normalization: options.network.normalization)
         let input = pipeline.inputShape
         do {
             network = try Network(options.network, input: input, seed: options.seed)

@@ -52,6 +52,8 @@ public struct InferOptions: Codable, Sendable, Equatable {
     public var metrics = MetricParameters()
     /// Thumbnails per network batch.
     public var batch = 256
+    /// How the network meets each recording.
+    public var evaluation = InferenceMode.auto
     /// Also write `<stem>.thumbnails.npy` (the network's input pixels) and `<stem>.outputs.npy` (its probabilities).
     public var saveArrays = false
 
@@ -185,8 +187,7 @@ public struct InferRun: Sendable {
             note("note: \(item.audio): \(reader.info.sampleRate) Hz audio resampled to the model's \(rate) Hz (libsoxr, high quality)")
         }
         let image = transcriber.levels(of: try reader.readMono(resampledTo: rate), threads: threads)
-        let thumbnails = try transcriber.thumbnails(of: image, threads: threads)
-        let outputs = transcriber.probabilities(of: thumbnails, batch: options.batch)
+        let (outputs, pixels) = try transcriber.outputs(of: image, evaluation: options.evaluation, batch: options.batch, threads: threads, keepPixels: options.saveArrays)
         let grid = transcriber.grid
         let notes = options.decoder.notes(outputs, grid: grid, levels: image,
                                           transform: transcriber.record.transform, decibelRange: transcriber.record.decibels.range)
@@ -194,7 +195,7 @@ public struct InferRun: Sendable {
         let paths = self.outputs(item.stem)
         if options.saveArrays {
             let geometry = transcriber.record.geometry, all = outputs.concatenated
-            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, geometry.rows, geometry.columns]) + Data(thumbnails), to: paths.thumbnails)
+            try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, geometry.rows, geometry.columns]) + Data(pixels ?? []), to: paths.thumbnails)
             try AtomicWrite.write(NPY.encode(all.values, shape: [image.frames, all.width]), to: paths.probabilities)
         }
         try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: paths.midi)

@@ -16,6 +16,9 @@ public final class Transcriber: @unchecked Sendable {
     public let pipeline: InputPipeline
     /// The model file.
     public let path: String
+    /// The network over whole recordings, when it qualifies (`SlidingEvaluator.refusal`) and its
+    /// input is the whole thumbnail.
+    public let sliding: SlidingEvaluator?
 
     /// Loads `path` and rebuilds its front end; refuses a model whose front end this code cannot reproduce.
     public init(modelPath path: String) throws {
@@ -38,7 +41,43 @@ public final class Transcriber: @unchecked Sendable {
         guard input.channels == 1, input.height <= geometry.rows, input.width <= geometry.columns else {
             throw FileError(path, "network input \(input.channels)x\(input.height)x\(input.width) does not fit the 1x\(geometry.rows)x\(geometry.columns) thumbnails")
         }
-        pipeline = InputPipeline(geometry: geometry, input: input)
+        pipeline = InputPipeline(geometry: geometry, input: input, normalization: network.spec.normalization)
+        let whole = input.height == geometry.rows && input.width == geometry.columns && geometry.columns == geometry.context
+        sliding = whole && SlidingEvaluator.refusal(network) == nil ? try SlidingEvaluator(network) : nil
+    }
+
+    /// Why `evaluation` cannot be used with this model, or nil.
+    public func refusal(_ evaluation: InferenceMode) -> String? {
+        guard evaluation == .sliding, sliding == nil else { return nil }
+        if let reason = SlidingEvaluator.refusal(network) { return "the network cannot slide over a recording: \(reason)" }
+        return "the network's input (\(network.input.height)x\(network.input.width)) is not the whole \(record.geometry) thumbnail of one frame per column"
+    }
+
+    /// The network's output probabilities for every step of `image` and the pixels it saw (steps x
+    /// rows x columns bytes, only when `keepPixels`): by `sliding` over the whole recording (no JPEG
+    /// round trip: the pixels `spectro` encodes) or from each step's JPEG round-tripped thumbnail.
+    /// Throws when `evaluation` is `.sliding` and the model does not allow it (`refusal`).
+    public func outputs(of image: LevelImage, evaluation: InferenceMode, batch: Int, threads: Int, keepPixels: Bool) throws -> (outputs: HeadOutputs, pixels: [UInt8]?) {
+        if let reason = refusal(evaluation) { throw FileError(path, reason) }
+        guard evaluation != .thumbnails, let sliding else {
+            let thumbnails = try thumbnails(of: image, threads: threads)
+            return (probabilities(of: thumbnails, batch: batch), keepPixels ? thumbnails : nil)
+        }
+        let geometry = record.geometry, before = -geometry.firstFrame(ofStep: 0), after = geometry.context - before
+        let thumbnailer = Thumbnailer(image, geometry: geometry), steps = image.frames
+        let width = before + steps + after, strip = thumbnailer.strip(before: before, after: after)!
+        var result = HeadOutputs(steps: steps, heads: network.heads.map(\.kind))
+        for (head, logits) in zip(network.heads, sliding.logits(strip, width: width, windows: steps)) {
+            result.values[head.kind] = head.rule.probabilities(logits, count: steps)
+        }
+        guard keepPixels else { return (result, nil) }
+        var pixels = [UInt8](repeating: 0, count: steps * geometry.pixels)
+        for k in 0 ..< steps {
+            for r in 0 ..< geometry.rows {
+                for c in 0 ..< geometry.columns { pixels[(k * geometry.rows + r) * geometry.columns + c] = strip[r * width + k + c] }
+            }
+        }
+        return (result, pixels)
     }
 
     /// The time grid the model's outputs lie on.
@@ -100,6 +139,18 @@ public final class Transcriber: @unchecked Sendable {
         }
         return result
     }
+}
+
+/// How `infer` puts a recording through the network.
+public enum InferenceMode: String, Codable, Sendable, CaseIterable {
+    /// `sliding` when the model allows it, else `thumbnails`.
+    case auto
+    /// One thumbnail per step, JPEG round-tripped as `spectro` writes and `pack` reads it: the
+    /// pixels the network was trained on.
+    case thumbnails
+    /// The whole recording at once (`SlidingEvaluator`), without the JPEG round trip: several
+    /// times faster; the outputs differ from `thumbnails` only by what JPEG changes.
+    case sliding
 }
 
 /// Per-step probabilities of each head of a network over one recording.
