@@ -113,7 +113,7 @@ extension Infer {
             options.decoder.onsetSnapSeconds = onsetSnapMs / 1000
             options.batch = batch
             options.evaluation = evaluation
-            if let reason = transcriber.refusal(evaluation) { throw ValidationError("--evaluation sliding: \(model): \(reason)") }
+            if let reason = transcriber.refusal(evaluation) { throw FileError(model, "--evaluation sliding: \(reason)") }
             options.saveArrays = saveArrays
             let found = InferRun.items(audio, reference: reference, findReferences: !noReference)
             if found.items.isEmpty {

@@ -39,6 +39,16 @@ import Testing
         }
     }
 
+    /// Asked for phases wider than `NetworkSpec.maximumActivations` allows, it takes fewer columns and gives the same logits.
+    @Test func narrowsPhasesToTheActivationLimit() throws {
+        let network = try Network(try Self.spec("piano88-slide"), input: ActivationShape(channels: 1, height: 88, width: 16), seed: 2)
+        let wide = try SlidingEvaluator(network, columns: 1 << 20), narrow = try SlidingEvaluator(network, columns: 4)
+        #expect(wide.columnsPerPhase < 1 << 20 && wide.columnsPerPhase > 4)
+        let pixels = Self.picture(rows: 88, width: 60 + 15, seed: 9)
+        let a = wide.logits(pixels, width: 75, windows: 60), b = narrow.logits(pixels, width: 75, windows: 60)
+        for (x, y) in zip(a, b) { #expect(zip(x, y).allSatisfy { abs($0 - $1) <= 1e-4 }) }
+    }
+
     /// Networks whose output for a window depends on more than the window's pixels are refused, with the reason.
     @Test func refusesWhatCannotSlide() throws {
         let perImage = try Network(try Self.spec("piano88"), input: ActivationShape(channels: 1, height: 88, width: 16), seed: 1)

@@ -54,16 +54,22 @@ public final class SlidingEvaluator {
     }
 
     /// Prepares `network` (which `refusal` must accept) for passes of `columns` output columns
-    /// per phase, `stride` phases per stretch and `stretches` stretches per pass.
-    public init(_ network: Network, columns: Int = 32, stretches: Int = 2) throws {
+    /// per phase (fewer where a phase that wide would exceed `NetworkSpec.maximumActivations`),
+    /// `stride` phases per stretch and `stretches` stretches per pass.
+    public init(_ network: Network, columns: Int = 32, stretches: Int = 1) throws {
         if let reason = Self.refusal(network) { throw FormatError("the network cannot slide over a recording: \(reason)") }
         self.network = network
         normalization = network.spec.normalization!
-        stride = network.layers.reduce(1) { s, layer in (layer as? MaxPool).map { s * $0.stride.width } ?? s }
-        columnsPerPhase = max(1, columns)
+        let stride = network.layers.reduce(1) { s, layer in (layer as? MaxPool).map { s * $0.stride.width } ?? s }
+        self.stride = stride
         examplesPerPass = stride * max(1, stretches)
-        let input = ActivationShape(channels: 1, height: network.input.height, width: network.input.width + stride * (columnsPerPhase - 1))
-        wide = try Network(network.spec, input: input, seed: 0, columnsPerOutput: true)
+        func phase(_ columns: Int) -> ActivationShape {
+            ActivationShape(channels: 1, height: network.input.height, width: network.input.width + stride * (columns - 1))
+        }
+        var columns = max(1, columns)
+        while columns > 1, (try? network.spec.plan(input: phase(columns), columnsPerOutput: true)) == nil { columns /= 2 }
+        columnsPerPhase = columns
+        wide = try Network(network.spec, input: phase(columns), seed: 0, columnsPerOutput: true)
         for (to, from) in zip(wide.parameters, network.parameters) {
             precondition(to.name == from.name && to.shape == from.shape, "a sliding network's weights must not depend on its width")
             to.value = from.value
