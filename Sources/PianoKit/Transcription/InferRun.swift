@@ -138,7 +138,12 @@ public struct InferRun: Sendable {
         for problem in problems { printError("error: \(problem)") }
         for warning in warnings { printError(warning) }
         try AtomicWrite.prepareOutputDirectory(outputDirectory)
-        setBLASThreads(threads)
+        // Recordings in parallel, one transcriber (and its share of the threads) each: better use
+        // of the cores than splitting every layer of one network between them.
+        let pool = try TranscriberPool(transcriber, count: max(1, min(threads, items.count)))
+        var run = self
+        run.threads = max(1, threads / pool.count)
+        setBLASThreads(run.threads)
         // Settings that differ from the last run's make every earlier output stale.
         let settings = try Settings(model: Paths.absolute(transcriber.path), options: options).prettyJSON()
         let settingsPath = outputDirectory + "/" + Self.settingsName
@@ -147,8 +152,7 @@ public struct InferRun: Sendable {
 
         let collected = Collected()
         let started = Date()
-        let run = self
-        let summary = BatchRunner.run(items, jobs: 1, label: "infer", name: \.audio) { item, warn in
+        let summary = BatchRunner.run(items, jobs: pool.count, label: "infer", name: \.audio) { [run] item, warn in
             let outputs = run.outputs(item.stem)
             let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
             let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
@@ -158,7 +162,7 @@ public struct InferRun: Sendable {
                 collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
                 return .upToDate
             }
-            let result = try run.transcribe(item, with: transcriber, note: warn)
+            let result = try pool.with { try run.transcribe(item, with: $0, note: warn) }
             collected.add(result.metrics, seconds: result.seconds)
             return .made
         }
@@ -297,5 +301,34 @@ public struct InferSummary: Codable, Sendable, Equatable {
         text += row(["mean of \(files.count)", "", "", "", figure(mean.stepAccuracy), figure(mean.note["f1"]!),
                      figure(mean.noteWithOffset["f1"]!), figure(mean.frame["f1"]!)])
         return text
+    }
+}
+
+/// Transcribers for concurrent workers (a `Transcriber` is not for concurrent use): a worker
+/// takes a free one for each recording and gives it back. The extra ones load the same model
+/// file, one after another (FFTW planning is not thread-safe).
+final class TranscriberPool: @unchecked Sendable {
+    private var free: [Transcriber]
+    private let lock = NSLock()
+    /// How many there are.
+    let count: Int
+
+    init(_ first: Transcriber, count: Int) throws {
+        free = [first]
+        for _ in 1 ..< max(1, count) { free.append(try Transcriber(modelPath: first.path)) }
+        self.count = free.count
+    }
+
+    /// Runs `body` with a transcriber no other worker holds.
+    func with<T>(_ body: (Transcriber) throws -> T) rethrows -> T {
+        lock.lock()
+        let transcriber = free.removeLast()
+        lock.unlock()
+        defer {
+            lock.lock()
+            free.append(transcriber)
+            lock.unlock()
+        }
+        return try body(transcriber)
     }
 }
