@@ -14,14 +14,16 @@ struct BenchTrain: ParsableCommand {
     @Option var batch = 128
     @Option var steps = 10
     @Option var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Flag(help: "Print the network's forward FLOPs per image and the sgemm peak (GFLOP/s) at --threads instead.")
+    @Flag(help: "Print the network's forward FLOPs per image, the sgemm peak (GFLOP/s) at --threads, and the FLOPs per step of sliding evaluation (0 where the network cannot slide) instead.")
     var peak = false
 
     func run() throws {
         let input = ActivationShape(channels: 1, height: rows, width: columns ?? rows)
         let network = try Network(try NetworkSpec.resolve(arch, heads: nil), input: input, seed: 1)
         if peak {
-            print(String(format: "flops %d sgemm_gflops %.2f", network.forwardFLOPs, sgemmPeakGFLOPS(threads: threads)))
+            // The third figure: per step when infer slides the network over a recording (0 if it cannot).
+            let sliding = SlidingEvaluator.refusal(network) == nil ? try SlidingEvaluator(network).flopsPerWindow : 0
+            print(String(format: "flops %d sgemm_gflops %.2f sliding_flops %d", network.forwardFLOPs, sgemmPeakGFLOPS(threads: threads), sliding))
             return
         }
         setBLASThreads(threads)

@@ -84,6 +84,18 @@ public final class SlidingEvaluator {
         }
     }
 
+    /// Floating-point operations per window in the convolutions (two per multiply-add), as
+    /// `Network.forwardFLOPs` counts them per thumbnail: the layers after each pool run once per phase.
+    public var flopsPerWindow: Int {
+        var copies = 1, total = 0
+        for layer in wide.trunk {
+            if let pool = layer as? MaxPool { copies *= pool.stride.width }
+            if let conv = layer as? Convolution { total += copies * 2 * conv.filters * conv.patch * conv.pixels }
+        }
+        for conv in wide.heads.flatMap(\.layers).compactMap({ $0 as? Convolution }) { total += copies * 2 * conv.filters * conv.patch * conv.pixels }
+        return total / (stride * columnsPerPhase)
+    }
+
     /// The width of one window (the network's input width).
     public var window: Int { network.input.width }
 
