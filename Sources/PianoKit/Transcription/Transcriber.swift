@@ -81,8 +81,9 @@ public final class Transcriber: @unchecked Sendable {
     }
 
     /// The network's output probabilities for every step and head (softmax over 128 classes for
-    /// `single`, a sigmoid per key for `frame` and `onset`), computed `batch` thumbnails at a time.
-    public func probabilities(of thumbnails: [UInt8], batch: Int = 256) -> HeadOutputs {
+    /// `single`, a sigmoid per key for `frame` and `onset`), computed `batch` thumbnails at a time;
+    /// `progress` hears the steps done after each batch.
+    public func probabilities(of thumbnails: [UInt8], batch: Int = 256, progress: (Int) -> Void = { _ in }) -> HeadOutputs {
         let area = record.geometry.pixels
         let steps = thumbnails.count / area
         var result = HeadOutputs(steps: steps, heads: network.heads.map(\.kind))
@@ -97,6 +98,7 @@ public final class Transcriber: @unchecked Sendable {
             for (head, logits) in zip(network.heads, network.forward(images, batch: count)) {
                 result.values[head.kind, default: []] += head.rule.probabilities(logits, count: count)
             }
+            progress(start + count)
         }
         return result
     }
