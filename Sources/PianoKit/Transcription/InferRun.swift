@@ -218,7 +218,8 @@ public struct InferRun: Sendable {
         }
         try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: paths.midi)
         try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: paths.notes)
-        let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem)
+        let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem,
+                                   background: .init(image: image, transform: transcriber.record.transform))
         try AtomicWrite.write(Data(roll.utf8), to: paths.roll)
         guard let referenceNotes, let reference = item.reference else { return (nil, reader.info.duration) }
 
