@@ -178,9 +178,9 @@ public struct InferRun: Sendable {
         (try? SoundFileReader(path: item.audio).info.duration) ?? 0
     }
 
-    /// Shares of a recording's time in each phase, for the progress bar: the spectrogram, the
-    /// thumbnails, then the network's batches (measured on a 165 s recording, 2 threads).
-    static let phaseShares = (spectrogram: 0.3, thumbnails: 0.25)
+    /// Rough shares of a recording's time in each phase, for the progress bar: the spectrogram,
+    /// the thumbnails, then (the rest) the network's batches, which report as they go.
+    static let phaseShares = (spectrogram: 0.1, thumbnails: 0.1)
 
     /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled,
     /// `progress` how far it is (0...1) and in which phase.

@@ -78,8 +78,8 @@ public struct PianoRoll: Sendable {
                 "<rect x=\"\(x(note.onset))\" y=\"\(y(note.pitch))\" width=\"\(format(max(1, (note.offset - note.onset) * scale)))\" height=\"\(format(pixelsPerKey))\" \(style)/>"
             }.joined(separator: "\n")
         }
-        if let reference { s += "<g>\n" + bars(reference, style: "fill=\"#bbb\" fill-opacity=\"0.5\" stroke=\"white\" stroke-width=\"0.6\"") + "\n</g>\n" }
-        s += "<g>\n" + bars(estimate, style: "fill=\"none\" stroke=\"#ff2a2a\" stroke-width=\"1.2\"") + "\n</g>\n</svg>\n"
+        if let reference { s += "<g class=\"reference\">\n" + bars(reference, style: "fill=\"#bbb\" fill-opacity=\"0.5\" stroke=\"white\" stroke-width=\"0.6\"") + "\n</g>\n" }
+        s += "<g class=\"estimate\">\n" + bars(estimate, style: "fill=\"none\" stroke=\"#ff2a2a\" stroke-width=\"1.2\"") + "\n</g>\n</svg>\n"
         return s
     }
 
