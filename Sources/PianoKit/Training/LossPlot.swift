@@ -53,8 +53,11 @@ public enum LossPlot {
             ("valid accuracy (right axis)", "#2ca02c", false, rows.compactMap { row in row.validAccuracy.map { (x(row.step), yAccuracy($0)) } }),
         ]
         for s in series { svg += line(s.points, colour: s.colour, dashed: s.dashed) }
+        let shown = series.filter { !$0.points.isEmpty }
         svg += "<g class=\"legend\">\n"
-        for (i, s) in series.filter({ !$0.points.isEmpty }).enumerated() {
+        // A white box keeps the legend readable over the curves it may cover.
+        svg += "<rect x=\"\(left + 6)\" y=\"\(top + 2)\" width=\"200\" height=\"\(shown.count * 16 + 6)\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n"
+        for (i, s) in shown.enumerated() {
             let yy = top + 14 + Double(i) * 16
             svg += "<line x1=\"\(left + 12)\" y1=\"\(yy - 4)\" x2=\"\(left + 32)\" y2=\"\(yy - 4)\" stroke=\"\(s.colour)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"5,3\"" : "")/>"
             svg += "<text x=\"\(left + 38)\" y=\"\(yy)\">\(s.name)</text>\n"
