@@ -14,6 +14,7 @@ packages=(
   opl3-soundfont       # OPL3 FM pianos (corpus --instruments OPL3Pno1,OPL3Pno2)
   timidity             # renders GUS patches (corpus --instruments FPGrand,FPBrght)
   freepats             # the freepats pianos
+  parallel             # GNU parallel: the README's recipe for slices of a corpus (Tests/python/test_scaling.py)
 )
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

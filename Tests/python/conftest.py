@@ -21,12 +21,14 @@ Environment:
 import json
 import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "python"))  # the piano_thumbs package
 SCHEMAS = REPO / "Schemas"
 
 

@@ -44,6 +44,7 @@ from safetensors import safe_open
 from safetensors.numpy import load_file
 
 from conftest import _binary, run_tool
+from piano_thumbs.spec import axes, axis, pair, standardise, tensor_prefixes
 
 # infer computes in float32 (sums of the standardisation and the softmax in float64), NumPy here
 # in float64. Measured with the debug build: max |error| 5.9e-7 (simple, softmax) and 7.4e-7
@@ -63,36 +64,6 @@ LRN_RADIUS, LRN_BIAS, LRN_ALPHA, LRN_BETA = 4, 1.0, 0.001 / 9, 0.75
 
 # ---------------------------------------------------------------------------------------------
 # The forward pass in float64 NumPy
-
-
-def standardise(pixels: np.ndarray, crop, normalization=None) -> np.ndarray:
-    """uint8 N x R x C -> float64 N x 1 x cr x cc: centre crop (`crop` is one size or (rows, columns)), / 255,
-    then the spec's fixed `normalization` ({"mean", "std"}) or per-image standardisation."""
-    cr, cc = pair(crop)
-    oy, ox = (pixels.shape[1] - cr) // 2, (pixels.shape[2] - cc) // 2
-    x = pixels[:, oy : oy + cr, ox : ox + cc].astype(np.float64) / 255
-    if normalization is not None:
-        return ((x - normalization["mean"]) / normalization["std"])[:, None]
-    n = cr * cc
-    mean = x.mean(axis=(1, 2), keepdims=True)
-    std = x.std(axis=(1, 2), keepdims=True)  # population (ddof 0), as TensorFlow's per_image_standardization
-    return ((x - mean) / np.maximum(std, 1 / math.sqrt(n)))[:, None]
-
-
-def axes(padding) -> tuple:
-    """A spec's `padding` ("same", "valid" or [rows, columns] of those) as (rows, columns)."""
-    return (padding, padding) if isinstance(padding, str) else tuple(padding)
-
-
-def axis(n: int, window: int, stride: int, padding: str) -> tuple:
-    """Output length and (before, after) padding along one axis (Schemas/network.md): "same" as
-    TensorFlow (output ceil(n / stride), total padding split with the smaller half before),
-    "valid" no padding."""
-    if padding == "valid":
-        return (n - window) // stride + 1, (0, 0)
-    out = -(-n // stride)
-    total = max(0, (out - 1) * stride + window - n)
-    return out, (total // 2, total - total // 2)
 
 
 def conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, stride=(1, 1), padding="same") -> np.ndarray:
@@ -148,16 +119,11 @@ def relu(x):
     return np.maximum(x, 0)
 
 
-def pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def run_layers(x: np.ndarray, layers: list, tensors: dict, names) -> np.ndarray:
-    """Applies spec layers (Schemas/network.md) in order; `names(layer)` gives a learnable layer's tensor prefix."""
-    for layer in layers:
+def run_layers(x: np.ndarray, layers: list, tensors: dict, names: list) -> np.ndarray:
+    """Applies spec layers (Schemas/network.md) in order; `names` gives each learnable layer's tensor prefix."""
+    for layer, name in zip(layers, names):
         kind = layer["type"]
         if kind == "convolution":
-            name = names(layer)
             x = conv(x, tensors[name + ".weight"], tensors[name + ".bias"], pair(layer.get("stride", 1)), layer.get("padding", "same"))
         elif kind == "relu":
             x = relu(x)
@@ -167,7 +133,6 @@ def run_layers(x: np.ndarray, layers: list, tensors: dict, names) -> np.ndarray:
         elif kind == "lrn":
             x = lrn(x, layer.get("radius", LRN_RADIUS), layer.get("bias", LRN_BIAS), layer.get("alpha", LRN_ALPHA), layer.get("beta", LRN_BETA))
         elif kind == "dense":
-            name = names(layer)
             x = dense(x, tensors[name + ".weight"], tensors[name + ".bias"])[:, :, None, None]
         elif kind == "flatten":
             x = x.reshape(len(x), -1, 1, 1)
@@ -188,36 +153,21 @@ def run_layers(x: np.ndarray, layers: list, tensors: dict, names) -> np.ndarray:
 
 
 def spec_logits(pixels: np.ndarray, tensors: dict, spec: dict, input_shape: list, chunk: int = 32) -> list:
-    """Every head's logits (head order) of a spec'd network: the trunk's layers named by their
-    `name` or type and 1-based number among learnable layers (conv1, dense2, ...), each head's by
-    its prefix (`name`, else `output` for a lone head, else `output_<kind>`): a head without
-    `layers` is one dense layer named by the prefix, its own layers `<prefix>.<name or type+number>`."""
+    """Every head's logits (head order) of a spec'd network, its tensors named as
+    `piano_thumbs.spec.tensor_prefixes` says (Schemas/model.md)."""
     channels, rows, columns = input_shape
     assert channels == 1
     heads = spec["heads"]
+    trunk_names, head_names = tensor_prefixes(spec)
     results = [[] for _ in heads]
     for start in range(0, len(pixels), chunk):
         x = standardise(pixels[start : start + chunk], (rows, columns), spec.get("normalization"))
-        count = [0]
-
-        def numbered(layer, prefix=None):
-            count[0] += 1
-            own = layer.get("name") or ("conv" if layer["type"] == "convolution" else "dense") + str(count[0])
-            return own if prefix is None else f"{prefix}.{own}"
-
-        def counter(prefix=None):
-            def names(layer):
-                return numbered(layer, prefix)
-            return names
-
-        features = run_layers(x, spec["layers"], tensors, counter())
-        for h, head in enumerate(heads):
-            prefix = head.get("name") or ("output" if len(heads) == 1 else "output_" + head["kind"])
-            if head.get("layers") is None:
-                count[0] += 1
+        features = run_layers(x, spec["layers"], tensors, trunk_names)
+        for h, (head, (prefix, names)) in enumerate(zip(heads, head_names)):
+            if names is None:
                 out = dense(features, tensors[prefix + ".weight"], tensors[prefix + ".bias"])
             else:
-                out = run_layers(features, head["layers"], tensors, counter(prefix)).reshape(len(features), -1)
+                out = run_layers(features, head["layers"], tensors, names).reshape(len(features), -1)
             results[h].append(out)
     return [np.concatenate(r) for r in results]
 

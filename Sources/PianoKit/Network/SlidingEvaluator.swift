@@ -122,7 +122,8 @@ public final class SlidingEvaluator {
     /// Each head's logits for `windows` windows of `pixels` (rows x width bytes, row-major;
     /// window k is columns k ..< k + `window`, so width >= windows + window - 1): per head,
     /// windows x outputs values, as `network.forward` gives for the windows one by one.
-    public func logits(_ pixels: [UInt8], width: Int, windows: Int) -> [[Float]] {
+    /// `progress` hears the windows done after each pass.
+    public func logits(_ pixels: [UInt8], width: Int, windows: Int, progress: (Int) -> Void = { _ in }) -> [[Float]] {
         let rows = network.input.height
         precondition(pixels.count == rows * width && width >= windows + window - 1, "the picture is too narrow for its windows")
         let stretchWidth = wide.input.width, span = stride * columnsPerPhase, cols = columnsPerPhase
@@ -168,6 +169,7 @@ public final class SlidingEvaluator {
                     }
                 }
             }
+            progress(min(windows, (first + count) * span))
         }
         return result
     }

@@ -60,7 +60,7 @@ public struct TrainRun {
             }
         }
         let frontEnd = archive.frontEnd
-        let progress = Progress(total: max(0, options.steps - first + 1), label: "train")
+        let progress = Progress(total: max(0, options.steps - first + 1), label: "train", unit: "steps")
         var lastTime = Date(), lastStep = first - 1
         var lossSum = 0.0, accuracySum = 0.0, counted = 0, headSums: [Double] = []
         for step in stride(from: first, through: options.steps, by: 1) {
@@ -73,7 +73,9 @@ public struct TrainRun {
             if step % 50 == 0 || evaluate {
                 let now = Date()
                 let rate = Double((step - lastStep) * options.batch) / max(now.timeIntervalSince(lastTime), 1e-9)
-                let validation = evaluate && archive.count("valid") > 0 ? try trainer.evaluate("valid") : nil
+                let validCount = archive.count("valid")
+                let validation = evaluate && validCount > 0 ? try trainer.evaluate("valid") { progress.setPhase("valid \($0)/\(validCount) examples") } : nil
+                progress.setPhase(nil)
                 let valid = validation?.accuracy
                 let crossEntropy = lossSum / Double(counted)
                 rows.append(TrainLogRow(step: step, crossEntropy: crossEntropy,
@@ -105,7 +107,9 @@ public struct TrainRun {
         try writeLog(rows)
         let heads = options.network.heads.map(\.kind.rawValue).joined(separator: "+")
         try AtomicWrite.write(Data(LossPlot.svg(rows, title: "\(options.network.name) network, \(heads) heads").utf8), to: plotPath)
-        let test = try trainer.evaluate("test")
+        let testProgress = Progress(total: archive.count("test"), label: "test", unit: "examples")
+        let test = try trainer.evaluate("test") { testProgress.set(done: Double($0)) }
+        testProgress.finish()
         printError("test: \(test.count) examples" + (test.count > 0 ? test.heads.map { "\n  " + $0.summary }.joined() : ""))
         return (test, rows)
     }

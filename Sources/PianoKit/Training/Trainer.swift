@@ -190,8 +190,9 @@ public final class Trainer {
         return (loss, heads, primary.accuracy)
     }
 
-    /// Every head's scores on a whole split, streamed (at most about `limit` examples).
-    public func evaluate(_ split: String, limit: Int? = nil) throws -> Evaluation {
+    /// Every head's scores on a whole split, streamed (at most about `limit` examples);
+    /// `progress` hears the examples done after each chunk.
+    public func evaluate(_ split: String, limit: Int? = nil, progress: (Int) -> Void = { _ in }) throws -> Evaluation {
         let stream = try archive.examples(split, chunk: 256)
         let size = pipeline.geometry.pixels, keys = pianoKeys.count
         var result = Evaluation(count: 0, heads: network.heads.map { HeadScore(kind: $0.kind) })
@@ -206,6 +207,7 @@ public final class Trainer {
             let logits = network.forward(images, batch: chunk.count)
             for (h, head) in network.heads.enumerated() { head.rule.score(logits[h], targets: targets, into: &result.heads[h]) }
             result.count += chunk.count
+            progress(result.count)
         }
         return result
     }

@@ -152,7 +152,8 @@ public struct InferRun: Sendable {
 
         let collected = Collected()
         let started = Date()
-        let summary = BatchRunner.run(items, jobs: pool.count, label: "infer", name: \.audio) { [run] item, warn in
+        // The bar counts seconds of audio, so a long recording moves it too (Progress).
+        let summary = BatchRunner.run(items, jobs: pool.count, label: "infer", unit: .audioSeconds, weight: Self.duration, name: \.audio) { [run] item, progress in
             let outputs = run.outputs(item.stem)
             let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
             let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
@@ -162,7 +163,7 @@ public struct InferRun: Sendable {
                 collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
                 return .upToDate
             }
-            let result = try pool.with { try run.transcribe(item, with: $0, note: warn) }
+            let result = try pool.with { try run.transcribe(item, with: $0, note: progress.warn, progress: progress.report) }
             collected.add(result.metrics, seconds: result.seconds)
             return .made
         }
@@ -178,8 +179,19 @@ public struct InferRun: Sendable {
         return (summary, metrics)
     }
 
-    /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled.
-    func transcribe(_ item: InferItem, with transcriber: Transcriber, note: (String) -> Void = { _ in }) throws -> (metrics: RecordingMetrics?, seconds: Double) {
+    /// A recording's length in seconds from its header (0 if it cannot be read: the error comes when it is transcribed).
+    static func duration(_ item: InferItem) -> Double {
+        (try? SoundFileReader(path: item.audio).info.duration) ?? 0
+    }
+
+    /// Rough shares of a recording's time in each phase, for the progress bar: the spectrogram,
+    /// the thumbnails, then (the rest) the network's batches, which report as they go.
+    static let phaseShares = (spectrogram: 0.1, thumbnails: 0.1)
+
+    /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled,
+    /// `progress` how far it is (0...1) and in which phase.
+    func transcribe(_ item: InferItem, with transcriber: Transcriber, note: (String) -> Void = { _ in },
+                    progress: (Double, String?) -> Void = { _, _ in }) throws -> (metrics: RecordingMetrics?, seconds: Double) {
         // Read the reference first: a bad one fails the recording before any output is written.
         let referenceNotes = try item.reference.map { try NoteFiles.read(path: $0) }
         let reader = try SoundFileReader(path: item.audio)
@@ -190,8 +202,15 @@ public struct InferRun: Sendable {
         if reader.info.sampleRate != rate {
             note("note: \(item.audio): \(reader.info.sampleRate) Hz audio resampled to the model's \(rate) Hz (libsoxr, high quality)")
         }
+        let shares = Self.phaseShares, name = item.stem
+        progress(0, "\(name): spectrogram")
         let image = transcriber.levels(of: try reader.readMono(resampledTo: rate), threads: threads)
-        let (outputs, pixels) = try transcriber.outputs(of: image, evaluation: options.evaluation, batch: options.batch, threads: threads, keepPixels: options.saveArrays)
+        let start = shares.spectrogram + shares.thumbnails, steps = max(1, image.frames)
+        progress(shares.spectrogram, "\(name): network")
+        let (outputs, pixels) = try transcriber.outputs(of: image, evaluation: options.evaluation, batch: options.batch, threads: threads,
+                                                        keepPixels: options.saveArrays) { done in
+            progress(start + (1 - start) * Double(done) / Double(steps), "\(name): network \(done)/\(steps) steps")
+        }
         let grid = transcriber.grid
         let notes = options.decoder.notes(outputs, grid: grid, levels: image,
                                           transform: transcriber.record.transform, decibelRange: transcriber.record.decibels.range)
@@ -204,7 +223,8 @@ public struct InferRun: Sendable {
         }
         try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: paths.midi)
         try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: paths.notes)
-        let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem)
+        let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem,
+                                   background: .init(image: image, transform: transcriber.record.transform))
         try AtomicWrite.write(Data(roll.utf8), to: paths.roll)
         guard let referenceNotes, let reference = item.reference else { return (nil, reader.info.duration) }
 

@@ -223,15 +223,20 @@ func bridgeGaps(_ active: inout [Bool], upTo gap: Int) {
 extension TransformParameters {
     /// The bins nearest `pitch`'s fundamental (the centre one and its neighbours), or nil outside the range.
     public func bins(ofPitch pitch: Int) -> ClosedRange<Int>? {
-        let frequency = 440 * exp2(Double(pitch - 69) / 12)
-        let centre: Int
-        if transform == "stft", let fftSize {
-            let resolution = Double(sampleRate) / Double(fftSize)
-            centre = Int((frequency / resolution).rounded()) - Int((fmin / resolution).rounded())
-        } else {
-            centre = Int((Double(binsPerOctave) * log2(frequency / fmin)).rounded())
-        }
+        let centre = Int(bin(ofPitch: Double(pitch)).rounded())
         guard centre >= 0, centre < bins else { return nil }
         return max(0, centre - 1) ... min(bins - 1, centre + 1)
+    }
+
+    /// Where the fundamental of a (fractional) MIDI pitch falls on the bin axis: bin k's centre
+    /// is k (the CQT's bins are `binsPerOctave` to the octave from `fmin`; the STFT's are FFT
+    /// bins, the first the one nearest `fmin`).
+    public func bin(ofPitch pitch: Double) -> Double {
+        let frequency = 440 * exp2((pitch - 69) / 12)
+        if transform == "stft", let fftSize {
+            let resolution = Double(sampleRate) / Double(fftSize)
+            return frequency / resolution - (fmin / resolution).rounded()
+        }
+        return Double(binsPerOctave) * log2(frequency / fmin)
     }
 }

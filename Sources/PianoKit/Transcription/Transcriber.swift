@@ -57,17 +57,19 @@ public final class Transcriber: @unchecked Sendable {
     /// rows x columns bytes, only when `keepPixels`): by `sliding` over the whole recording (no JPEG
     /// round trip: the pixels `spectro` encodes) or from each step's JPEG round-tripped thumbnail.
     /// Throws when `evaluation` is `.sliding` and the model does not allow it (`refusal`).
-    public func outputs(of image: LevelImage, evaluation: InferenceMode, batch: Int, threads: Int, keepPixels: Bool) throws -> (outputs: HeadOutputs, pixels: [UInt8]?) {
+    /// `progress` hears the steps done as the network goes.
+    public func outputs(of image: LevelImage, evaluation: InferenceMode, batch: Int, threads: Int, keepPixels: Bool,
+                        progress: (Int) -> Void = { _ in }) throws -> (outputs: HeadOutputs, pixels: [UInt8]?) {
         if let reason = refusal(evaluation) { throw FileError(path, reason) }
         guard evaluation != .thumbnails, let sliding else {
             let thumbnails = try thumbnails(of: image, threads: threads)
-            return (probabilities(of: thumbnails, batch: batch), keepPixels ? thumbnails : nil)
+            return (probabilities(of: thumbnails, batch: batch, progress: progress), keepPixels ? thumbnails : nil)
         }
         let geometry = record.geometry, before = -geometry.firstFrame(ofStep: 0), after = geometry.context - before
         let thumbnailer = Thumbnailer(image, geometry: geometry), steps = image.frames
         let width = before + steps + after, strip = thumbnailer.strip(before: before, after: after)!
         var result = HeadOutputs(steps: steps, heads: network.heads.map(\.kind))
-        for (head, logits) in zip(network.heads, sliding.logits(strip, width: width, windows: steps)) {
+        for (head, logits) in zip(network.heads, sliding.logits(strip, width: width, windows: steps, progress: progress)) {
             result.values[head.kind] = head.rule.probabilities(logits, count: steps)
         }
         guard keepPixels else { return (result, nil) }
@@ -120,8 +122,9 @@ public final class Transcriber: @unchecked Sendable {
     }
 
     /// The network's output probabilities for every step and head (softmax over 128 classes for
-    /// `single`, a sigmoid per key for `frame` and `onset`), computed `batch` thumbnails at a time.
-    public func probabilities(of thumbnails: [UInt8], batch: Int = 256) -> HeadOutputs {
+    /// `single`, a sigmoid per key for `frame` and `onset`), computed `batch` thumbnails at a time;
+    /// `progress` hears the steps done after each batch.
+    public func probabilities(of thumbnails: [UInt8], batch: Int = 256, progress: (Int) -> Void = { _ in }) -> HeadOutputs {
         let area = record.geometry.pixels
         let steps = thumbnails.count / area
         var result = HeadOutputs(steps: steps, heads: network.heads.map(\.kind))
@@ -136,6 +139,7 @@ public final class Transcriber: @unchecked Sendable {
             for (head, logits) in zip(network.heads, network.forward(images, batch: count)) {
                 result.values[head.kind, default: []] += head.rule.probabilities(logits, count: count)
             }
+            progress(start + count)
         }
         return result
     }
