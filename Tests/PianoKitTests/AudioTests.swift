@@ -97,6 +97,16 @@ private func sweep(_ t: Double, f0: Double = 20, f1: Double = 16000, seconds: Do
         #expect(found.recordings.map { ($0.wav as NSString).lastPathComponent } == ["a.flac", "b.ogg", "c.mp3", "d.opus", "e.aiff", "f.wav"])
         #expect(found.warnings.count == 1 && found.warnings[0].contains("f.mp3: skipped, f.wav"))
     }
+
+    /// A folder named through a symbolic link is searched, and its files keep the name given.
+    @Test func folderBehindALinkIsSearched() throws {
+        let scratch = try Scratch()
+        scratch.write("real/sub/a.wav", "audio")
+        try FileManager.default.createSymbolicLink(atPath: scratch.path + "/link", withDestinationPath: scratch.path + "/real")
+        let found = InputFiles.expand([scratch.path + "/link"], wanted: "audio", accept: AudioFiles.isAudio)
+        #expect(found.problems.isEmpty)
+        #expect(found.files == [scratch.path + "/link/sub/a.wav"])
+    }
 }
 
 @Suite struct OtherRateTests {

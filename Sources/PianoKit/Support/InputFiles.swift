@@ -22,9 +22,11 @@ public enum InputFiles {
         return (files, problems)
     }
 
-    /// The files under `root` whose names `accept` takes, sorted.
+    /// The files under `root` whose names `accept` takes, sorted, named from `root` as given (a
+    /// `root` that is a symbolic link to a folder is searched; links further down are not followed).
     static func walk(_ root: String, accept: (String) -> Bool) -> [String] {
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+        let resolved = (root as NSString).resolvingSymlinksInPath
+        guard let enumerator = FileManager.default.enumerator(atPath: resolved) else { return [] }
         var files: [String] = []
         while let relative = enumerator.nextObject() as? String {
             let name = (relative as NSString).lastPathComponent
