@@ -106,6 +106,9 @@ private func sweep(_ t: Double, f0: Double = 20, f1: Double = 16000, seconds: Do
         let found = InputFiles.expand([scratch.path + "/link"], wanted: "audio", accept: AudioFiles.isAudio)
         #expect(found.problems.isEmpty)
         #expect(found.files == [scratch.path + "/link/sub/a.wav"])
+        // A link whose target is relative to the link's folder.
+        try FileManager.default.createSymbolicLink(atPath: scratch.path + "/rel", withDestinationPath: "real")
+        #expect(InputFiles.expand([scratch.path + "/rel"], wanted: "audio", accept: AudioFiles.isAudio).files == [scratch.path + "/rel/sub/a.wav"])
     }
 }
 

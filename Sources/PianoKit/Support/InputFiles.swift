@@ -25,7 +25,7 @@ public enum InputFiles {
     /// The files under `root` whose names `accept` takes, sorted, named from `root` as given (a
     /// `root` that is a symbolic link to a folder is searched; links further down are not followed).
     static func walk(_ root: String, accept: (String) -> Bool) -> [String] {
-        let resolved = (root as NSString).resolvingSymlinksInPath
+        let resolved = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
         guard let enumerator = FileManager.default.enumerator(atPath: resolved) else { return [] }
         var files: [String] = []
         while let relative = enumerator.nextObject() as? String {
