@@ -60,6 +60,7 @@ public struct PackRun: Sendable {
     /// written: the write is abandoned and redone without that recording. With `strict` any bad
     /// folder fails the whole run and nothing is written.
     public func run(_ inputs: [String]) throws -> (BatchSummary, [String]) {
+        try AtomicWrite.probeFile(output)  // an unwritable output fails now, before any thumbnail is read
         let found = ThumbnailFolder.find(inputs)
         if options.strict, let problem = found.problems.first { throw problem }
         for problem in found.problems { printError("error: \(problem)") }
@@ -204,7 +205,9 @@ public struct PackRun: Sendable {
             for (temporary, path) in zip(temporaries, paths) { try AtomicWrite.commit(temporary, to: path) }
         } catch {
             for temporary in temporaries { unlink(temporary) }
-            throw error
+            guard var named = error as? FileError else { throw error }
+            for (temporary, path) in zip(temporaries, paths) { named = named.replacingTemporary(temporary, with: path) }
+            throw named
         }
         return paths
     }

@@ -98,7 +98,10 @@ public enum NoteMapBuilder {
         case .mid: "mid"
         case .txt: "txt"
         }
-        return existing.version == NoteMap.currentVersion && existing.sampleRate == options.sampleRate
+        // The same files: a note map of `piece.flac` is not one of `piece.mp3` made later beside it.
+        let relative = { (file: String) in Paths.relative(file, from: (path as NSString).deletingLastPathComponent) }
+        let sources = NoteMap.Sources(wav: relative(recording.wav), mid: recording.mid.map(relative), txt: recording.txt.map(relative))
+        return existing.version == NoteMap.currentVersion && existing.sampleRate == options.sampleRate && existing.sources == sources
             && existing.hop == options.hop && existing.sustainPedal == options.sustainPedal
             && existing.notesFrom == expectedSource && existing.stem == recording.stem
             && (existing.crossCheck.map { $0.onsetTolerance == options.onsetTolerance && $0.offsetTolerance == options.offsetTolerance } ?? true)

@@ -28,7 +28,7 @@ extension AtomicWrite {
             try body(temporary)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw error
+            throw (error as? FileError)?.replacingTemporary(temporary, with: path) ?? error
         }
         try replaceDirectory(path, with: temporary)
     }

@@ -38,7 +38,7 @@ public struct TrainRun {
     @discardableResult
     public func run() throws -> (test: Evaluation, log: [TrainLogRow]) {
         let archive = try ArchiveSet(paths: archivePaths)
-        try AtomicWrite.createParent(of: output)  // an unwritable output fails now, not after training
+        try AtomicWrite.probeFile(output)  // an unwritable output fails now, not after training
         for path in [output, logPath, plotPath, checkpointPath] { AtomicWrite.removeStale(for: path) }
         let trainer = try Trainer(archives: archive, options: options)
         var first = 1
