@@ -59,6 +59,9 @@ extension Pack {
         @Flag(help: "Fail the whole run, writing nothing, on any bad thumbnail folder (by default it is reported, left out and named in the manifest's leftOut, and pack exits 1).")
         var strict = false
 
+        @Flag(help: "Write the archive even when a split that --split gives a share comes out empty (e.g. valid and test from two recordings split by recording); by default that is an error.")
+        var allowEmptySplits = false
+
         @Flag(help: .hidden)
         var forceZip64 = false
 
@@ -86,6 +89,7 @@ extension Pack {
             options.threads = jobsOption.jobs
             options.forceZip64 = forceZip64
             options.strict = strict
+            options.allowEmptySplits = allowEmptySplits
             let (summary, _) = try PackRun(output: outputOption.output, options: options).run(inputs)
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }

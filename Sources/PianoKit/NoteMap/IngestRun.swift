@@ -27,10 +27,15 @@ public struct IngestRun: Sendable {
         for problem in found.problems { printError("error: \(problem)") }
         for warning in found.warnings { printError(warning) }
         let created = try AtomicWrite.prepareOutputDirectory(outputDirectory)
-        let directory = outputDirectory, options = self.options, force = self.force
+        let directory = outputDirectory, options = self.options, force = self.force, otherSettings = OnceFlag()
         let summary = BatchRunner.run(found.recordings, jobs: jobs, label: "ingest", name: \.wav) { recording, warn in
             let path = NoteMapBuilder.outputPath(for: recording, in: directory)
             if !force && NoteMapBuilder.isUpToDate(path, recording: recording, options: options) { return .upToDate }
+            // A note map there made with other settings is remade; the first one of the run is named.
+            if !force, FileManager.default.fileExists(atPath: path), let existing = try? NoteMap.read(path: path) {
+                let differences = NoteMapBuilder.settingsDifferences(existing, options: options)
+                if !differences.isEmpty, otherSettings.first() { warn(SettingsDifference.warning(folder: directory, differences: differences)) }
+            }
             let map = try NoteMapBuilder.build(recording, options: options, outputDirectory: directory, warn: warn)
             try AtomicWrite.write(try map.encoded(), to: path)
             return .made

@@ -90,6 +90,20 @@ public enum NoteMapBuilder {
             notes: notes, crossCheck: crossCheck, labels: StepLabels(notes: notes, grid: grid, steps: steps))
     }
 
+    /// The settings of `existing` that differ from `options`, in words (`hop 256 → 512`).
+    public static func settingsDifferences(_ existing: NoteMap, options: IngestOptions) -> [String] {
+        var differences: [String] = []
+        func compare<T: Equatable>(_ name: String, _ old: T, _ new: T) { if old != new { differences.append("\(name) \(old) → \(new)") } }
+        compare("sampleRate", existing.sampleRate, options.sampleRate)
+        compare("hop", existing.hop, options.hop)
+        compare("sustainPedal", existing.sustainPedal, options.sustainPedal)
+        if let check = existing.crossCheck {
+            compare("onsetTolerance", check.onsetTolerance, options.onsetTolerance)
+            compare("offsetTolerance", check.offsetTolerance, options.offsetTolerance)
+        }
+        return differences
+    }
+
     /// Whether the note map at `path` is newer than the recording's files and was made with the same settings.
     public static func isUpToDate(_ path: String, recording: Recording, options: IngestOptions) -> Bool {
         guard Paths.isNewer(path, than: recording.files), let existing = try? NoteMap.read(path: path) else { return false }

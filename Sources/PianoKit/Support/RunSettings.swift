@@ -59,3 +59,19 @@ public enum SettingsDifference {
         }
     }
 }
+
+/// True the first time it is asked, false after: for a warning a parallel run prints once.
+public final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var asked = false
+
+    /// Creates a flag not yet asked.
+    public init() {}
+
+    /// Whether this is the first call.
+    public func first() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        defer { asked = true }
+        return !asked
+    }
+}
