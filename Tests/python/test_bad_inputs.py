@@ -1300,15 +1300,21 @@ def _check_infer_outputs(out: Path, stem: str):
     assert [f["stem"] for f in summary["files"]] == [stem]
 
 
-@pytest.mark.parametrize("make, problem", INFER_WAV_CASES.values(), ids=INFER_WAV_CASES.keys())
-def test_infer_bad_wav_among_good(mini, tmp_path, make, problem):
-    """infer over two wavs, one of them (or its reference) bad."""
+def _infer_two(mini, tmp_path, make):
+    """infer over two wavs, the second made bad by `make`: (good wav, bad stem, its wav, the bad file, out, result)."""
     good, folder = _infer_audio(mini, tmp_path)
     bad_stem = mini.stems[1]
     bad_files = mini.copy_recording(bad_stem, folder)
     bad = make(bad_files["wav"])
     out = tmp_path / "out"
     result = run("infer", mini.model, good, bad_files["wav"], "-o", out, "--jobs", "2")
+    return good, bad_stem, bad_files["wav"], bad, out, result
+
+
+@pytest.mark.parametrize("make, problem", INFER_WAV_CASES.values(), ids=INFER_WAV_CASES.keys())
+def test_infer_bad_wav_among_good(mini, tmp_path, make, problem):
+    """infer over two wavs, one of them bad."""
+    good, bad_stem, _, bad, out, result = _infer_two(mini, tmp_path, make)
     assert_clean_failure(result, bad, problem)
     assert_summary(result, 1, 2)
     _check_infer_outputs(out, good.stem)
@@ -1319,12 +1325,7 @@ def test_infer_bad_wav_among_good(mini, tmp_path, make, problem):
 @pytest.mark.parametrize("make, problem", INFER_REFERENCE_CASES.values(), ids=INFER_REFERENCE_CASES.keys())
 def test_infer_bad_reference_beside_wav(mini, tmp_path, make, problem):
     """infer over two wavs, one with a bad note list beside it: a warning, and notes without metrics."""
-    good, folder = _infer_audio(mini, tmp_path)
-    bad_stem = mini.stems[1]
-    bad_files = mini.copy_recording(bad_stem, folder)
-    bad = make(bad_files["wav"])
-    out = tmp_path / "out"
-    result = run("infer", mini.model, good, bad_files["wav"], "-o", out, "--jobs", "2")
+    good, bad_stem, bad_wav, bad, out, result = _infer_two(mini, tmp_path, make)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and bad.name in warnings[0] and re.search(problem, warnings[0]), result.stderr
@@ -1334,7 +1335,7 @@ def test_infer_bad_reference_beside_wav(mini, tmp_path, make, problem):
     assert (out / f"{bad_stem}.mid").is_file() and not (out / f"{bad_stem}.metrics.json").exists()
     assert_nothing_left(out)
     # Named with --reference it is the user's choice, and fails the recording.
-    explicit = run("infer", mini.model, bad_files["wav"], "--reference", bad, "-o", tmp_path / "explicit")
+    explicit = run("infer", mini.model, bad_wav, "--reference", bad, "-o", tmp_path / "explicit")
     assert_clean_failure(explicit, bad, problem)
 
 
