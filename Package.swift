@@ -32,11 +32,16 @@ let package = Package(
             dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"],
             resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
-        .testTarget(name: "PianoKitTests", dependencies: ["PianoKit"]),
+        // What every stage's command line shares: -o/--output, --jobs, --force, --version, the `error:` prefix.
+        .target(
+            name: "StageOptions",
+            dependencies: ["PianoKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "PianoKitTests", dependencies: ["PianoKit", "StageOptions"]),
     ] + stages.map {
         .executableTarget(
             name: $0.target,
-            dependencies: ["PianoKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["PianoKit", "StageOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         )
     }
 )

@@ -780,6 +780,16 @@ class InferStage(Stage):
                     continue
                 if path.name == "summary.json" and len(summary.get("files", [])) != len(self.inputs["wavs"]):
                     problems.add(f"{path}: {len(summary.get('files', []))} files, not {len(self.inputs['wavs'])}")
+                if path.name == "settings.json" and not reference:
+                    # Rewritten as each recording is made (its `inputs` grow), so a killed run's is
+                    # the reference's settings with the inputs of the recordings made so far.
+                    ref = json.loads((self.ref / path.name).read_bytes())
+                    made = summary.get("inputs", {})
+                    if {k: v for k, v in summary.items() if k != "inputs"} != {k: v for k, v in ref.items() if k != "inputs"} \
+                            or any(ref.get("inputs", {}).get(stem) != value for stem, value in made.items()) \
+                            or (complete and made.keys() != ref.get("inputs", {}).keys()):
+                        problems.add(f"{path}: differs from the reference {self.ref / path.name} (beyond the recordings not yet made)")
+                    continue
             elif path.name.endswith(".metrics.json"):
                 problems += schema_problems("metrics.schema.json", data, path)
             elif path.name.endswith(".mid"):

@@ -1,14 +1,18 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 /// Archive benchmarks for bench/pack.sh: the writer alone on an archive's arrays, a large
 /// synthetic archive for the streaming reader, and a streaming read of every split.
 @main
 struct BenchArchive: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "bench-archive",
         abstract: "Archive writer and streaming reader benchmarks.",
+        version: toolkitVersion,
         subcommands: [Rewrite.self, Synthesize.self, Stream.self])
 
     /// Every .npy member of an archive, uncompressed, in archive order.

@@ -1,19 +1,23 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 /// Times the front end's transform alone on one wav, for bench/cqt.sh to set beside librosa.
 @main
 struct BenchCQT: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "bench-cqt",
-        abstract: "Time the CQT (or STFT) of one wav, excluding file reading; prints the median in ms.")
+        abstract: "Time the CQT (or STFT) of one wav, excluding file reading; prints the median in ms.",
+        version: toolkitVersion)
 
     @Argument(help: "A wav file.")
     var wav: String
 
     @Option(help: "cqt or stft.")
-    var transform = "cqt"
+    var transform = TransformKind.cqt
 
     @Option(help: "Bins per octave.")
     var binsPerOctave = 12
@@ -30,7 +34,7 @@ struct BenchCQT: ParsableCommand {
     func run() throws {
         let reader = try SoundFileReader(path: wav)
         let signal = try reader.readMono()
-        let frontEnd = try FrontEnd(transform: transform, sampleRate: reader.info.sampleRate, hop: hop, binsPerOctave: binsPerOctave)
+        let frontEnd = try FrontEnd(transform: transform.rawValue, sampleRate: reader.info.sampleRate, hop: hop, binsPerOctave: binsPerOctave)
         _ = frontEnd.spectrogram(of: signal, threads: threads)
         var times: [Double] = []
         for _ in 0 ..< repeats {

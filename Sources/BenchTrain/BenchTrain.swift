@@ -1,12 +1,15 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 /// Times training steps and inference of a network (named or a spec file) on random batches, for
 /// bench/train.sh to set beside PyTorch: prints "train IMAGES_PER_SECOND infer IMAGES_PER_SECOND".
 @main
 struct BenchTrain: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench-train", abstract: "Images/s of training steps and inference on random data.")
+    static func main() { stageMain() }
+
+    static let configuration = CommandConfiguration(commandName: "bench-train", abstract: "Images/s of training steps and inference on random data.", version: toolkitVersion)
 
     @Option(help: "simple, original, or a network spec file.") var arch = "simple"
     @Option(help: "Input rows.") var rows = 32

@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 @main
 struct Corpus: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Render a MAPS-layout piano corpus (wav + mid + txt) with fluidsynth, timidity or the built-in synth piano.",
@@ -18,10 +21,8 @@ struct Corpus: ParsableCommand {
         <output>/FR3Grand/ISOL/NO/MAPS_ISOL_NO_F_S0_M60_FR3Grand.{wav,mid,txt}; \
         <output>/corpus.json records the settings. Recordings already there are skipped unless \
         --force is given. The same seed and size give the same files on every machine.
-        """)
-
-    @Option(name: .shortAndLong, help: "Corpus root folder.")
-    var output: String
+        """,
+        version: toolkitVersion)
 
     @Option(help: "demo (seconds to render) or full.")
     var size: CorpusSize = .demo
@@ -41,14 +42,9 @@ struct Corpus: ParsableCommand {
     @Flag(help: "Render each recording under its seeded augmentation (room, EQ, noise, compression, gain, detuning).")
     var augment = false
 
-    @Option(name: .shortAndLong, help: "fluidsynth runs in parallel.")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Re-render recordings that are already there.")
-    var force = false
+    @OptionGroup var batch: BatchOptions
 
     func validate() throws {
-        guard jobs > 0 else { throw ValidationError("--jobs must be positive") }
         for category in categoryList where !CorpusPlan.categories.contains(category) {
             throw ValidationError("unknown category '\(category)' (choose from \(CorpusPlan.categories.joined(separator: ",")))")
         }
@@ -70,8 +66,8 @@ struct Corpus: ParsableCommand {
             return
         }
         let chosen = Instrument.known.filter { instrumentCodes.contains($0.code) }
-        let run = CorpusRun(root: output, size: size, seed: seed, instruments: chosen, categories: categoryList,
-                            soundFont: soundfont, augment: augment, jobs: jobs, force: force)
+        let run = CorpusRun(root: batch.output, size: size, seed: seed, instruments: chosen, categories: categoryList,
+                            soundFont: soundfont, augment: augment, jobs: batch.jobs, force: batch.force)
         let summary = try run.run()
         if !summary.failures.isEmpty { throw ExitCode(1) }
     }

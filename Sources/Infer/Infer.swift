@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 @main
 struct Infer: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "infer",
         abstract: "Transcribe piano recordings with a trained model: MIDI, note list, piano roll and metrics.",
@@ -18,6 +21,7 @@ struct Infer: ParsableCommand {
         <stem>.metrics.json (step accuracy, mir_eval note and frame metrics; Schemas/metrics.md) \
         and summary.json, and prints a table. Up-to-date outputs are kept unless --force.
         """,
+        version: toolkitVersion,
         subcommands: [Transcribe.self, Score.self],
         defaultSubcommand: Transcribe.self)
 }
@@ -72,18 +76,16 @@ extension Infer {
         @Option(help: "How the network meets a recording: sliding (the whole recording at once, several times faster, without the JPEG round trip; for models whose spec allows it, e.g. the bundled one), thumbnails (one JPEG round-tripped thumbnail per step, exactly what the network was trained on), or auto (sliding where allowed).")
         var evaluation = InferenceMode.auto
 
-        @Option(name: .shortAndLong, help: "Threads for the transform, the thumbnails and the network.")
-        var jobs = ProcessInfo.processInfo.activeProcessorCount
+        @OptionGroup var jobsOption: JobsOption
 
         @Flag(help: "Also write <stem>.thumbnails.npy (uint8 steps x size x size: the network's input pixels) and <stem>.outputs.npy (float32 steps x outputs: its probabilities).")
         var saveArrays = false
 
-        @Flag(help: "Redo recordings whose outputs are up to date.")
-        var force = false
+        @OptionGroup var forceOption: ForceOption
 
         func validate() throws {
-            guard jobs > 0, batch > 0, smooth > 0, minNoteMs >= 0, onsetRiseDb >= 0, onsetSnapMs >= 0 else {
-                throw ValidationError("--jobs, --batch and --smooth must be positive; --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
+            guard batch > 0, smooth > 0, minNoteMs >= 0, onsetRiseDb >= 0, onsetSnapMs >= 0 else {
+                throw ValidationError("--batch and --smooth must be positive; --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
             guard (0 ... 1).contains(onsetThreshold) else { throw ValidationError("--onset-threshold must be in 0...1") }
@@ -95,13 +97,21 @@ extension Infer {
         /// The model and the audio: `--model`, else a first input ending in .safetensors (the older form), else the bundled model.
         var modelAndAudio: (model: String?, audio: [String]) {
             if let model { return (model, inputs) }
-            if let first = inputs.first, first.hasSuffix(".safetensors") { return (first, Array(inputs.dropFirst())) }
+            if let first = inputs.first, ModelFile.isModelName(first) { return (first, Array(inputs.dropFirst())) }
             return (nil, inputs)
+        }
+
+        /// Refuses a model among the audio (`infer song.wav model.safetensors`: the two swapped).
+        func checkNoModelAmongAudio() throws {
+            guard let misplaced = audio.first(where: ModelFile.isModelName) else { return }
+            let hint = model == nil ? "put the model first or give it with --model" : "give one model, with --model"
+            throw StageFailure("\(misplaced): a model among the audio inputs: did you swap the model and the audio? (\(hint))")
         }
 
         var audio: [String] { modelAndAudio.audio }
 
         func run() throws {
+            try checkNoModelAmongAudio()
             let model = try modelAndAudio.model ?? BundledModel.path()
             let transcriber = try Transcriber(modelPath: model)
             var options = InferOptions(heads: transcriber.network.heads.map(\.kind))
@@ -120,11 +130,12 @@ extension Infer {
                 for problem in found.problems { printError("error: \(problem)") }
                 throw StageFailure("no audio to transcribe")
             }
-            let run = InferRun(outputDirectory: output, options: options, force: force, threads: jobs)
+            let run = InferRun(outputDirectory: output, options: options, force: forceOption.force, threads: jobsOption.jobs)
             let (summary, metrics) = try run.run(found.items, transcriber: transcriber, problems: found.problems, warnings: found.warnings)
             if !metrics.isEmpty {
                 print(InferSummary(model: model, files: metrics).table, terminator: "")
             }
+            guard summary.made + summary.upToDate > 0 else { throw ExitCode(1) }
             print("outputs in \(output): <stem>.mid, <stem>.txt, <stem>.roll.svg" + (metrics.isEmpty ? "" : ", <stem>.metrics.json, \(InferRun.summaryName)"))
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }

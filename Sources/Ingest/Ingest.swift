@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 @main
 struct Ingest: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Turn recordings (NAME.wav, .flac, .ogg, .mp3, ... + NAME.mid and/or NAME.txt) into note maps.",
@@ -21,13 +24,11 @@ struct Ingest: ParsableCommand {
         A bad recording is reported on stderr and skipped; the others finish, and the exit code \
         is 1 if any failed. Outputs that are newer than their inputs and made with the same \
         settings are skipped unless --force is given.
-        """)
+        """,
+        version: toolkitVersion)
 
     @Argument(help: "MAPS folders or recording files.")
     var inputs: [String]
-
-    @Option(name: .shortAndLong, help: "Folder for the note maps.")
-    var output: String
 
     @Option(help: "Samples between time steps (the pipeline's hop), at --sample-rate.")
     var hop = 512
@@ -41,26 +42,30 @@ struct Ingest: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Lengthen MIDI note ends by the sustain pedal (CC64), as MAPS's txt files do.")
     var pedal = true
 
-    @Option(help: "Cross-check: largest onset difference (s) for a txt and a MIDI note to match.")
-    var onsetTolerance = 0.01
+    @Option(help: "Cross-check: largest onset difference in milliseconds for a txt and a MIDI note to match.")
+    var onsetToleranceMs = 10.0
 
-    @Option(help: "Cross-check: largest offset difference (s) before a matched note is reported.")
-    var offsetTolerance = 0.01
+    @Option(help: "Cross-check: largest offset difference in milliseconds before a matched note is reported.")
+    var offsetToleranceMs = 10.0
+
+    @Option(help: ArgumentHelp("The older spelling of --onset-tolerance-ms, in seconds.", visibility: .hidden))
+    var onsetTolerance: Double?
+
+    @Option(help: ArgumentHelp("The older spelling of --offset-tolerance-ms, in seconds.", visibility: .hidden))
+    var offsetTolerance: Double?
+
+    var onsetSeconds: Double { onsetTolerance ?? onsetToleranceMs / 1000 }
+    var offsetSeconds: Double { offsetTolerance ?? offsetToleranceMs / 1000 }
 
     @Flag(help: "Fail a recording whose txt and MIDI disagree, or whose MIDI file has system messages inside a track or running status across a meta event, instead of warning.")
     var strict = false
 
-    @Option(name: .shortAndLong, help: "Recordings to process in parallel.")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Remake note maps even when they are up to date.")
-    var force = false
+    @OptionGroup var batch: BatchOptions
 
     func validate() throws {
         guard hop > 0 else { throw ValidationError("--hop must be positive") }
         guard (8000 ... 768_000).contains(sampleRate) else { throw ValidationError("--sample-rate must be 8000 to 768000 Hz") }
-        guard jobs > 0 else { throw ValidationError("--jobs must be positive") }
-        guard onsetTolerance >= 0, offsetTolerance >= 0 else { throw ValidationError("tolerances must not be negative") }
+        guard onsetSeconds >= 0, offsetSeconds >= 0 else { throw ValidationError("tolerances must not be negative") }
     }
 
     func run() throws {
@@ -69,10 +74,10 @@ struct Ingest: ParsableCommand {
         options.sampleRate = sampleRate
         options.sustainPedal = pedal
         options.notesFrom = notesFrom
-        options.onsetTolerance = onsetTolerance
-        options.offsetTolerance = offsetTolerance
+        options.onsetTolerance = onsetSeconds
+        options.offsetTolerance = offsetSeconds
         options.strict = strict
-        let summary = try IngestRun(outputDirectory: output, options: options, force: force, jobs: jobs).run(inputs)
+        let summary = try IngestRun(outputDirectory: batch.output, options: options, force: batch.force, jobs: batch.jobs).run(inputs)
         if summary.total == 0 && summary.failures.isEmpty {
             throw StageFailure("no recordings found in \(inputs.joined(separator: " "))")
         }

@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 @main
 struct Pack: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "pack",
         abstract: "Pack thumbnail folders into one checksummed train/valid/test archive that numpy.load opens.",
@@ -14,6 +17,7 @@ struct Pack: ParsableCommand {
         (every parameter, the recordings of each split, counts, class histograms, a SHA-256 per \
         member). See Schemas/archive.md. The same inputs and seed give the same bytes.
         """,
+        version: toolkitVersion,
         subcommands: [Create.self, Info.self, Verify.self],
         defaultSubcommand: Create.self)
 }
@@ -27,14 +31,13 @@ extension Pack {
         @Argument(help: "Thumbnail folders: each a recording's folder, or a folder holding them.")
         var inputs: [String]
 
-        @Option(name: .shortAndLong, help: "The archive to write.")
-        var output: String
+        @OptionGroup var outputOption: OutputOption
 
         @Option(help: "Train:valid:test proportions.")
         var split = "8:1:1"
 
         @Option(help: "recording (no recording in two splits) or step (the paper's split over images; it leaks).")
-        var splitBy = "recording"
+        var splitBy = SplitBy.recording
 
         @Option(help: "Comma-separated instruments whose recordings form the test split (MAPS-style); the proportions split the rest into train and valid.")
         var testInstruments: String?
@@ -51,11 +54,13 @@ extension Pack {
         @Option(help: "zlib compression level, 1-9.")
         var level = 6
 
-        @Option(name: .shortAndLong, help: "Threads for JPEG decoding and compression.")
-        var jobs = ProcessInfo.processInfo.activeProcessorCount
+        @OptionGroup var jobsOption: JobsOption
 
         @Flag(help: "Fail the whole run, writing nothing, on any bad thumbnail folder (by default it is reported, left out and named in the manifest's leftOut, and pack exits 1).")
         var strict = false
+
+        @Flag(help: "Write the archive even when a split that --split gives a share comes out empty (e.g. valid and test from two recordings split by recording); by default that is an error.")
+        var allowEmptySplits = false
 
         @Flag(help: .hidden)
         var forceZip64 = false
@@ -66,26 +71,26 @@ extension Pack {
             guard ratios.count == 3, ratios.allSatisfy({ $0 >= 0 }), ratios.reduce(0, +) > 0, split.split(separator: ":").count == 3 else {
                 throw ValidationError("--split must be three non-negative numbers like 8:1:1")
             }
-            guard ["recording", "step"].contains(splitBy) else { throw ValidationError("--split-by must be recording or step") }
-            guard testInstruments == nil || splitBy == "recording" else { throw ValidationError("--test-instruments splits by recording") }
+            guard testInstruments == nil || splitBy == .recording else { throw ValidationError("--test-instruments splits by recording") }
             guard shardSize.map({ $0 > 0 }) ?? true else { throw ValidationError("--shard-size must be positive") }
             guard shuffleBlock > 0 else { throw ValidationError("--shuffle-block must be positive") }
-            guard (1 ... 9).contains(level), jobs > 0 else { throw ValidationError("--level must be 1-9 and --jobs positive") }
+            guard (1 ... 9).contains(level) else { throw ValidationError("--level must be 1-9") }
         }
 
         func run() throws {
             var options = PackOptions()
             options.ratios = ratios
-            options.splitBy = splitBy
+            options.splitBy = splitBy.rawValue
             options.testInstruments = testInstruments?.split(separator: ",").map(String.init) ?? []
             options.seed = seed
             options.shuffleBlock = shuffleBlock
             options.shardSize = shardSize
             options.level = Int32(level)
-            options.threads = jobs
+            options.threads = jobsOption.jobs
             options.forceZip64 = forceZip64
             options.strict = strict
-            let (summary, _) = try PackRun(output: output, options: options).run(inputs)
+            options.allowEmptySplits = allowEmptySplits
+            let (summary, _) = try PackRun(output: outputOption.output, options: options).run(inputs)
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }
     }
@@ -141,4 +146,9 @@ extension Pack {
             }
         }
     }
+}
+
+/// How `--split-by` splits.
+enum SplitBy: String, CaseIterable, ExpressibleByArgument {
+    case recording, step
 }

@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 @main
 struct Spectro: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "spectro",
         abstract: "Turn note maps into per-step 32x32 spectrogram thumbnails (JPEG) with labels.",
@@ -20,16 +23,14 @@ struct Spectro: ParsableCommand {
         A bad note map or audio file is reported and skipped; the exit code is 1 if any failed. \
         Folders newer than their inputs and made with the same settings are skipped unless \
         --force is given; a folder appears only once it is complete.
-        """)
+        """,
+        version: toolkitVersion)
 
     @Argument(help: "Note maps, or folders of them (searched recursively).")
     var inputs: [String]
 
-    @Option(name: .shortAndLong, help: "Folder for the per-recording thumbnail folders.")
-    var output: String
-
     @Option(help: "Time-frequency transform: cqt or stft.")
-    var transform = "cqt"
+    var transform = TransformKind.cqt
 
     @Option(help: "CQT bins per octave (12, 24, 36, ...); the STFT keeps the same frequency range.")
     var binsPerOctave = 36
@@ -49,14 +50,9 @@ struct Spectro: ParsableCommand {
     @Flag(help: "Also write the raw magnitudes as spectrogram.npy (float32, frames x bins).")
     var saveSpectrogram = false
 
-    @Option(name: .shortAndLong, help: "Recordings to process in parallel.")
-    var jobs = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Remake folders even when they are up to date.")
-    var force = false
+    @OptionGroup var batch: BatchOptions
 
     func validate() throws {
-        guard ["cqt", "stft"].contains(transform) else { throw ValidationError("--transform must be cqt or stft") }
         guard binsPerOctave > 0, binsPerOctave % 12 == 0, binsPerOctave <= FrontEnd.maximumBinsPerOctave else {
             throw ValidationError("--bins-per-octave must be a multiple of 12 in 12...\(FrontEnd.maximumBinsPerOctave)")
         }
@@ -65,18 +61,18 @@ struct Spectro: ParsableCommand {
         }
         guard (1 ... FrontEnd.maximumContext).contains(context) else { throw ValidationError("--context must be 1...\(FrontEnd.maximumContext)") }
         guard (1 ... 100).contains(quality) else { throw ValidationError("--quality must be 1...100") }
-        guard every > 0, jobs > 0 else { throw ValidationError("--every and --jobs must be positive") }
+        guard every > 0 else { throw ValidationError("--every must be positive") }
     }
 
     func run() throws {
         var options = SpectroOptions()
-        options.transform = transform
+        options.transform = transform.rawValue
         options.binsPerOctave = binsPerOctave
         options.geometry = ThumbnailGeometry(parsing: size, context: context)!
         options.quality = quality
         options.every = every
         options.saveSpectrogram = saveSpectrogram
-        let summary = try SpectroRun(outputDirectory: output, options: options, force: force, jobs: jobs).run(inputs)
+        let summary = try SpectroRun(outputDirectory: batch.output, options: options, force: batch.force, jobs: batch.jobs).run(inputs)
         if summary.total == 0 && summary.failures.isEmpty { throw StageFailure("no note maps found in \(inputs.joined(separator: " "))") }
         if !summary.failures.isEmpty { throw ExitCode(1) }
     }

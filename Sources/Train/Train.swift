@@ -1,9 +1,12 @@
 import ArgumentParser
 import Foundation
 import PianoKit
+import StageOptions
 
 @main
 struct Train: ParsableCommand {
+    static func main() { stageMain() }
+
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a CNN (the paper's or any network spec) on a packed archive and write a safetensors model.",
@@ -20,13 +23,13 @@ struct Train: ParsableCommand {
         keys; onset: 88 sigmoids for the keys whose note starts), described by a JSON spec \
         (Schemas/network.md). At the end it reports each head's test scores. The model's \
         metadata holds the spec, the input shape and the archive's front end (Schemas/model.md).
-        """)
+        """,
+        version: toolkitVersion)
 
     @Argument(help: "The archive written by pack, or several (e.g. its shards), read as one dataset.")
     var archives: [String]
 
-    @Option(name: .shortAndLong, help: "The model file to write.")
-    var output: String
+    @OptionGroup var outputOption: OutputOption
 
     @Option(help: "The network: original (the paper's two conv layers, two dense), simple (one conv layer), or a network spec JSON file.")
     var arch = NetworkSpec.Named.simple.rawValue
@@ -80,15 +83,17 @@ struct Train: ParsableCommand {
     @Option(help: "Seed for weights, shuffling and distortions.")
     var seed: UInt64 = 1
 
-    @Option(help: "BLAS threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var jobsOption: JobsOption
+
+    @Option(help: ArgumentHelp("The older spelling of --jobs (BLAS threads).", visibility: .hidden))
+    var threads: Int?
 
     @Option(help: "Resume from a checkpoint written by an earlier run.")
     var resume: String?
 
     func validate() throws {
-        guard steps > 0, batch > 0, evalEvery > 0, shuffleBuffer > 0, threads > 0 else {
-            throw ValidationError("--steps, --batch, --eval-every, --shuffle-buffer and --threads must be positive")
+        guard steps > 0, batch > 0, evalEvery > 0, shuffleBuffer > 0, threads ?? 1 > 0 else {
+            throw ValidationError("--steps, --batch, --eval-every, --shuffle-buffer and --jobs must be positive")
         }
         guard lr ?? 1 > 0, lrDecaySteps > 0, lrDecayRate > 0, weightDecay >= 0 else { throw ValidationError("learning-rate settings must be positive") }
     }
@@ -124,8 +129,8 @@ struct Train: ParsableCommand {
         options.evalEvery = evalEvery
         options.shuffleBuffer = shuffleBuffer
         options.seed = seed
-        options.threads = threads
-        try TrainRun(archivePaths: archives, output: output, options: options, resume: resume).run()
+        options.threads = threads ?? jobsOption.jobs
+        try TrainRun(archivePaths: archives, output: outputOption.output, options: options, resume: resume).run()
     }
 }
 

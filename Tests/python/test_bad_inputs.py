@@ -724,7 +724,8 @@ def test_pack_bad_folder_among_good(mini, tmp_path, make, problem):
     good, bad_folder = _pack_inputs(mini, tmp_path)
     bad = make(bad_folder)
     archive = tmp_path / "out" / "data.npz"
-    result = run("pack", *good, bad_folder, "-o", archive, "--jobs", "2")
+    # Two recordings leave valid and test empty: allowed here, where bad folders are the point.
+    result = run("pack", *good, bad_folder, "-o", archive, "--jobs", "2", "--allow-empty-splits")
     assert_clean_failure(result, bad, problem)
     assert_summary(result, 2, 3)
     with zipfile.ZipFile(archive) as z:
@@ -742,7 +743,7 @@ def test_pack_bad_folder_among_good(mini, tmp_path, make, problem):
     assert_nothing_left(archive.parent)
     # The archive is the one the good folders alone give, but for the manifest's leftOut.
     alone = tmp_path / "alone" / "data.npz"
-    run_tool([_binary("pack"), *good, "-o", alone, "--jobs", "2"], "pack of the good folders")
+    run_tool([_binary("pack"), *good, "-o", alone, "--jobs", "2", "--allow-empty-splits"], "pack of the good folders")
     with zipfile.ZipFile(archive) as a, zipfile.ZipFile(alone) as b:
         assert [(i.filename, i.CRC) for i in a.infolist() if i.filename != "manifest.json"] == \
             [(i.filename, i.CRC) for i in b.infolist() if i.filename != "manifest.json"]
@@ -751,7 +752,7 @@ def test_pack_bad_folder_among_good(mini, tmp_path, make, problem):
 
     # --strict: the same inputs fail whole, with nothing written.
     strict = tmp_path / "strict" / "data.npz"
-    result = run("pack", *good, bad_folder, "-o", strict, "--jobs", "2", "--strict")
+    result = run("pack", *good, bad_folder, "-o", strict, "--jobs", "2", "--strict", "--allow-empty-splits")
     assert_clean_failure(result, bad, problem)
     assert not strict.exists()
     assert_nothing_left(strict.parent)
@@ -795,7 +796,7 @@ def test_pack_input_folder_missing(mini, tmp_path):
     """pack over two good folders and one that does not exist."""
     missing = tmp_path / "no-such-folder"
     archive = tmp_path / "data.npz"
-    result = run("pack", *(mini.thumbs / s for s in mini.stems[:2]), missing, "-o", archive)
+    result = run("pack", *(mini.thumbs / s for s in mini.stems[:2]), missing, "-o", archive, "--allow-empty-splits")
     assert_clean_failure(result, missing, r"no such folder")
     assert_summary(result, 2, 3)
     assert run("pack", "verify", archive).returncode == 0
@@ -1277,6 +1278,11 @@ INFER_WAV_CASES = {  # make(bad wav, with its .txt and .mid beside it) -> the ba
     "wav-truncated-header": (_wav_bytes(lambda d: d[:30]), r"not readable audio"),
     "wav-fmt-length-lie": (_wav_fmt_bytes(4, "<I", 0x7FFFFFF0), r"not readable audio"),
     "wav-zero-channels": (_wav_fmt_bytes(10, "<H", 0), r"channel"),
+}
+
+# A bad note list beside the wav is no reason to fail its transcription (issue 16): a warning, and
+# the recording transcribed without metrics. Given with --reference it fails the recording.
+INFER_REFERENCE_CASES = {
     "reference-txt-offset-before-onset": (_ref(".txt", "OnsetTime\tOffsetTime\tMidiPitch\n0.9\t0.4\t60\n"), r"before onset"),
     "reference-txt-garbage": (_ref(".txt", bytes(range(256)) * 4), r"expected the header"),
     "reference-mid-track-count-lie": (_midi_reference, r"7 tracks"),
@@ -1294,20 +1300,43 @@ def _check_infer_outputs(out: Path, stem: str):
     assert [f["stem"] for f in summary["files"]] == [stem]
 
 
-@pytest.mark.parametrize("make, problem", INFER_WAV_CASES.values(), ids=INFER_WAV_CASES.keys())
-def test_infer_bad_wav_among_good(mini, tmp_path, make, problem):
-    """infer over two wavs, one of them (or its reference) bad."""
+def _infer_two(mini, tmp_path, make):
+    """infer over two wavs, the second made bad by `make`: (good wav, bad stem, its wav, the bad file, out, result)."""
     good, folder = _infer_audio(mini, tmp_path)
     bad_stem = mini.stems[1]
     bad_files = mini.copy_recording(bad_stem, folder)
     bad = make(bad_files["wav"])
     out = tmp_path / "out"
     result = run("infer", mini.model, good, bad_files["wav"], "-o", out, "--jobs", "2")
+    return good, bad_stem, bad_files["wav"], bad, out, result
+
+
+@pytest.mark.parametrize("make, problem", INFER_WAV_CASES.values(), ids=INFER_WAV_CASES.keys())
+def test_infer_bad_wav_among_good(mini, tmp_path, make, problem):
+    """infer over two wavs, one of them bad."""
+    good, bad_stem, _, bad, out, result = _infer_two(mini, tmp_path, make)
     assert_clean_failure(result, bad, problem)
     assert_summary(result, 1, 2)
     _check_infer_outputs(out, good.stem)
     assert not list(out.glob(f"{bad_stem}.*")), f"outputs written for the bad recording: {list(out.glob(f'{bad_stem}.*'))}"
     assert_nothing_left(out)
+
+
+@pytest.mark.parametrize("make, problem", INFER_REFERENCE_CASES.values(), ids=INFER_REFERENCE_CASES.keys())
+def test_infer_bad_reference_beside_wav(mini, tmp_path, make, problem):
+    """infer over two wavs, one with a bad note list beside it: a warning, and notes without metrics."""
+    good, bad_stem, bad_wav, bad, out, result = _infer_two(mini, tmp_path, make)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and bad.name in warnings[0] and re.search(problem, warnings[0]), result.stderr
+    assert "without metrics" in warnings[0] and "error:" not in result.stderr
+    assert_summary(result, 2, 2)
+    _check_infer_outputs(out, good.stem)
+    assert (out / f"{bad_stem}.mid").is_file() and not (out / f"{bad_stem}.metrics.json").exists()
+    assert_nothing_left(out)
+    # Named with --reference it is the user's choice, and fails the recording.
+    explicit = run("infer", mini.model, bad_wav, "--reference", bad, "-o", tmp_path / "explicit")
+    assert_clean_failure(explicit, bad, problem)
 
 
 def test_infer_output_unwritable(mini, tmp_path):

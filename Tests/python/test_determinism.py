@@ -41,7 +41,7 @@ TRAIN = ["--arch", "simple", "--labels", "single", "--steps", "40", "--batch", "
 SPECTRO = ["--save-spectrogram", "--every", "2"]
 # The metadata keys of a model; anything else (a date, a host, a path) would be suspect.
 MODEL_METADATA = {"format", "version", "network", "input", "frontEnd", "steps", "batch", "seed", "optimizer",
-                  "archive", "crop", "distort", "flip"}
+                  "archive", "crop", "distort", "flip", "toolkitVersion"}
 
 
 # ingest's index cache records each note map file's size, time and inode (Schemas/notemap-index.md):

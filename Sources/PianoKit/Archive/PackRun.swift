@@ -24,6 +24,8 @@ public struct PackOptions: Sendable, Equatable {
     public var forceZip64 = false
     /// Fail the whole run (write nothing) on any bad thumbnail folder instead of leaving it out.
     public var strict = false
+    /// Write the archive even when a split with a share in `ratios` comes out empty.
+    public var allowEmptySplits = false
 
     /// Default settings.
     public init() {}
@@ -60,6 +62,7 @@ public struct PackRun: Sendable {
     /// written: the write is abandoned and redone without that recording. With `strict` any bad
     /// folder fails the whole run and nothing is written.
     public func run(_ inputs: [String]) throws -> (BatchSummary, [String]) {
+        try AtomicWrite.probeFile(output)  // an unwritable output fails now, before any thumbnail is read
         let found = ThumbnailFolder.find(inputs)
         if options.strict, let problem = found.problems.first { throw problem }
         for problem in found.problems { printError("error: \(problem)") }
@@ -90,6 +93,7 @@ public struct PackRun: Sendable {
                 }
             }
             let assignment = try assign(folders)
+            try checkSplits(assignment, recordings: folders.count)
             do {
                 paths = try write(folders, assignment: assignment, leftOut: leftOut.sorted { ($0.folder, $0.problem) < ($1.folder, $1.problem) })
                 break
@@ -108,6 +112,23 @@ public struct PackRun: Sendable {
         printError("pack: wrote \(paths.joined(separator: ", "))")
         printError(summary.line)
         return (summary, paths)
+    }
+
+    /// Refuses an assignment that leaves empty a split the ratios give a share (unless allowed):
+    /// two recordings split 8:1:1 by recording leave valid and test empty, and `train` then reports
+    /// nothing about them.
+    func checkSplits(_ assignment: [[Int]], recordings: Int) throws {
+        guard !options.allowEmptySplits else { return }
+        var counts = [0, 0, 0]
+        for rows in assignment { for split in rows { counts[split] += 1 } }
+        let byInstrument = !options.testInstruments.isEmpty
+        let empty = ArchiveManifest.splitNames.indices.filter { counts[$0] == 0 && (options.ratios[$0] > 0 || (byInstrument && $0 == 2)) }
+        guard !empty.isEmpty else { return }
+        let names = empty.map { ArchiveManifest.splitNames[$0] }
+        let listed = names.count == 1 ? "the \(names[0]) split comes" : "the " + names.dropLast().joined(separator: ", ") + " and \(names.last!) splits come"
+        let ratios = options.ratios.map(String.init).joined(separator: ":")
+        throw FileError(output, "\(listed) out empty (\(recordings) recording\(recordings == 1 ? "" : "s") split \(ratios) by \(options.splitBy)): "
+            + "pack more recordings, or --split-by step, or --split with 0 for \(names.count == 1 ? "that split" : "those splits"), or --allow-empty-splits to write it anyway")
     }
 
     static func describe(_ set: ThumbnailSet) -> String {
@@ -204,7 +225,9 @@ public struct PackRun: Sendable {
             for (temporary, path) in zip(temporaries, paths) { try AtomicWrite.commit(temporary, to: path) }
         } catch {
             for temporary in temporaries { unlink(temporary) }
-            throw error
+            guard var named = error as? FileError else { throw error }
+            for (temporary, path) in zip(temporaries, paths) { named = named.replacingTemporary(temporary, with: path) }
+            throw named
         }
         return paths
     }

@@ -154,6 +154,7 @@ public struct CorpusRun: Sendable {
                                       soundFont: URL(fileURLWithPath: fluidR3).lastPathComponent, soundFontBytes: soundFontBytes,
                                       renderer: versions.joined(separator: "; "), sampleRate: sampleRate, augment: augment)
         let manifestPath = root + "/" + CorpusManifest.fileName
+        try AtomicWrite.prepareOutputDirectory(root)  // an unwritable root fails now, before any rendering
         if !force, let data = FileManager.default.contents(atPath: manifestPath) {
             guard let existing = try? JSONDecoder().decode(CorpusManifest.self, from: data) else {
                 throw FileError(manifestPath, "not a corpus manifest; remove it or pass --force")

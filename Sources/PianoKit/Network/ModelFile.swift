@@ -51,10 +51,17 @@ public enum ModelFile {
     public static func read(path: String) throws -> (network: Network, frontEnd: ArchiveManifest.FrontEndRecord, metadata: [String: String]) {
         let bytes = try Paths.readBytes(path, limit: 1 << 30)
         do {
-            let (tensors, metadata) = try SafeTensors.decode(Data(bytes))
+            let (tensors, metadata): ([String: Tensor], [String: String])
+            do {
+                (tensors, metadata) = try SafeTensors.decode(Data(bytes))
+            } catch {
+                // Not safetensors: a recording given where the model belongs says so (its magic bytes).
+                guard let kind = audioKind(bytes) else { throw error }
+                throw FormatError("a \(kind) audio file, not a model: did you swap the model and the audio?")
+            }
             guard metadata["format"] == formatName else { throw FormatError("not a \(formatName) model (format '\(metadata["format"] ?? "none")')") }
             if metadata["checkpoint"] == "true" {
-                throw FormatError("this is a training checkpoint (for train --resume), not a model: use the model file train wrote beside it")
+                throw FormatError("this is a training checkpoint (for train --resume), not a model: use \(modelPath(forCheckpoint: path))")
             }
             let (spec, input) = try network(in: metadata)
             guard let frontEndText = metadata["frontEnd"],
@@ -79,5 +86,36 @@ public enum ModelFile {
         } catch let error as FormatError {
             throw FileError(path, error.message)
         }
+    }
+
+    /// Whether a command-line argument names a model file (by its extension).
+    public static func isModelName(_ path: String) -> Bool {
+        path.lowercased().hasSuffix(".safetensors")
+    }
+
+    /// The model `train` wrote beside a checkpoint (`m.checkpoint.safetensors` → `m.safetensors`),
+    /// or words for it when the checkpoint's name is not train's.
+    static func modelPath(forCheckpoint path: String) -> String {
+        let suffix = ".checkpoint.safetensors"
+        guard path.hasSuffix(suffix) else { return "the model file train wrote beside it" }
+        return String(path.dropLast(suffix.count)) + ".safetensors"
+    }
+
+    /// The audio format whose magic bytes `bytes` start with (RIFF/WAVE, FLAC, Ogg, MP3, AIFF), or nil:
+    /// a recording given where a model belongs.
+    public static func audioKind(_ bytes: [UInt8]) -> String? {
+        func starts(_ text: String, at offset: Int = 0) -> Bool {
+            let magic = Array(text.utf8)
+            return bytes.count >= offset + magic.count && Array(bytes[offset ..< offset + magic.count]) == magic
+        }
+        if starts("RIFF") { return starts("WAVE", at: 8) ? "RIFF/WAVE" : "RIFF" }
+        if starts("RF64") { return "RF64/WAVE" }
+        if starts("fLaC") { return "FLAC" }
+        if starts("OggS") { return "Ogg" }
+        if starts("FORM") { return starts("AIFC", at: 8) ? "AIFF-C" : "AIFF" }
+        if starts("ID3") { return "MP3 (ID3)" }
+        // An MPEG audio frame: 11 sync bits, then a layer other than the reserved 00.
+        if bytes.count >= 2, bytes[0] == 0xFF, bytes[1] & 0xE0 == 0xE0, bytes[1] & 0x06 != 0 { return "MPEG audio (MP3)" }
+        return nil
     }
 }

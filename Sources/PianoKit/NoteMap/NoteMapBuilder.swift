@@ -90,6 +90,20 @@ public enum NoteMapBuilder {
             notes: notes, crossCheck: crossCheck, labels: StepLabels(notes: notes, grid: grid, steps: steps))
     }
 
+    /// The settings of `existing` that differ from `options`, in words (`hop 256 → 512`).
+    public static func settingsDifferences(_ existing: NoteMap, options: IngestOptions) -> [String] {
+        var differences: [String] = []
+        func compare<T: Equatable>(_ name: String, _ old: T, _ new: T) { if old != new { differences.append("\(name) \(old) → \(new)") } }
+        compare("sampleRate", existing.sampleRate, options.sampleRate)
+        compare("hop", existing.hop, options.hop)
+        compare("sustainPedal", existing.sustainPedal, options.sustainPedal)
+        if let check = existing.crossCheck {
+            compare("onsetTolerance", check.onsetTolerance, options.onsetTolerance)
+            compare("offsetTolerance", check.offsetTolerance, options.offsetTolerance)
+        }
+        return differences
+    }
+
     /// Whether the note map at `path` is newer than the recording's files and was made with the same settings.
     public static func isUpToDate(_ path: String, recording: Recording, options: IngestOptions) -> Bool {
         guard Paths.isNewer(path, than: recording.files), let existing = try? NoteMap.read(path: path) else { return false }
@@ -98,7 +112,10 @@ public enum NoteMapBuilder {
         case .mid: "mid"
         case .txt: "txt"
         }
-        return existing.version == NoteMap.currentVersion && existing.sampleRate == options.sampleRate
+        // The same files: a note map of `piece.flac` is not one of `piece.mp3` made later beside it.
+        let relative = { (file: String) in Paths.relative(file, from: (path as NSString).deletingLastPathComponent) }
+        let sources = NoteMap.Sources(wav: relative(recording.wav), mid: recording.mid.map(relative), txt: recording.txt.map(relative))
+        return existing.version == NoteMap.currentVersion && existing.sampleRate == options.sampleRate && existing.sources == sources
             && existing.hop == options.hop && existing.sustainPedal == options.sustainPedal
             && existing.notesFrom == expectedSource && existing.stem == recording.stem
             && (existing.crossCheck.map { $0.onsetTolerance == options.onsetTolerance && $0.offsetTolerance == options.offsetTolerance } ?? true)

@@ -49,7 +49,7 @@ public enum AtomicWrite {
             try writeWhole(data, to: temporary)
         } catch {
             unlink(temporary)
-            throw FileError(path, "cannot write temporary file \(temporary): \((error as? FileError)?.message ?? String(describing: error))")
+            throw FileError.wrap(error, path: path).replacingTemporary(temporary, with: path)
         }
         try commit(temporary, to: path)
     }
@@ -73,14 +73,50 @@ public enum AtomicWrite {
         }
     }
 
-    /// Creates a stage's output folder if needed and clears what killed earlier runs left in it.
-    public static func prepareOutputDirectory(_ directory: String) throws {
+    /// Creates a stage's output folder if needed, checks that files can be made in it (so an
+    /// unwritable folder fails now, before any long work) and clears what killed earlier runs left
+    /// in it. Returns whether the folder was created (a run that then makes nothing removes it
+    /// again with `removeIfEmpty`).
+    @discardableResult
+    public static func prepareOutputDirectory(_ directory: String) throws -> Bool {
+        var isDirectory: ObjCBool = false
+        let existed = FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory)
+        if existed, !isDirectory.boolValue { throw FileError(directory, "cannot create output folder: it is a file") }
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw FileError(directory, "cannot create output folder: \(whyNotCreated(directory, error))")
         }
+        try probe(directory, for: directory)
         removeStale(in: directory)
+        return !existed
+    }
+
+    /// Checks, before any long work, that the file `path` can be written: creates its folder if
+    /// needed and a file in it, which it removes again. The error names `path`.
+    public static func probeFile(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw FileError(path, "is a folder: give a file name for the output")
+        }
+        try createParent(of: path)
+        try probe(URL(fileURLWithPath: path).deletingLastPathComponent().path, for: path)
+    }
+
+    /// Creates and removes a temporary file in `directory`; on failure throws an error naming `output`.
+    static func probe(_ directory: String, for output: String) throws {
+        let temporary = temporaryPath(for: directory + "/probe")
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else {
+            throw FileError(output, "cannot write there: cannot create a file in \(directory): \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        unlink(temporary)
+    }
+
+    /// Removes `directory` if it holds nothing (a folder a failed run created and did not fill).
+    public static func removeIfEmpty(_ directory: String) {
+        if (try? FileManager.default.contentsOfDirectory(atPath: directory))?.isEmpty == true { rmdir(directory) }
     }
 
     /// Why `directory` could not be created, in words: a file standing where a folder must be, or

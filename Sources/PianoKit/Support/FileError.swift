@@ -32,6 +32,15 @@ public struct FormatError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 extension FileError {
+    /// This error with a hidden temporary's name (`temporary`, or a file inside that folder) put
+    /// back to the output's own `path`, so that messages name what the user asked for.
+    public func replacingTemporary(_ temporary: String, with path: String) -> FileError {
+        var error = self
+        if error.path.hasPrefix(temporary) { error.path = path + error.path.dropFirst(temporary.count) }
+        error.message = error.message.replacingOccurrences(of: temporary, with: path)
+        return error
+    }
+
     /// Wraps any error thrown while handling `path` so that its description names the file once.
     public static func wrap(_ error: any Error, path: String) -> FileError {
         switch error {

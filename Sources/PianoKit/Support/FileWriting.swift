@@ -28,7 +28,7 @@ extension AtomicWrite {
             try body(temporary)
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
-            throw error
+            throw FileError.wrap(error, path: path).replacingTemporary(temporary, with: path)
         }
         try replaceDirectory(path, with: temporary)
     }

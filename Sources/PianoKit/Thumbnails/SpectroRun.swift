@@ -49,20 +49,25 @@ public struct SpectroRun: Sendable {
     public func run(_ inputs: [String]) throws -> BatchSummary {
         let found = Self.noteMaps(in: inputs)
         for problem in found.problems { printError("error: \(problem)") }
-        try AtomicWrite.prepareOutputDirectory(outputDirectory)
+        let created = try AtomicWrite.prepareOutputDirectory(outputDirectory)
         let threads = max(1, jobs / max(1, found.files.count))
         let frontEnds = FrontEndCache(options: options)
-        let run = self
+        let run = self, otherSettings = OnceFlag()
         let summary = BatchRunner.run(found.files, jobs: jobs, label: "spectro", name: { $0 }) { path, warn in
-            try run.process(noteMap: path, frontEnds: frontEnds, threads: threads, note: warn)
+            try run.process(noteMap: path, frontEnds: frontEnds, threads: threads, note: warn, otherSettings: otherSettings)
         }
         .including(found.problems)
+        if created, summary.made == 0 { AtomicWrite.removeIfEmpty(outputDirectory) }
         printError(summary.line)
         return summary
     }
 
     /// Makes (or skips) one recording's folder; `note` hears that the audio was resampled.
-    func process(noteMap path: String, frontEnds: FrontEndCache, threads: Int, note: (String) -> Void = { _ in }) throws -> ItemStatus {
+    ///
+    /// A folder there made with other settings is remade, and the first such folder of the run is
+    /// named in one warning (through `note`) with the settings that differ.
+    func process(noteMap path: String, frontEnds: FrontEndCache, threads: Int, note: (String) -> Void = { _ in },
+                 otherSettings: OnceFlag = OnceFlag()) throws -> ItemStatus {
         let map = try NoteMap.read(path: path)
         let mapDirectory = (Paths.absolute(path) as NSString).deletingLastPathComponent
         let wavPath = Paths.resolve(map.sources.wav, against: mapDirectory)
@@ -79,6 +84,11 @@ public struct SpectroRun: Sendable {
         if !force, Paths.isNewer(sidecar, than: [path, wavPath]), let existing = try? ThumbnailSet.read(path: sidecar), existing.sameSettings(as: set), existing.steps == set.steps,
            existing.noteMap == set.noteMap, existing.wav == set.wav {
             return .upToDate
+        }
+        if !force, let data = FileManager.default.contents(atPath: sidecar), let existing = try? ThumbnailSet.read(path: sidecar),
+           !existing.sameSettings(as: set), otherSettings.first() {
+            let perRecording: Set<String> = ["stem", "maps", "noteMap", "wav", "steps", "images", "digits"]
+            note(SettingsDifference.warning(folder: outputDirectory, differences: SettingsDifference.describe(old: data, new: try set.encoded(), ignoring: perRecording)))
         }
 
         let reader = try SoundFileReader(path: wavPath)

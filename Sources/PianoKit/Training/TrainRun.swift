@@ -38,7 +38,11 @@ public struct TrainRun {
     @discardableResult
     public func run() throws -> (test: Evaluation, log: [TrainLogRow]) {
         let archive = try ArchiveSet(paths: archivePaths)
-        try AtomicWrite.createParent(of: output)  // an unwritable output fails now, not after training
+        guard archive.count("train") > 0 else {
+            throw FileError(archive.path, "the train split is empty: nothing to train on (re-run pack with more recordings or another --split)")
+        }
+        if archive.count("valid") == 0 { printError("note: \(archive.path): no valid examples: training runs without validation") }
+        try AtomicWrite.probeFile(output)  // an unwritable output fails now, not after training
         for path in [output, logPath, plotPath, checkpointPath] { AtomicWrite.removeStale(for: path) }
         let trainer = try Trainer(archives: archive, options: options)
         var first = 1
@@ -110,12 +114,13 @@ public struct TrainRun {
         let testProgress = Progress(total: archive.count("test"), label: "test", unit: "examples")
         let test = try trainer.evaluate("test") { testProgress.set(done: Double($0)) }
         testProgress.finish()
-        printError("test: \(test.count) examples" + (test.count > 0 ? test.heads.map { "\n  " + $0.summary }.joined() : ""))
+        printError(test.count > 0 ? "test: \(test.count) examples" + test.heads.map { "\n  " + $0.summary }.joined()
+                                  : "test: no test examples (the archive's test split is empty): no test scores")
         return (test, rows)
     }
 
     func metadata(steps: Int) -> [String: String] {
-        ["steps": String(steps), "batch": String(options.batch), "seed": String(options.seed), "archive": archivePaths.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","),
+        ["toolkitVersion": Toolkit.version, "steps": String(steps), "batch": String(options.batch), "seed": String(options.seed), "archive": archivePaths.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ","),
          "crop": String(options.crop ?? 0), "distort": String(options.distort), "flip": String(options.flip), "optimizer": options.optimizer.rawValue]
     }
 

@@ -100,7 +100,7 @@ public struct InferRun: Sendable {
     /// the preferred is kept and the other named in `warnings` (`AudioFiles.onePerStem`).
     public static func items(_ inputs: [String], reference: String?, findReferences: Bool) -> (items: [InferItem], problems: [FileError], warnings: [String]) {
         let (all, found) = InputFiles.expand(inputs, wanted: "audio files (\(AudioFiles.listing))", accept: AudioFiles.isAudio)
-        let (files, warnings) = AudioFiles.onePerStem(all)
+        var (files, warnings) = AudioFiles.onePerStem(all)
         var problems = found
         if let reference, files.count > 1 {
             return ([], problems + [FileError(reference, "a reference goes with one recording, but the inputs hold \(files.count)")], warnings)
@@ -120,6 +120,14 @@ public struct InferRun: Sendable {
             } else if findReferences {
                 let base = url.deletingPathExtension().path
                 found = ["txt", "mid", "midi"].map { base + "." + $0 }.first { FileManager.default.fileExists(atPath: $0) }
+                // A file that merely shares the stem (notes of one's own, a lyric sheet) is no
+                // reason to fail the transcription: it goes on without metrics.
+                if let candidate = found {
+                    do { _ = try NoteFiles.read(path: candidate) } catch {
+                        warnings.append("warning: \(FileError.wrap(error, path: candidate)); not used as the reference: \(file) is transcribed without metrics")
+                        found = nil
+                    }
+                }
             }
             items.append(InferItem(stem: stem, audio: file, reference: found))
         }
@@ -137,18 +145,17 @@ public struct InferRun: Sendable {
     public func run(_ items: [InferItem], transcriber: Transcriber, problems: [FileError] = [], warnings: [String] = []) throws -> (summary: BatchSummary, metrics: [RecordingMetrics]) {
         for problem in problems { printError("error: \(problem)") }
         for warning in warnings { printError(warning) }
-        try AtomicWrite.prepareOutputDirectory(outputDirectory)
+        let created = try AtomicWrite.prepareOutputDirectory(outputDirectory)
         // Recordings in parallel, one transcriber (and its share of the threads) each: better use
         // of the cores than splitting every layer of one network between them.
         let pool = try TranscriberPool(transcriber, count: max(1, min(threads, items.count)))
         var run = self
         run.threads = max(1, threads / pool.count)
         setBLASThreads(run.threads)
-        // Settings that differ from the last run's make every earlier output stale.
-        let settings = try Settings(model: Paths.absolute(transcriber.path), options: options).prettyJSON()
-        let settingsPath = outputDirectory + "/" + Self.settingsName
-        let sameSettings = FileManager.default.contents(atPath: settingsPath) == settings
-        if !sameSettings { try AtomicWrite.write(settings, to: settingsPath) }
+        // Settings that differ from the last run's make every earlier output stale, and say so.
+        let record = try SettingsRecord(path: outputDirectory + "/" + Self.settingsName,
+                                        settings: Settings(model: Paths.absolute(transcriber.path), options: options))
+        if let differences = record.differences { printError(SettingsDifference.warning(folder: outputDirectory, differences: differences)) }
 
         let collected = Collected()
         let started = Date()
@@ -158,16 +165,20 @@ public struct InferRun: Sendable {
             let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
             let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
                 + (run.options.saveArrays ? [outputs.thumbnails, outputs.probabilities] : [])
-            if !run.force, sameSettings, made.allSatisfy({ Paths.isNewer($0, than: inputs + [settingsPath]) }) {
+            let identity = Settings.Input(item)
+            // Up to date: same settings, made from this very audio and reference, and newer than them and the model.
+            if !run.force, record.madeFrom(item.stem) == identity, made.allSatisfy({ Paths.isNewer($0, than: inputs) }) {
                 let metrics = try item.reference.map { _ in try RecordingMetrics.read(path: outputs.metrics) }
                 collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
                 return .upToDate
             }
             let result = try pool.with { try run.transcribe(item, with: $0, note: progress.warn, progress: progress.report) }
+            try record.made(item.stem, from: identity)
             collected.add(result.metrics, seconds: result.seconds)
             return .made
         }
         .including(problems)
+        if created, summary.made == 0 { AtomicWrite.removeIfEmpty(outputDirectory) }
         let elapsed = Date().timeIntervalSince(started)
         let audio = collected.seconds
         let speed = audio > 0 ? String(format: "; %.1f s of audio transcribed in %.1f s (%.1fx real time)", audio, elapsed, audio / max(elapsed, 1e-9)) : ""
@@ -243,9 +254,62 @@ public struct InferRun: Sendable {
         return (metrics, reader.info.duration)
     }
 
-    struct Settings: Codable {
+    /// `settings.json`: the settings of the run that made the folder's outputs, and for each stem
+    /// the audio and reference they were made from.
+    struct Settings: Codable, Equatable {
         var model: String
         var options: InferOptions
+        var inputs: [String: Input]? = nil
+
+        /// A recording's inputs: the audio's identity and the reference's (nil: none).
+        struct Input: Codable, Equatable {
+            var audio: InputIdentity?
+            var reference: InputIdentity?
+
+            init(_ item: InferItem) {
+                audio = InputIdentity(of: item.audio)
+                reference = item.reference.flatMap { InputIdentity(of: $0) }
+            }
+        }
+    }
+
+    /// The folder's `settings.json`, read at the start of a run and rewritten as each recording is
+    /// made (so nothing is written by a run that makes nothing).
+    final class SettingsRecord: @unchecked Sendable {
+        let path: String
+        private let lock = NSLock()
+        private var current: Settings
+        /// What differs from the settings the folder's outputs were made with (nil: the same, or none there).
+        let differences: [String]?
+
+        init(path: String, settings: Settings) throws {
+            self.path = path
+            current = settings
+            let data = FileManager.default.contents(atPath: path)
+            let old = data.flatMap { try? JSONDecoder().decode(Settings.self, from: $0) }
+            if let old, old.model == settings.model, old.options == settings.options {
+                current.inputs = old.inputs
+                differences = nil
+            } else if let data {
+                let found = SettingsDifference.describe(old: data, new: try settings.prettyJSON(), ignoring: ["inputs"])
+                differences = found.isEmpty ? ["settings.json unreadable"] : found
+            } else {
+                differences = nil
+            }
+        }
+
+        /// The inputs the outputs of `stem` were made from with these settings, or nil.
+        func madeFrom(_ stem: String) -> Settings.Input? {
+            lock.lock(); defer { lock.unlock() }
+            return current.inputs?[stem]
+        }
+
+        /// Records that the outputs of `stem` were made from `input`.
+        func made(_ stem: String, from input: Settings.Input) throws {
+            lock.lock(); defer { lock.unlock() }
+            current.inputs = (current.inputs ?? [:]).merging([stem: input]) { $1 }
+            try AtomicWrite.write(try current.prettyJSON(), to: path)
+        }
     }
 
     /// Results gathered from the batch workers.

@@ -242,12 +242,17 @@ public struct ScoreReport: Codable, Sendable, Equatable {
 
     /// A three-row table of precision, recall and F1.
     public var table: String {
-        var text = "metric              precision  recall     F1   (matched / est / ref)\n"
-        for (name, s) in [("note (onset)", note), ("note with offset", noteWithOffset)] {
-            text += String(format: "%-18@ %9.4f %7.4f %7.4f   (%d / %d / %d)\n", name as NSString, s.precision, s.recall, s.f1, s.matched, s.estimated, s.reference)
+        // Padded in Swift: `%-18@` does not pad on Linux's Foundation.
+        func row(_ name: String, _ figures: String, _ counts: String) -> String {
+            name.padding(toLength: 18, withPad: " ", startingAt: 0) + figures + "   " + counts + "\n"
         }
-        text += String(format: "%-18@ %9.4f %7.4f %7.4f   (%d / %d / %d pitch-frames of 10 ms)\n", "frame" as NSString,
-                       frame.precision, frame.recall, frame.f1, frame.truePositives, frame.estimated, frame.reference)
+        func figures(_ p: Double, _ r: Double, _ f: Double) -> String { String(format: "%10.4f %7.4f %7.4f", p, r, f) }
+        var text = row("metric", " precision  recall      F1", "(matched / est / ref)")
+        for (name, s) in [("note (onset)", note), ("note with offset", noteWithOffset)] {
+            text += row(name, figures(s.precision, s.recall, s.f1), "(\(s.matched) / \(s.estimated) / \(s.reference))")
+        }
+        text += row("frame", figures(frame.precision, frame.recall, frame.f1),
+                    "(\(frame.truePositives) / \(frame.estimated) / \(frame.reference) pitch-frames of 10 ms)")
         return text
     }
 }
