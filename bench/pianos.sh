@@ -71,7 +71,7 @@ if run 4; then
     : > dev.txt
     for t in 0.2 0.3 0.4 0.5 0.7; do dev "$t" 0.5 | tee -a dev.txt; done
     onset="$(best | awk '{print $3}')"
-    for f in 0.3 0.4; do dev "$onset" "$f" | tee -a dev.txt; done
+    for f in 0.2 0.3 0.4; do dev "$onset" "$f" | tee -a dev.txt; done
     echo "chosen on DEV: $(best)" | tee -a dev.txt
 fi
 if run 5; then

@@ -52,11 +52,11 @@ extension Infer {
         @Flag(help: "Do not look for references beside the wavs (no metrics).")
         var noReference = false
 
-        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Frame head: a key sounds at this probability (default 0.8, or 0.3 with an onset head).")
+        @Option(help: "Single-label: a step's class needs this probability, else silence (default 0). Frame head: a key sounds at this probability (default 0.8, or 0.2 with an onset head).")
         var threshold: Float?
 
-        @Option(help: "Onset head: an onset peak at or above this probability starts a note.")
-        var onsetThreshold: Float = 0.5
+        @Option(help: "Onset head: an onset peak at or above this probability starts a note (default \(NoteDecoder.defaultOnsetThreshold)).")
+        var onsetThreshold: Float?
 
         @Option(help: "Notes shorter than this many milliseconds are dropped.")
         var minNoteMs = 50.0
@@ -88,7 +88,7 @@ extension Infer {
                 throw ValidationError("--batch and --smooth must be positive; --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
-            guard (0 ... 1).contains(onsetThreshold) else { throw ValidationError("--onset-threshold must be in 0...1") }
+            if let onsetThreshold, !(0 ... 1).contains(onsetThreshold) { throw ValidationError("--onset-threshold must be in 0...1") }
             guard !audio.isEmpty else { throw ValidationError("no audio given") }
             if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
             if reference != nil, noReference { throw ValidationError("--reference and --no-reference exclude each other") }
@@ -116,7 +116,7 @@ extension Infer {
             let transcriber = try Transcriber(modelPath: model)
             var options = InferOptions(heads: transcriber.network.heads.map(\.kind))
             if let threshold { options.decoder.threshold = threshold }
-            options.decoder.onsetThreshold = onsetThreshold
+            if let onsetThreshold { options.decoder.onsetThreshold = onsetThreshold }
             options.decoder.minNoteSeconds = minNoteMs / 1000
             options.decoder.smoothing = smooth
             options.decoder.onsetRise = onsetRiseDb

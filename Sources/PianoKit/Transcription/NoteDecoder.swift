@@ -23,7 +23,9 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// Single: a step's class counts only with at least this probability (else silence). Frame: a key sounds at this probability.
     public var threshold: Float
     /// Onset-gated decoding: an onset peak starts a note at this probability.
-    public var onsetThreshold: Float = 0.5
+    public var onsetThreshold: Float = defaultOnsetThreshold
+    /// The default `onsetThreshold`; with it, 0.2 is the default frame threshold (`init(heads:)`).
+    public static let defaultOnsetThreshold: Float = 0.4
     /// Notes shorter than this are dropped.
     public var minNoteSeconds = 0.05
     /// Steps in the single-label majority vote (1 = none).
@@ -38,11 +40,11 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// Defaults for a model with `heads`: threshold 0 (argmax) for a single-label model; for a
     /// frame head 0.8 without an onset head (on a piano the model was not trained on its sigmoids
     /// are over-confident: 0.7-0.9 gave the best note F1, 0.5 the worst, on two models; see
-    /// README, "Earlier: FR3Grand to FR3Brght") and 0.3 with one (the onset head decides where notes start; 0.3
-    /// and onset threshold 0.5 were the best of the grid on the bundled model's development
-    /// pianos, docs/model-card.md; basic-pitch uses the same pair).
+    /// README, "Earlier: FR3Grand to FR3Brght") and 0.2 with one (the onset head decides where notes start; 0.2
+    /// and onset threshold 0.4 were the best of the grid on the bundled model's development
+    /// pianos by note F1 averaged over the MAPS categories, docs/model-card.md).
     public init(heads: [HeadKind]) {
-        if !heads.contains(.frame) { threshold = 0 } else { threshold = heads.contains(.onset) ? 0.3 : 0.8 }
+        if !heads.contains(.frame) { threshold = 0 } else { threshold = heads.contains(.onset) ? 0.2 : 0.8 }
     }
 
     /// The raw per-step prediction of single-label outputs: the most probable class, 0 below the threshold.
