@@ -111,7 +111,7 @@ import Testing
         var outputs = HeadOutputs(steps: steps, heads: [.frame, .onset])
         outputs.values = [.frame: frames, .onset: onsets]
         var decoder = NoteDecoder(heads: [.frame, .onset])
-        #expect(decoder.threshold == 0.3 && decoder.onsetThreshold == 0.5)
+        #expect(decoder.threshold == 0.2 && decoder.onsetThreshold == NoteDecoder.defaultOnsetThreshold && decoder.onsetThreshold == 0.4)
         decoder.minNoteSeconds = 0.05
         let notes = decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
         #expect(notes.map(\.pitch) == [69, 69])
