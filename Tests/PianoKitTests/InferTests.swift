@@ -155,6 +155,20 @@ import Testing
     }
 }
 
+/// The line infer prints per recording, and pitch names (checked against the MIDI convention: 60 = C4, 21 = A0).
+@Suite struct FoundLineTests {
+    @Test func pitchNames() {
+        #expect([21, 59, 60, 61, 69, 108].map(Note.name(ofPitch:)) == ["A0", "B3", "C4", "C#4", "A4", "C8"])
+    }
+
+    @Test func oneLinePerRecording() {
+        let notes = [Note(onset: 0, offset: 1, pitch: 57), Note(onset: 1, offset: 2, pitch: 84), Note(onset: 2, offset: 3, pitch: 60)]
+        #expect(InferRun.found(notes, in: "song.mp3", seconds: 16.4, took: 0.25) == "song.mp3: 3 notes, A3-C6, 16.4 s of audio, 65.6x real time")
+        #expect(InferRun.found([], in: "quiet.wav", seconds: 2, took: 1) == "quiet.wav: 0 notes, 2.0 s of audio, 2.0x real time")
+        #expect(InferRun.found([notes[0]], in: "a.wav", seconds: 1, took: 1).hasPrefix("a.wav: 1 note, A3-A3,"))
+    }
+}
+
 @Suite struct InferTests {
     /// The MIDI file infer writes reads back as the same notes, to the tick (1/1920 s).
     @Test func midiRoundTrip() throws {

@@ -9,6 +9,12 @@ public struct Note: Codable, Sendable, Equatable, Hashable {
     /// MIDI velocity 1...127, or nil when the source (a MAPS txt) has none.
     public var velocity: Int?
 
+    /// The scientific name of MIDI pitch `pitch`: 60 is "C4", 21 "A0", 61 "C#4" (sharps only).
+    public static func name(ofPitch pitch: Int) -> String {
+        let names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+        return names[((pitch % 12) + 12) % 12] + String(Int((Double(pitch) / 12).rounded(.down)) - 1)
+    }
+
     /// Creates a note.
     public init(onset: Double, offset: Double, pitch: Int, velocity: Int? = nil) {
         self.onset = onset

@@ -199,10 +199,20 @@ public struct InferRun: Sendable {
     /// the thumbnails, then (the rest) the network's batches, which report as they go.
     static let phaseShares = (spectrogram: 0.1, thumbnails: 0.1)
 
+    /// The line `infer` prints for each recording it transcribed: what it found, how long the audio
+    /// is and how fast it went, e.g. `song.mp3: 48 notes, A3-C6, 16.4 s of audio, 61.7x real time`.
+    static func found(_ notes: [Note], in audio: String, seconds: Double, took: Double) -> String {
+        let pitches = notes.map(\.pitch)
+        let range = pitches.min().map { ", " + Note.name(ofPitch: $0) + "-" + Note.name(ofPitch: pitches.max()!) } ?? ""
+        return String(format: "%@: %d note%@%@, %.1f s of audio, %.1fx real time", audio, notes.count, notes.count == 1 ? "" : "s", range,
+                      seconds, seconds / max(took, 1e-9))
+    }
+
     /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled,
     /// `progress` how far it is (0...1) and in which phase.
     func transcribe(_ item: InferItem, with transcriber: Transcriber, note: (String) -> Void = { _ in },
                     progress: (Double, String?) -> Void = { _, _ in }) throws -> (metrics: RecordingMetrics?, seconds: Double) {
+        let started = Date()
         // Read the reference first: a bad one fails the recording before any output is written.
         let referenceNotes = try item.reference.map { try NoteFiles.read(path: $0) }
         let reader = try SoundFileReader(path: item.audio)
@@ -237,6 +247,7 @@ public struct InferRun: Sendable {
         let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem,
                                    background: .init(image: image, transform: transcriber.record.transform))
         try AtomicWrite.write(Data(roll.utf8), to: paths.roll)
+        note(Self.found(notes, in: item.audio, seconds: reader.info.duration, took: Date().timeIntervalSince(started)))
         guard let referenceNotes, let reference = item.reference else { return (nil, reader.info.duration) }
 
         let expected = StepLabels(notes: referenceNotes, grid: grid, steps: image.frames)
