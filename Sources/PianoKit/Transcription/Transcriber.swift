@@ -43,7 +43,8 @@ public final class Transcriber: @unchecked Sendable {
         }
         pipeline = InputPipeline(geometry: geometry, input: input, normalization: network.spec.normalization)
         let whole = input.height == geometry.rows && input.width == geometry.columns && geometry.columns == geometry.context
-        sliding = whole && SlidingEvaluator.refusal(network) == nil ? try SlidingEvaluator(network) : nil
+        // A network that cannot be prepared for sliding (it never happens for one `refusal` accepts) goes thumbnail by thumbnail.
+        sliding = whole && SlidingEvaluator.refusal(network) == nil ? try? SlidingEvaluator(network) : nil
     }
 
     /// Why `evaluation` cannot be used with this model, or nil.
