@@ -96,6 +96,9 @@ public final class ItemProgress: @unchecked Sendable {
     /// Prints a line above the progress bar.
     public func warn(_ line: String) { progress.warn(line) }
 
+    /// Prints a result line on stdout (`Progress.say`).
+    public func say(_ line: String) { progress.say(line) }
+
     /// Says how far into the item its work is (0...1) and what it is doing (`spectrogram`, `network 3/28 batches`).
     public func report(_ fraction: Double, _ phase: String? = nil) {
         let target = weight * min(1, max(0, fraction))

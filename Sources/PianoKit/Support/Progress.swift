@@ -115,6 +115,15 @@ public final class Progress: @unchecked Sendable {
         if mode == .terminal { write("\r\u{1B}[K") }
     }
 
+    /// Prints a result line on stdout (on a terminal, the bar on stderr is cleared first and redrawn after).
+    public func say(_ line: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if mode == .terminal { write("\r\u{1B}[K") }
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        if mode == .terminal { write("\r" + fitted(barLine())) }
+    }
+
     /// Prints a warning line (above the bar on a terminal).
     public func warn(_ line: String) {
         lock.lock()

@@ -172,7 +172,7 @@ public struct InferRun: Sendable {
                 collected.add(metrics, seconds: 0)  // only transcribed audio counts towards the speed
                 return .upToDate
             }
-            let result = try pool.with { try run.transcribe(item, with: $0, note: progress.warn, progress: progress.report) }
+            let result = try pool.with { try run.transcribe(item, with: $0, note: progress.warn, say: progress.say, progress: progress.report) }
             try record.made(item.stem, from: identity)
             collected.add(result.metrics, seconds: result.seconds)
             return .made
@@ -208,9 +208,9 @@ public struct InferRun: Sendable {
                       seconds, seconds / max(took, 1e-9))
     }
 
-    /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled,
+    /// Transcribes one recording and writes its outputs; `note` hears that the audio was resampled, `say` the line of what was found (`found`),
     /// `progress` how far it is (0...1) and in which phase.
-    func transcribe(_ item: InferItem, with transcriber: Transcriber, note: (String) -> Void = { _ in },
+    func transcribe(_ item: InferItem, with transcriber: Transcriber, note: (String) -> Void = { _ in }, say: (String) -> Void = { _ in },
                     progress: (Double, String?) -> Void = { _, _ in }) throws -> (metrics: RecordingMetrics?, seconds: Double) {
         let started = Date()
         // Read the reference first: a bad one fails the recording before any output is written.
@@ -247,7 +247,7 @@ public struct InferRun: Sendable {
         let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem,
                                    background: .init(image: image, transform: transcriber.record.transform))
         try AtomicWrite.write(Data(roll.utf8), to: paths.roll)
-        note(Self.found(notes, in: item.audio, seconds: reader.info.duration, took: Date().timeIntervalSince(started)))
+        say(Self.found(notes, in: item.audio, seconds: reader.info.duration, took: Date().timeIntervalSince(started)))
         guard let referenceNotes, let reference = item.reference else { return (nil, reader.info.duration) }
 
         let expected = StepLabels(notes: referenceNotes, grid: grid, steps: image.frames)
