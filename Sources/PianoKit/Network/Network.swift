@@ -94,6 +94,17 @@ public final class Network {
         try! self.init(.named(named, heads: heads), input: ActivationShape(channels: 1, height: size, width: size), seed: seed)
     }
 
+    /// The same spec and weights built for `input` (the weights must not depend on the input
+    /// shape: no dense layer after a shape change); `columnsPerOutput` as in `init`.
+    func copy(input: ActivationShape? = nil, columnsPerOutput: Bool = false) throws -> Network {
+        let copy = try Network(spec, input: input ?? self.input, seed: 0, columnsPerOutput: columnsPerOutput)
+        for (to, from) in zip(copy.parameters, parameters) {
+            precondition(to.name == from.name && to.shape == from.shape, "a copy's weights must not depend on its input shape")
+            to.value = from.value
+        }
+        return copy
+    }
+
     /// Every layer: the trunk's, then each head's.
     public var layers: [Layer] { trunk + heads.flatMap(\.layers) }
 

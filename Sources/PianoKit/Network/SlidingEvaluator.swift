@@ -74,11 +74,7 @@ public final class SlidingEvaluator {
         var columns = max(1, columns)
         while columns > 1, (try? network.spec.plan(input: stretch(columns), columnsPerOutput: true)) == nil { columns /= 2 }
         columnsPerPhase = columns
-        wide = try Network(network.spec, input: stretch(columns), seed: 0, columnsPerOutput: true)
-        for (to, from) in zip(wide.parameters, network.parameters) {
-            precondition(to.name == from.name && to.shape == from.shape, "a sliding network's weights must not depend on its width")
-            to.value = from.value
-        }
+        wide = try network.copy(input: stretch(columns), columnsPerOutput: true)
         for head in wide.heads where head.layers.last?.outputShape.width != columnsPerPhase {
             throw FormatError("head \(head.kind.rawValue) of the sliding network is not \(columnsPerPhase) columns wide")
         }

@@ -116,19 +116,17 @@ public final class Progress: @unchecked Sendable {
     }
 
     /// Prints a result line on stdout (on a terminal, the bar on stderr is cleared first and redrawn after).
-    public func say(_ line: String) {
+    public func say(_ line: String) { printAbove(line) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) } }
+
+    /// Prints a warning line (above the bar on a terminal).
+    public func warn(_ line: String) { printAbove(line) { self.write($0 + "\n") } }
+
+    /// Clears the bar (on a terminal), prints `line` with `print`, and draws the bar again.
+    private func printAbove(_ line: String, _ print: (String) -> Void) {
         lock.lock()
         defer { lock.unlock() }
         if mode == .terminal { write("\r\u{1B}[K") }
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-        if mode == .terminal { write("\r" + fitted(barLine())) }
-    }
-
-    /// Prints a warning line (above the bar on a terminal).
-    public func warn(_ line: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        write((mode == .terminal ? "\r\u{1B}[K" : "") + line + "\n")
+        print(line)
         if mode == .terminal { write("\r" + fitted(barLine())) }
     }
 

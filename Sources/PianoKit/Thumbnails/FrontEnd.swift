@@ -232,11 +232,14 @@ public struct Thumbnailer: Sendable {
                     let base = src.baseAddress! + t * rows
                     for r in 0 ..< rows { column[r] += w * base[r] }
                 }
-                for r in 0 ..< rows { pixels[r * width + c] = UInt8((column[r] * 255).rounded()) }
+                for r in 0 ..< rows { pixels[r * width + c] = Self.pixel(column[r]) }
             }
         }
         return pixels
     }
+
+    /// The byte of a level in [0, 1].
+    @inline(__always) static func pixel(_ level: Float) -> UInt8 { UInt8((level * 255).rounded()) }
 
     /// Whether each thumbnail column is one frame (columns == context): then every thumbnail is a
     /// window of `strip`.
@@ -256,7 +259,7 @@ public struct Thumbnailer: Sendable {
                     // As `thumbnail(step:)` sums its one weighted frame into a zeroed column.
                     var level: Float = 0
                     level += w * src[t * rows + r]
-                    pixels[r * width + before + t] = UInt8((level * 255).rounded())
+                    pixels[r * width + before + t] = Self.pixel(level)
                 }
             }
         }

@@ -400,8 +400,8 @@ public struct InferSummary: Codable, Sendable, Equatable {
 }
 
 /// Transcribers for concurrent workers (a `Transcriber` is not for concurrent use): a worker
-/// takes a free one for each recording and gives it back. The extra ones load the same model
-/// file, one after another (FFTW planning is not thread-safe).
+/// takes a free one for each recording and gives it back. The extra ones are copies of the first
+/// (`Transcriber.copy`: their own layers, the shared front end).
 final class TranscriberPool: @unchecked Sendable {
     private var free: [Transcriber]
     private let lock = NSLock()
@@ -410,7 +410,7 @@ final class TranscriberPool: @unchecked Sendable {
 
     init(_ first: Transcriber, count: Int) throws {
         free = [first]
-        for _ in 1 ..< max(1, count) { free.append(try Transcriber(modelPath: first.path)) }
+        for _ in 1 ..< max(1, count) { free.append(try first.copy()) }
         self.count = free.count
     }
 

@@ -42,9 +42,30 @@ public final class Transcriber: @unchecked Sendable {
             throw FileError(path, "network input \(input.channels)x\(input.height)x\(input.width) does not fit the 1x\(geometry.rows)x\(geometry.columns) thumbnails")
         }
         pipeline = InputPipeline(geometry: geometry, input: input, normalization: network.spec.normalization)
+        sliding = Self.slidingEvaluator(network, geometry: geometry)
+    }
+
+    /// Another transcriber of the same model for a concurrent worker: its own network (the layers
+    /// keep a batch's activations), the same weights, front end (FFTW plans are made once and
+    /// executed from many threads) and settings; nothing is read again.
+    public func copy() throws -> Transcriber { try Transcriber(copying: self) }
+
+    private init(copying other: Transcriber) throws {
+        path = other.path
+        record = other.record
+        frontEnd = other.frontEnd
+        pipeline = other.pipeline
+        network = try other.network.copy()
+        sliding = Self.slidingEvaluator(network, geometry: record.geometry)
+    }
+
+    /// The sliding evaluator of `network` when it qualifies and its input is the whole thumbnail of
+    /// one frame per column; a network that cannot be prepared for it (never one `refusal`
+    /// accepts) goes thumbnail by thumbnail.
+    private static func slidingEvaluator(_ network: Network, geometry: ThumbnailGeometry) -> SlidingEvaluator? {
+        let input = network.input
         let whole = input.height == geometry.rows && input.width == geometry.columns && geometry.columns == geometry.context
-        // A network that cannot be prepared for sliding (it never happens for one `refusal` accepts) goes thumbnail by thumbnail.
-        sliding = whole && SlidingEvaluator.refusal(network) == nil ? try? SlidingEvaluator(network) : nil
+        return whole && SlidingEvaluator.refusal(network) == nil ? try? SlidingEvaluator(network) : nil
     }
 
     /// Why `evaluation` cannot be used with this model, or nil.
