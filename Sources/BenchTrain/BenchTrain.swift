@@ -19,10 +19,17 @@ struct BenchTrain: ParsableCommand {
     @Option var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print the network's forward FLOPs per image, the sgemm peak (GFLOP/s) at --threads, and the FLOPs per step of sliding evaluation (0 where the network cannot slide) instead.")
     var peak = false
+    @Option(help: ArgumentHelp("Also write the network's initial weights as a model file (for a peer to start from the same weights).", valueName: "path"))
+    var modelOut: String?
 
     func run() throws {
         let input = ActivationShape(channels: 1, height: rows, width: columns ?? rows)
         let network = try Network(try NetworkSpec.resolve(arch, heads: nil), input: input, seed: 1)
+        if let modelOut {
+            let frontEnd = ArchiveManifest.FrontEndRecord(transform: .pianoCQT(sampleRate: 44100, hop: 512, binsPerOctave: 36), decibels: DecibelScale(),
+                                                          geometry: ThumbnailGeometry(rows: input.height, columns: input.width, context: input.width), quality: 90, every: 1)
+            try AtomicWrite.write(ModelFile.encode(network, frontEnd: frontEnd), to: modelOut)
+        }
         if peak {
             // The third figure: per step when infer slides the network over a recording (0 if it cannot).
             let sliding = SlidingEvaluator.refusal(network) == nil ? try SlidingEvaluator(network).flopsPerWindow : 0

@@ -60,10 +60,8 @@ class PianoNetwork(torch.nn.Module):
                     x = F.max_pool2d(x, window, stride)
             elif kind == "relu":
                 x = F.relu(x)
-            elif kind == "lrn":  # TensorFlow's lrn: alpha per element, window 2r + 1 across channels
-                p = {**LRN_DEFAULTS, **{k: layer[k] for k in LRN_DEFAULTS if k in layer}}
-                size = 2 * p["radius"] + 1
-                x = F.local_response_norm(x, size, alpha=p["alpha"] * size, beta=p["beta"], k=p["bias"])
+            elif kind == "lrn":
+                x = self.lrn(x, {**LRN_DEFAULTS, **{k: layer[k] for k in LRN_DEFAULTS if k in layer}})
             elif kind == "dense":
                 x = F.linear(x.flatten(1), self.tensor(name + ".weight"), self.tensor(name + ".bias"))[:, :, None, None]
             elif kind == "flatten":
@@ -82,6 +80,12 @@ class PianoNetwork(torch.nn.Module):
             else:
                 raise ValueError(f"unknown layer type {kind!r}")
         return x
+
+    def lrn(self, x: torch.Tensor, p: dict) -> torch.Tensor:
+        """TensorFlow's lrn (Schemas/network.md): alpha per element, a window of 2 radius + 1
+        channels; `p` holds radius, bias, alpha and beta."""
+        size = 2 * p["radius"] + 1
+        return F.local_response_norm(x, size, alpha=p["alpha"] * size, beta=p["beta"], k=p["bias"])
 
     def forward(self, x: torch.Tensor) -> list:
         features = self.run(x, self.spec["layers"], self.trunk_names)

@@ -68,6 +68,14 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         public var quality: Int
         /// Thumbnails were written every this many steps.
         public var every: Int
+
+        public init(transform: TransformParameters, decibels: DecibelScale, geometry: ThumbnailGeometry, quality: Int, every: Int) {
+            self.transform = transform
+            self.decibels = decibels
+            self.geometry = geometry
+            self.quality = quality
+            self.every = every
+        }
     }
 
     /// The label arrays.
