@@ -1,8 +1,11 @@
+import Foundation
+
 /// ceil(a / b) for b > 0 and any a.
 @inline(__always) func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 
 /// A 2-D convolution with a kernel of any height x width, strides and `Padding`, computed as
-/// im2col + one matrix product per batch. Input and output are NCHW.
+/// im2col + matrix products over cache-sized tiles of each example's output rows. Input and
+/// output are NCHW.
 public final class Convolution: Layer, @unchecked Sendable {
     let input: ActivationShape
     let filters: Int
@@ -18,7 +21,6 @@ public final class Convolution: Layer, @unchecked Sendable {
     /// [filters].
     public let bias: Parameter
     public var parameters: [Parameter] { [weight, bias] }
-    private var columns: [Float] = []  // patch x (batch * output pixels)
     /// Whether `backward` returns the input gradient; the first layer's (the image's) is not needed.
     public var computesInputGradient = true
     private var batch = 0
@@ -57,32 +59,39 @@ public final class Convolution: Layer, @unchecked Sendable {
         return lo ..< max(lo, hi)
     }
 
-    /// Unrolls one example's receptive fields into columns: row (c, i, j), column (y, x) holds
-    /// x[c, y sy + i - pad, x sx + j - pad] (zero outside), rows `stride` floats apart (so an
-    /// example can write its block of a batch-wide matrix directly).
-    func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, stride rowStride: Int) {
-        let h = input.height, w = input.width, oh = outputShape.height, ow = outputShape.width
+    /// Output rows per tile: im2col unrolls at most this many output rows of one example at a
+    /// time, so the unrolled matrix (patch x rows x output width floats) stays near
+    /// `tileFloats` (in L2/L3 cache) whatever the batch and input width; at least one row.
+    var rowsPerTile: Int { max(1, min(outputShape.height, Convolution.tileFloats / max(1, patch * outputShape.width))) }
+    /// The unrolled matrix's target size in floats (2 MB).
+    static let tileFloats = 1 << 19
+
+    /// Unrolls one example's receptive fields for output rows `rows` into columns: row (c, i, j),
+    /// column (y - rows.lowerBound, x) holds x[c, y sy + i - pad, x sx + j - pad] (zero outside);
+    /// the matrix is patch x (rows.count x output width), rows packed.
+    func im2col(_ x: UnsafePointer<Float>, rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>) {
+        let h = input.height, w = input.width, ow = outputShape.width, rowStride = rows.count * ow
         let sh = stride.height, sw = stride.width, padY = padBefore.height, padX = padBefore.width
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel.height {
                 for j in 0 ..< kernel.width {
                     let out = cols + row * rowStride, valid = validColumns(j)
-                    for y in 0 ..< oh {
-                        let sy = y * sh + i - padY, line = out + y * ow
+                    for y in rows {
+                        let sy = y * sh + i - padY, line = out + (y - rows.lowerBound) * ow
                         guard sy >= 0 && sy < h else {
-                            line.initialize(repeating: 0, count: ow)
+                            for xx in 0 ..< ow { line[xx] = 0 }
                             continue
                         }
-                        // Zeros left and right of the image, the valid part between (one copy at stride 1).
-                        line.initialize(repeating: 0, count: valid.lowerBound)
+                        // Zeros left and right of the image, the valid part between.
+                        for xx in 0 ..< valid.lowerBound { line[xx] = 0 }
                         let source = x + (c * h + sy) * w + j - padX
                         if sw == 1 {
-                            (line + valid.lowerBound).update(from: source + valid.lowerBound, count: valid.count)
+                            for xx in valid { line[xx] = source[xx] }
                         } else {
                             for xx in valid { line[xx] = source[xx * sw] }
                         }
-                        (line + valid.upperBound).initialize(repeating: 0, count: ow - valid.upperBound)
+                        for xx in valid.upperBound ..< ow { line[xx] = 0 }
                     }
                     row += 1
                 }
@@ -90,20 +99,25 @@ public final class Convolution: Layer, @unchecked Sendable {
         }
     }
 
-    /// Adds columns (rows `stride` floats apart) back into an example's input gradient: the transpose of `im2col`.
-    func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, stride rowStride: Int) {
-        let h = input.height, w = input.width, oh = outputShape.height, ow = outputShape.width
+    /// Adds columns laid out as `im2col`'s for output rows `rows` back into an example's input
+    /// gradient: the transpose of `im2col`.
+    func col2im(_ cols: UnsafePointer<Float>, rows: Range<Int>, _ dx: UnsafeMutablePointer<Float>) {
+        let h = input.height, w = input.width, ow = outputShape.width, rowStride = rows.count * ow
         let sh = stride.height, sw = stride.width, padY = padBefore.height, padX = padBefore.width
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel.height {
                 for j in 0 ..< kernel.width {
                     let src = cols + row * rowStride, valid = validColumns(j)
-                    for y in 0 ..< oh {
+                    for y in rows {
                         let sy = y * sh + i - padY
                         guard sy >= 0 && sy < h else { continue }
-                        let dst = dx + (c * h + sy) * w + j - padX, line = src + y * ow
-                        for xx in valid { dst[xx * sw] += line[xx] }
+                        let dst = dx + (c * h + sy) * w + j - padX, line = src + (y - rows.lowerBound) * ow
+                        if sw == 1 {
+                            for xx in valid { dst[xx] += line[xx] }
+                        } else {
+                            for xx in valid { dst[xx * sw] += line[xx] }
+                        }
                     }
                     row += 1
                 }
@@ -111,35 +125,34 @@ public final class Convolution: Layer, @unchecked Sendable {
         }
     }
 
-    private var product: [Float] = []  // filters x (batch * pixels): the GEMM's output, or dy in that layout
+    private var lastInput: [Float] = []  // the last forward's input, unrolled again tile by tile in backward
 
-    /// One matrix product for the whole batch: columns are (patch) x (batch * pixels), so the
-    /// product is filters x (batch * pixels), scattered back to NCHW with the bias added.
+    /// Each thread takes a share of the examples; per example and tile of output rows, im2col into
+    /// a cache-sized buffer and one product W (filters x patch) . cols (patch x tile) straight into
+    /// the output's NCHW planes (ldc = pixels), which start as the bias.
     public func forward(_ x: [Float], batch: Int) -> [Float] {
         self.batch = batch
-        let width = batch * pixels
-        if columns.count != patch * width { columns = [Float](repeating: 0, count: patch * width) }
-        if product.count != filters * width { product = [Float](repeating: 0, count: filters * width) }
+        lastInput = x
         var out = [Float](repeating: 0, count: batch * outputShape.count)
-        let pixels = self.pixels
+        let pixels = self.pixels, ow = outputShape.width, oh = outputShape.height, tile = rowsPerTile, patch = self.patch
+        let filters = self.filters, inputCount = input.count
         x.withUnsafeBufferPointer { xp in
-            columns.withUnsafeMutableBufferPointer { cp in
-                // im2col writes each example's columns into its own column block of the wide matrix.
-                let source = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!)), wide = SendablePointer(cp.baseAddress!)
-                let inputCount = input.count
-                forEachPart(of: batch, threads: LayerThreads.count) { examples in
-                    for n in examples { self.im2col(source.pointer + n * inputCount, wide.pointer + n * pixels, stride: width) }
-                }
-                product.withUnsafeMutableBufferPointer { pp in
-                    weight.value.withUnsafeBufferPointer { wp in
-                        gemmSplittingColumns(false, filters, width, patch, 1, wp.baseAddress!, patch, cp.baseAddress!, width, 0, pp.baseAddress!, width)
-                    }
-                    out.withUnsafeMutableBufferPointer { op in
-                        for n in 0 ..< batch {
-                            for f in 0 ..< filters {
-                                let src = pp.baseAddress! + f * width + n * pixels, dst = op.baseAddress! + (n * filters + f) * pixels
-                                let b = bias.value[f]
-                                for p in 0 ..< pixels { dst[p] = src[p] + b }
+            out.withUnsafeMutableBufferPointer { op in
+                weight.value.withUnsafeBufferPointer { wp in
+                    bias.value.withUnsafeBufferPointer { bp in
+                        let source = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!)), target = SendablePointer(op.baseAddress!)
+                        let w = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!)), b = SendablePointer(UnsafeMutablePointer(mutating: bp.baseAddress!))
+                        forEachPart(of: batch, threads: LayerThreads.count) { examples in
+                            let cols = UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow)
+                            defer { cols.deallocate() }
+                            for n in examples {
+                                let y = target.pointer + n * filters * pixels
+                                for f in 0 ..< filters { (y + f * pixels).initialize(repeating: b.pointer[f], count: pixels) }
+                                for y0 in Swift.stride(from: 0, to: oh, by: tile) {
+                                    let rows = y0 ..< min(oh, y0 + tile)
+                                    self.im2col(source.pointer + n * inputCount, rows: rows, cols)
+                                    gemm(false, false, filters, rows.count * ow, patch, 1, w.pointer, patch, cols, rows.count * ow, 1, y + y0 * ow, pixels)
+                                }
                             }
                         }
                     }
@@ -149,49 +162,66 @@ public final class Convolution: Layer, @unchecked Sendable {
         return out
     }
 
+    /// Per thread and example, as `forward`: the bias gradient from dY's planes; per tile, im2col
+    /// again, dW += dY_tile . cols^T and dcols = W^T . dY_tile, col2im. Weight and bias gradients
+    /// go into one buffer per thread, added to the parameters' in thread order (so a run at one
+    /// thread count is deterministic).
     public func backward(_ dy: [Float]) -> [Float] {
-        let width = batch * pixels, pixels = self.pixels
-        // dy from NCHW to filters x (batch * pixels), and the bias gradient on the way.
+        let pixels = self.pixels, ow = outputShape.width, oh = outputShape.height, tile = rowsPerTile, patch = self.patch
+        let filters = self.filters, inputCount = input.count, outputCount = outputShape.count, batch = self.batch
+        let parts = max(1, min(LayerThreads.count, batch)), inputGradient = computesInputGradient
+        var dx = [Float](repeating: 0, count: inputGradient ? batch * inputCount : 0)
+        var partials = [Float](repeating: 0, count: parts * (filters * patch + filters))
         dy.withUnsafeBufferPointer { gp in
-            product.withUnsafeMutableBufferPointer { pp in
-                for n in 0 ..< batch {
+        lastInput.withUnsafeBufferPointer { xp in
+        weight.value.withUnsafeBufferPointer { wp in
+        dx.withUnsafeMutableBufferPointer { dxp in
+        partials.withUnsafeMutableBufferPointer { pp in
+            let g = SendablePointer(UnsafeMutablePointer(mutating: gp.baseAddress!)), x = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
+            let w = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!)), partial = SendablePointer(pp.baseAddress!)
+            let d = inputGradient ? SendablePointer(dxp.baseAddress!) : nil
+            let chunk = (batch + parts - 1) / parts
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let examples = part * chunk ..< min(batch, (part + 1) * chunk)
+                let dW = partial.pointer + part * (filters * patch + filters), dB = dW + filters * patch
+                let cols = UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow)
+                let dcols = inputGradient ? UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow) : nil
+                defer { cols.deallocate(); dcols?.deallocate() }
+                for n in examples {
+                    let dyn = g.pointer + n * outputCount
                     for f in 0 ..< filters {
-                        let src = gp.baseAddress! + (n * filters + f) * pixels, dst = pp.baseAddress! + f * width + n * pixels
+                        let plane = dyn + f * pixels
                         var sum: Float = 0
-                        for p in 0 ..< pixels { dst[p] = src[p]; sum += src[p] }
-                        bias.gradient[f] += sum
+                        for p in 0 ..< pixels { sum += plane[p] }
+                        dB[f] += sum
+                    }
+                    for y0 in Swift.stride(from: 0, to: oh, by: tile) {
+                        let rows = y0 ..< min(oh, y0 + tile), width = rows.count * ow
+                        self.im2col(x.pointer + n * inputCount, rows: rows, cols)
+                        gemm(false, true, filters, patch, width, 1, dyn + y0 * ow, pixels, cols, width, 1, dW, patch)
+                        if let dcols, let d {
+                            gemm(true, false, patch, width, filters, 1, w.pointer, patch, dyn + y0 * ow, pixels, 0, dcols, width)
+                            self.col2im(dcols, rows: rows, d.pointer + n * inputCount)
+                        }
                     }
                 }
             }
         }
-        product.withUnsafeBufferPointer { pp in
-            columns.withUnsafeBufferPointer { cp in
-                weight.gradient.withUnsafeMutableBufferPointer { dwp in
-                    // dW += dY (filters x width) . cols^T (width x patch)
-                    gemmSplittingReduction(filters, patch, width, 1, pp.baseAddress!, width, cp.baseAddress!, width, dwp.baseAddress!, patch)
+        }
+        }
+        }
+        }
+        weight.gradient.withUnsafeMutableBufferPointer { dw in
+            bias.gradient.withUnsafeMutableBufferPointer { db in
+                partials.withUnsafeBufferPointer { pp in
+                    for part in 0 ..< parts {
+                        let base = pp.baseAddress! + part * (filters * patch + filters)
+                        for k in 0 ..< filters * patch { dw[k] += base[k] }
+                        for f in 0 ..< filters { db[f] += base[filters * patch + f] }
+                    }
                 }
             }
         }
-        guard computesInputGradient else { return [] }
-        var dx = [Float](repeating: 0, count: batch * input.count)
-        var dcols = [Float](repeating: 0, count: patch * width)
-        product.withUnsafeBufferPointer { pp in
-            weight.value.withUnsafeBufferPointer { wp in
-                dcols.withUnsafeMutableBufferPointer { dcp in
-                    // dcols = W^T (patch x filters) . dY (filters x width)
-                    gemmSplittingColumns(true, patch, width, filters, 1, wp.baseAddress!, patch, pp.baseAddress!, width, 0, dcp.baseAddress!, width)
-                }
-            }
-        }
-        dcols.withUnsafeBufferPointer { dcp in
-            dx.withUnsafeMutableBufferPointer { dxp in
-                let wide = SendablePointer(UnsafeMutablePointer(mutating: dcp.baseAddress!)), target = SendablePointer(dxp.baseAddress!)
-                let inputCount = input.count
-                forEachPart(of: batch, threads: LayerThreads.count) { examples in
-                    for n in examples { self.col2im(wide.pointer + n * pixels, target.pointer + n * inputCount, stride: width) }
-                }
-            }
-        }
-        return dx
+        return inputGradient ? dx : []
     }
 }
