@@ -168,6 +168,36 @@ import Testing
         let rows = padding.axis(input: 7, window: 3, stride: stride.0)!.output, cols = padding.axis(input: 6, window: 2, stride: stride.1)!.output
         #expect(layer.outputShape == ActivationShape(channels: 3, height: rows, width: cols))
         check(layer, input: Self.random(2 * shape.count, seed: 14), batch: 2)
+        // Unrolled one output row at a time (as a wide input is): the same gradients.
+        layer.tileFloats = 1
+        #expect(layer.rowsPerTile == 1)
+        check(layer, input: Self.random(2 * shape.count, seed: 14), batch: 2)
+    }
+
+    /// Tall kernels whose columns need no padding unroll whole runs of rows at once (the bundled
+    /// model's 25 x 1 layer), whole or one row per tile, with "same" rows padding longer than a tile.
+    @Test(arguments: [1, 1 << 19])
+    func convolutionTallKernel(tileFloats: Int) {
+        let shape = ActivationShape(channels: 2, height: 9, width: 3)
+        let layer = Convolution(name: "conv", input: shape, filters: 2, kernel: (7, 1)) { count, _ in Self.random(count, seed: 18, scale: 0.5) }
+        layer.bias.value = [0.2, -0.1]
+        layer.tileFloats = tileFloats
+        check(layer, input: Self.random(3 * shape.count, seed: 19), batch: 3)
+        // Against the definition (stride 1, three rows of zeros above and below).
+        let x = Self.random(shape.count, seed: 20), out = layer.forward(x, batch: 1)
+        for f in 0 ..< 2 {
+            for y in 0 ..< 9 {
+                for xx in 0 ..< 3 {
+                    var sum = Double(layer.bias.value[f])
+                    for c in 0 ..< 2 {
+                        for i in 0 ..< 7 where (0 ..< 9).contains(y + i - 3) {
+                            sum += Double(layer.weight.value[(f * 2 + c) * 7 + i]) * Double(x[(c * 9 + y + i - 3) * 3 + xx])
+                        }
+                    }
+                    #expect(abs(Double(out[(f * 9 + y) * 3 + xx]) - sum) < 1e-5, "f\(f) y\(y) x\(xx)")
+                }
+            }
+        }
     }
 
     /// A strided "valid" convolution against the definition, written as loops.

@@ -59,12 +59,20 @@ public final class Convolution: Layer, @unchecked Sendable {
         return lo ..< max(lo, hi)
     }
 
+    /// The output rows among `rows` whose source row y sy + i - pad lies inside the input (a
+    /// run, possibly empty, within `rows`).
+    func insideRows(_ i: Int, of rows: Range<Int>) -> Range<Int> {
+        let sh = stride.height, pad = padBefore.height
+        let lo = min(rows.upperBound, max(rows.lowerBound, ceilDivide(pad - i, sh)))
+        return lo ..< max(lo, min(rows.upperBound, ceilDivide(input.height + pad - i, sh)))
+    }
+
     /// Output rows per tile: im2col unrolls at most this many output rows of one example at a
     /// time, so the unrolled matrix (patch x rows x output width floats) stays near
     /// `tileFloats` (in L2/L3 cache) whatever the batch and input width; at least one row.
-    var rowsPerTile: Int { max(1, min(outputShape.height, Convolution.tileFloats / max(1, patch * outputShape.width))) }
-    /// The unrolled matrix's target size in floats (2 MB).
-    static let tileFloats = 1 << 19
+    var rowsPerTile: Int { max(1, min(outputShape.height, tileFloats / max(1, patch * outputShape.width))) }
+    /// The unrolled matrix's target size in floats (default 2 MB; tests set 1 for a tile per row).
+    var tileFloats = 1 << 19
 
     /// Unrolls one example's receptive fields for output rows `rows` into columns: row (c, i, j),
     /// column (y - rows.lowerBound, x) holds x[c, y sy + i - pad, x sx + j - pad] (zero outside);
@@ -75,23 +83,29 @@ public final class Convolution: Layer, @unchecked Sendable {
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel.height {
+                // The output rows whose source row lies inside the input; zero above and below.
+                let inside = insideRows(i, of: rows)
                 for j in 0 ..< kernel.width {
                     let out = cols + row * rowStride, valid = validColumns(j)
-                    for y in rows {
-                        let sy = y * sh + i - padY, line = out + (y - rows.lowerBound) * ow
-                        guard sy >= 0 && sy < h else {
-                            for xx in 0 ..< ow { line[xx] = 0 }
-                            continue
+                    let first = out + (inside.lowerBound - rows.lowerBound) * ow
+                    FloatRows.zero(out, first - out)
+                    FloatRows.zero(first + inside.count * ow, rowStride - (inside.upperBound - rows.lowerBound) * ow)
+                    let source = x + c * h * w + j - padX
+                    if sw == 1 && ow == w && valid.count == ow && sh == 1 {
+                        // Whole rows, consecutive in both: one run.
+                        FloatRows.copy(first, source + (inside.lowerBound + i - padY) * w, inside.count * ow)
+                    } else {
+                        for y in inside {
+                            let line = out + (y - rows.lowerBound) * ow, from = source + (y * sh + i - padY) * w
+                            // Zeros left and right of the image, the valid part between.
+                            FloatRows.zero(line, valid.lowerBound)
+                            if sw == 1 {
+                                FloatRows.copy(line + valid.lowerBound, from + valid.lowerBound, valid.count)
+                            } else {
+                                for xx in valid { line[xx] = from[xx * sw] }
+                            }
+                            FloatRows.zero(line + valid.upperBound, ow - valid.upperBound)
                         }
-                        // Zeros left and right of the image, the valid part between.
-                        for xx in 0 ..< valid.lowerBound { line[xx] = 0 }
-                        let source = x + (c * h + sy) * w + j - padX
-                        if sw == 1 {
-                            for xx in valid { line[xx] = source[xx] }
-                        } else {
-                            for xx in valid { line[xx] = source[xx * sw] }
-                        }
-                        for xx in valid.upperBound ..< ow { line[xx] = 0 }
                     }
                     row += 1
                 }
@@ -107,16 +121,20 @@ public final class Convolution: Layer, @unchecked Sendable {
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel.height {
+                let inside = insideRows(i, of: rows)
                 for j in 0 ..< kernel.width {
                     let src = cols + row * rowStride, valid = validColumns(j)
-                    for y in rows {
-                        let sy = y * sh + i - padY
-                        guard sy >= 0 && sy < h else { continue }
-                        let dst = dx + (c * h + sy) * w + j - padX, line = src + (y - rows.lowerBound) * ow
-                        if sw == 1 {
-                            for xx in valid { dst[xx] += line[xx] }
-                        } else {
-                            for xx in valid { dst[xx * sw] += line[xx] }
+                    let target = dx + c * h * w + j - padX
+                    if sw == 1 && ow == w && valid.count == ow && sh == 1 {
+                        FloatRows.add(target + (inside.lowerBound + i - padY) * w, src + (inside.lowerBound - rows.lowerBound) * ow, inside.count * ow)
+                    } else {
+                        for y in inside {
+                            let dst = target + (y * sh + i - padY) * w, line = src + (y - rows.lowerBound) * ow
+                            if sw == 1 {
+                                FloatRows.add(dst + valid.lowerBound, line + valid.lowerBound, valid.count)
+                            } else {
+                                for xx in valid { dst[xx * sw] += line[xx] }
+                            }
                         }
                     }
                     row += 1
