@@ -86,6 +86,9 @@ extension BenchArchive {
                 try add("\(split)_labels.npy", .uint8, [count], row: 1) { batch.labels[$0 ... $0] }
                 try add("\(split)_notes.npy", .uint8, [count, 88], row: 88) { batch.notes[$0 * 88 ..< ($0 + 1) * 88] }
                 try add("\(split)_source.npy", .int32, [count, 2], row: 8) { sourceBytes[$0 * 8 ..< ($0 + 1) * 8] }
+                if source.labels.targets.contains("onset") {
+                    try add("\(split)_onsets.npy", .uint8, [count, 88], row: 88) { batch.onsets[$0 * 88 ..< ($0 + 1) * 88] }
+                }
                 source.splits[split] = .init(count: count, recordings: split == "train" ? source.splits["train"]!.recordings : [],
                                              classHistogram: split == "train" ? histogram : [Int](repeating: 0, count: 128))
             }
