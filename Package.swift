@@ -26,10 +26,11 @@ let package = Package(
         cLibrary("CFFTW3", pkgConfig: "fftw3f", apt: "libfftw3-dev"),
         cLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
         cLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
+        cLibrary("CDeflate", pkgConfig: "libdeflate", apt: "libdeflate-dev"),
         cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "COpenBLAS"],
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "COpenBLAS"],
             resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
         // What every stage's command line shares: -o/--output, --jobs, --force, --version, the `error:` prefix.

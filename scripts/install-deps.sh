@@ -7,7 +7,8 @@ packages=(
   libsoxr-dev          # resampling to the front end's 44.1 kHz
   libfftw3-dev         # FFTs (single precision: fftw3f)
   libturbojpeg0-dev    # JPEG thumbnails
-  zlib1g-dev           # archive compression and CRC-32
+  zlib1g-dev           # CRC-32, archive reading (inflate)
+  libdeflate-dev       # archive compression (deflate)
   libopenblas-dev      # CNN matrix work
   fluidsynth           # corpus rendering
   fluid-soundfont-gm   # FluidR3 GM SoundFont

@@ -81,6 +81,32 @@ import Testing
     }
 }
 
+/// libdeflate's whole streams made into continuations concatenate into one raw-deflate stream
+/// that zlib (an independent inflater) decodes to the input, for every level, block sizes from 0
+/// bytes up, random, constant and compressible data (stored, fixed and dynamic Huffman blocks).
+@Suite struct BlockDeflaterTests {
+    @Test(arguments: [0, 1, 6, 12])
+    func blocksConcatenateIntoOneStream(level: Int32) throws {
+        var rng = SeededGenerator(seed: UInt64(level) + 5)
+        let random = (0 ..< 70_000).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+        let runs = ZipTests().bytes(200_000, seed: 7)
+        let input = random + [UInt8](repeating: 9, count: 50_000) + runs + Array("a short text, a short text".utf8)
+        let cuts = [0, 0, 1, 2, 1_000, 70_000, 70_001, 120_000, 300_000, input.count]
+        let deflater = BlockDeflater(level: level)
+        var stream = Data()
+        try input.withUnsafeBytes { raw in
+            for (k, (lo, hi)) in zip(cuts, cuts.dropFirst()).enumerated() {
+                stream += try deflater.compress(raw, range: lo ..< hi, last: k == cuts.count - 2)
+            }
+        }
+        let inflater = try Inflater()
+        var output = [UInt8](repeating: 0, count: input.count + 10)
+        let (used, written) = try stream.withUnsafeBytes { s in try output.withUnsafeMutableBytes { try inflater.inflate(s, into: $0) } }
+        #expect(inflater.finished && used == stream.count && written == input.count)
+        #expect(Array(output.prefix(written)) == input)
+    }
+}
+
 @Suite struct NPYTests {
     @Test func headerIsAlignedAndParsesBack() throws {
         for shape in [[0], [5], [3, 32, 32], [100_000, 88]] {
