@@ -27,10 +27,11 @@ let package = Package(
         cLibrary("CTurboJPEG", pkgConfig: "libturbojpeg", apt: "libturbojpeg0-dev"),
         cLibrary("CZlib", pkgConfig: "zlib", apt: "zlib1g-dev"),
         cLibrary("CDeflate", pkgConfig: "libdeflate", apt: "libdeflate-dev"),
+        cLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),
         cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "COpenBLAS"],
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS"],
             resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
         // What every stage's command line shares: -o/--output, --jobs, --force, --version, the `error:` prefix.

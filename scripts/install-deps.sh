@@ -9,6 +9,7 @@ packages=(
   libturbojpeg0-dev    # JPEG thumbnails
   zlib1g-dev           # CRC-32, archive reading (inflate)
   libdeflate-dev       # archive compression (deflate)
+  libssl-dev           # SHA-256 of archive members (libcrypto)
   libopenblas-dev      # CNN matrix work
   fluidsynth           # corpus rendering
   fluid-soundfont-gm   # FluidR3 GM SoundFont

@@ -4,7 +4,8 @@ import PianoKit
 import StageOptions
 
 /// Archive benchmarks for bench/pack.sh: the writer alone on an archive's arrays, a large
-/// synthetic archive for the streaming reader, and a streaming read of every split.
+/// synthetic archive for the streaming reader, a streaming read of every split, and the
+/// members' checksum (SHA-256) speed.
 @main
 struct BenchArchive: ParsableCommand {
     static func main() { stageMain() }
@@ -13,7 +14,7 @@ struct BenchArchive: ParsableCommand {
         commandName: "bench-archive",
         abstract: "Archive writer and streaming reader benchmarks.",
         version: toolkitVersion,
-        subcommands: [Rewrite.self, Synthesize.self, Stream.self])
+        subcommands: [Rewrite.self, Synthesize.self, Stream.self, Hash.self])
 
     /// Every .npy member of an archive, uncompressed, in archive order.
     static func members(of path: String) throws -> [(String, Data)] {
@@ -116,6 +117,28 @@ extension BenchArchive {
                 }
             }
             print("\(total) examples, label sum \(sum)")
+        }
+    }
+}
+
+extension BenchArchive {
+    struct Hash: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Time SHA-256 over a file's bytes held in memory; prints median MB/s and the digest.")
+
+        @Argument var file: String
+        @Option var repeats = 5
+
+        func run() throws {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+            var times: [Double] = [], digest = ""
+            for _ in 0 ..< repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                var sha = SHA256()
+                bytes.withUnsafeBytes { sha.update($0) }
+                digest = sha.hexDigest()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            print(String(format: "%.1f", Double(bytes.count) / 1e6 / times.sorted()[times.count / 2]), digest)
         }
     }
 }

@@ -22,6 +22,13 @@ import Testing
         for size in [1, 63, 64, 65, 7, 300] { pieces.update(bytes[i ..< i + size]); i += size }
         pieces.update(bytes[i...])
         #expect(whole.hexDigest() == pieces.hexDigest())
+        // A copy goes on independently, and a digest does not end the hash.
+        var abc = SHA256(); abc.update(Array("ab".utf8))
+        var copy = abc
+        copy.update(Array("x".utf8))
+        abc.update(Array("c".utf8))
+        #expect(abc.hexDigest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(copy.hexDigest() != abc.hexDigest() && abc.hexDigest() == abc.hexDigest())
     }
 }
 
