@@ -311,17 +311,24 @@ public struct PackRun: Sendable {
                     forEachPart(of: part.count, threads: threads) { range in
                         do {
                             let decoder = try JPEGDecoder()
+                            var data: [UInt8] = []
                             for i in range {
                                 let folder = folders[part[i].recording], row = folder.rows[part[i].row]
                                 let file = folder.path + "/" + row.file
                                 do {
-                                    guard let data = FileManager.default.contents(atPath: file) else { throw FileError(file, "cannot read thumbnail") }
-                                    let image: (width: Int, height: Int, pixels: [UInt8])
-                                    do { image = try decoder.decodeGray(data) } catch { throw FileError.wrap(error, path: file) }
-                                    guard image.width == geometry.columns, image.height == geometry.rows else {
-                                        throw FileError(file, "thumbnail is \(image.height)x\(image.width) (rows x columns), thumbs.json says \(geometry)")
+                                    let length: Int
+                                    do { length = try Paths.readSmallFile(file, into: &data, limit: 1 << 24) } catch let error as FileError {
+                                        throw FileError(file, "cannot read thumbnail: \(error.message)")
                                     }
-                                    (out.pointer + i * pixels).update(from: image.pixels, count: pixels)
+                                    try data.withUnsafeBytes { raw in
+                                        let jpeg = UnsafeRawBufferPointer(rebasing: raw[0 ..< length])
+                                        let size: (width: Int, height: Int)
+                                        do { size = try decoder.grayHeader(jpeg) } catch { throw FileError.wrap(error, path: file) }
+                                        guard size.width == geometry.columns, size.height == geometry.rows else {
+                                            throw FileError(file, "thumbnail is \(size.height)x\(size.width) (rows x columns), thumbs.json says \(geometry)")
+                                        }
+                                        do { try decoder.decodeGray(jpeg, into: out.pointer + i * pixels, width: size.width, height: size.height) } catch { throw FileError.wrap(error, path: file) }
+                                    }
                                 } catch {
                                     bad.add(part[i].recording, FileError.wrap(error, path: file))  // this recording is left out
                                 }

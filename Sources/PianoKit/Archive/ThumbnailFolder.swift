@@ -55,7 +55,8 @@ public struct ThumbnailFolder: Sendable {
         guard rows.count == set.images else {
             throw FileError(labelsPath, "lists \(rows.count) thumbnails, thumbs.json says \(set.images)")
         }
-        for row in rows where !FileManager.default.fileExists(atPath: path + "/" + row.file) {
+        // access(2) rather than FileManager: one system call per thumbnail, no attributes built.
+        for row in rows where access(path + "/" + row.file, F_OK) != 0 {
             throw FileError(path + "/" + row.file, "missing thumbnail")
         }
         self.rows = rows

@@ -43,6 +43,32 @@ public enum Paths {
         guard !isDirectory.boolValue else { throw FileError(path, "is a folder, not \(kind)") }
     }
 
+    /// Reads a whole small file into `buffer` (grown as needed, kept between calls) with open, read
+    /// and close only (no stat: pack reads tens of thousands of thumbnails); returns its length.
+    /// Throws `FileError` for a file that cannot be opened or read, or is larger than `limit` bytes.
+    public static func readSmallFile(_ path: String, into buffer: inout [UInt8], limit: Int) throws -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path, errno == ENOENT ? "no such file" : "cannot open (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        if buffer.count < 4096 { buffer = [UInt8](repeating: 0, count: 4096) }
+        var length = 0
+        while true {
+            if length == buffer.count {
+                guard buffer.count <= limit else { throw FileError(path, "file is more than the \(limit) bytes this reader accepts") }
+                buffer += [UInt8](repeating: 0, count: buffer.count)
+            }
+            let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + length, $0.count - length) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path, errno == EISDIR ? "is a folder, not a file" : "cannot read (\(String(cString: strerror(errno))))")
+            }
+            if got == 0 { break }
+            length += got
+        }
+        guard length <= limit else { throw FileError(path, "file is \(length) bytes, more than the \(limit) this reader accepts") }
+        return length
+    }
+
     /// Reads a whole file, refusing one larger than `limit` bytes before reading it.
     public static func readBytes(_ path: String, limit: Int) throws -> [UInt8] {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),

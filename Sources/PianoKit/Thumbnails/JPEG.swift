@@ -48,13 +48,27 @@ public final class JPEGDecoder {
     /// Decodes a JPEG to grayscale: width, height and row-major bytes.
     public func decodeGray(_ data: Data) throws -> (width: Int, height: Int, pixels: [UInt8]) {
         let bytes = [UInt8](data)
+        let (width, height) = try grayHeader(bytes.withUnsafeBytes { $0 })
+        var pixels = [UInt8](repeating: 0, count: width * height)
+        try bytes.withUnsafeBytes { jpeg in try pixels.withUnsafeMutableBufferPointer { try decodeGray(jpeg, into: $0.baseAddress!, width: width, height: height) } }
+        return (width, height, pixels)
+    }
+
+    /// The width and height a JPEG's header declares; throws for data that is not a JPEG or
+    /// declares more than 2^28 pixels.
+    public func grayHeader(_ jpeg: UnsafeRawBufferPointer) throws -> (width: Int, height: Int) {
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        guard tjDecompressHeader3(handle, bytes, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0,
+        guard let base = jpeg.baseAddress,
+              tjDecompressHeader3(handle, base.assumingMemoryBound(to: UInt8.self), UInt(jpeg.count), &width, &height, &subsampling, &colorspace) == 0,
               width > 0, height > 0, Int(width) * Int(height) <= 1 << 28
         else { throw FormatError("not a JPEG: \(String(cString: tjGetErrorStr2(handle)))") }
-        var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height))
-        let status = tjDecompress2(handle, bytes, UInt(bytes.count), &pixels, width, 0, height, Int32(TJPF_GRAY.rawValue), 0)
+        return (Int(width), Int(height))
+    }
+
+    /// Decodes a JPEG of `width` x `height` (as `grayHeader` gave) to grayscale, row-major, into
+    /// `pixels` (width x height bytes).
+    public func decodeGray(_ jpeg: UnsafeRawBufferPointer, into pixels: UnsafeMutablePointer<UInt8>, width: Int, height: Int) throws {
+        let status = tjDecompress2(handle, jpeg.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt(jpeg.count), pixels, Int32(width), 0, Int32(height), Int32(TJPF_GRAY.rawValue), 0)
         guard status == 0 else { throw FormatError("bad JPEG data: \(String(cString: tjGetErrorStr2(handle)))") }
-        return (Int(width), Int(height), pixels)
     }
 }
