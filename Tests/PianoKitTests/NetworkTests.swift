@@ -167,21 +167,28 @@ import Testing
         layer.bias.value = [0.1, -0.2, 0.3]
         let rows = padding.axis(input: 7, window: 3, stride: stride.0)!.output, cols = padding.axis(input: 6, window: 2, stride: stride.1)!.output
         #expect(layer.outputShape == ActivationShape(channels: 3, height: rows, width: cols))
-        check(layer, input: Self.random(2 * shape.count, seed: 14), batch: 2)
-        // Unrolled one output row at a time (as a wide input is): the same gradients.
-        layer.tileFloats = 1
-        #expect(layer.rowsPerTile == 1)
-        check(layer, input: Self.random(2 * shape.count, seed: 14), batch: 2)
+        // Unrolled whole and one output row at a time (as a wide input is); at stride 1 also over
+        // the padded width (Convolution+Wide) and not.
+        for wide in stride == (1, 1) ? [false, true] : [false] {
+            for tileFloats in [1 << 19, 1] {
+                layer.unrollsWide = wide
+                layer.tileFloats = tileFloats
+                #expect(tileFloats > 1 || (wide ? layer.wideRowsPerTile : layer.rowsPerTile) == 1)
+                check(layer, input: Self.random(2 * shape.count, seed: 14), batch: 2)
+            }
+        }
     }
 
     /// Tall kernels whose columns need no padding unroll whole runs of rows at once (the bundled
-    /// model's 25 x 1 layer), whole or one row per tile, with "same" rows padding longer than a tile.
-    @Test(arguments: [1, 1 << 19])
-    func convolutionTallKernel(tileFloats: Int) {
+    /// model's 25 x 1 layer), whole or one row per tile, with "same" rows padding longer than a
+    /// tile, through either path, against finite differences and the definition.
+    @Test(arguments: [1, 1 << 19], [false, true])
+    func convolutionTallKernel(tileFloats: Int, wide: Bool) {
         let shape = ActivationShape(channels: 2, height: 9, width: 3)
         let layer = Convolution(name: "conv", input: shape, filters: 2, kernel: (7, 1)) { count, _ in Self.random(count, seed: 18, scale: 0.5) }
         layer.bias.value = [0.2, -0.1]
         layer.tileFloats = tileFloats
+        layer.unrollsWide = wide
         check(layer, input: Self.random(3 * shape.count, seed: 19), batch: 3)
         // Against the definition (stride 1, three rows of zeros above and below).
         let x = Self.random(shape.count, seed: 20), out = layer.forward(x, batch: 1)
@@ -200,15 +207,18 @@ import Testing
         }
     }
 
-    /// A strided "valid" convolution against the definition, written as loops.
-    @Test func convolutionValuesAgainstLoops() {
+    /// Strided and stride-1 convolutions (through both unrolling paths) against the definition,
+    /// written as loops, with "same" and "valid" padding (an even kernel: uneven "same" padding).
+    @Test(arguments: [(2, false), (1, false), (1, true)])
+    func convolutionValuesAgainstLoops(stride s: Int, wide: Bool) {
         let shape = ActivationShape(channels: 2, height: 6, width: 7)
         for padding in Padding.allCases {
-            let layer = Convolution(name: "c", input: shape, filters: 2, kernel: (2, 3), stride: (2, 2), padding: Padding2D(padding)) { count, _ in Self.random(count, seed: 15) }
+            let layer = Convolution(name: "c", input: shape, filters: 2, kernel: (2, 3), stride: (s, s), padding: Padding2D(padding)) { count, _ in Self.random(count, seed: 15) }
             layer.bias.value = [0.25, -1]
+            layer.unrollsWide = wide
             let x = Self.random(shape.count, seed: 16)
             let out = layer.forward(x, batch: 1), o = layer.outputShape
-            let (_, padY) = padding.axis(input: 6, window: 2, stride: 2)!, (_, padX) = padding.axis(input: 7, window: 3, stride: 2)!
+            let (_, padY) = padding.axis(input: 6, window: 2, stride: s)!, (_, padX) = padding.axis(input: 7, window: 3, stride: s)!
             for f in 0 ..< 2 {
                 for y in 0 ..< o.height {
                     for xx in 0 ..< o.width {
@@ -216,7 +226,7 @@ import Testing
                         for c in 0 ..< 2 {
                             for i in 0 ..< 2 {
                                 for j in 0 ..< 3 {
-                                    let sy = y * 2 + i - padY, sx = xx * 2 + j - padX
+                                    let sy = y * s + i - padY, sx = xx * s + j - padX
                                     guard (0 ..< 6).contains(sy), (0 ..< 7).contains(sx) else { continue }
                                     sum += Double(layer.weight.value[((f * 2 + c) * 2 + i) * 3 + j]) * Double(x[(c * 6 + sy) * 7 + sx])
                                 }

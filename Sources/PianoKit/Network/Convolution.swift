@@ -4,8 +4,8 @@ import Foundation
 @inline(__always) func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 
 /// A 2-D convolution with a kernel of any height x width, strides and `Padding`, computed as
-/// im2col + matrix products over cache-sized tiles of each example's output rows. Input and
-/// output are NCHW.
+/// im2col + matrix products over cache-sized tiles of each example's output rows (at stride 1
+/// over the zero-padded input's full width: `Convolution+Wide.swift`). Input and output are NCHW.
 public final class Convolution: Layer, @unchecked Sendable {
     let input: ActivationShape
     let filters: Int
@@ -73,6 +73,12 @@ public final class Convolution: Layer, @unchecked Sendable {
     var rowsPerTile: Int { max(1, min(outputShape.height, tileFloats / max(1, patch * outputShape.width))) }
     /// The unrolled matrix's target size in floats (default 2 MB; tests set 1 for a tile per row).
     var tileFloats = 1 << 19
+    /// Whether forward and backward unroll over the padded width (`Convolution+Wide.swift`):
+    /// stride 1 where the extra product work, filters x (wp - ow) multiply-adds per unrolled
+    /// value, stays under what a short row copy costs (about 64 of them, measured with
+    /// bench-train: the bundled model's layers go wide, the paper's 64-filter layers do not).
+    /// Tests set it either way.
+    lazy var unrollsWide: Bool = stride == (1, 1) && filters * (padded.width - outputShape.width) <= 64
 
     /// Unrolls one example's receptive fields for output rows `rows` into columns: row (c, i, j),
     /// column (y - rows.lowerBound, x) holds x[c, y sy + i - pad, x sx + j - pad] (zero outside);
@@ -160,7 +166,16 @@ public final class Convolution: Layer, @unchecked Sendable {
                     bias.value.withUnsafeBufferPointer { bp in
                         let source = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!)), target = SendablePointer(op.baseAddress!)
                         let w = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!)), b = SendablePointer(UnsafeMutablePointer(mutating: bp.baseAddress!))
+                        let wide = self.unrollsWide
                         forEachPart(of: batch, threads: LayerThreads.count) { examples in
+                            if wide {
+                                let scratch = WideScratch(self)
+                                defer { scratch.deallocate() }
+                                for n in examples {
+                                    self.wideForward(source.pointer + n * inputCount, target.pointer + n * filters * pixels, weights: w.pointer, bias: b.pointer, scratch)
+                                }
+                                return
+                            }
                             let cols = UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow)
                             defer { cols.deallocate() }
                             for n in examples {
@@ -198,13 +213,10 @@ public final class Convolution: Layer, @unchecked Sendable {
             let g = SendablePointer(UnsafeMutablePointer(mutating: gp.baseAddress!)), x = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
             let w = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!)), partial = SendablePointer(pp.baseAddress!)
             let d = inputGradient ? SendablePointer(dxp.baseAddress!) : nil
-            let chunk = (batch + parts - 1) / parts
+            let chunk = (batch + parts - 1) / parts, wide = unrollsWide
             DispatchQueue.concurrentPerform(iterations: parts) { part in
                 let examples = part * chunk ..< min(batch, (part + 1) * chunk)
                 let dW = partial.pointer + part * (filters * patch + filters), dB = dW + filters * patch
-                let cols = UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow)
-                let dcols = inputGradient ? UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow) : nil
-                defer { cols.deallocate(); dcols?.deallocate() }
                 for n in examples {
                     let dyn = g.pointer + n * outputCount
                     for f in 0 ..< filters {
@@ -213,6 +225,23 @@ public final class Convolution: Layer, @unchecked Sendable {
                         for p in 0 ..< pixels { sum += plane[p] }
                         dB[f] += sum
                     }
+                }
+                if wide {
+                    let scratch = WideScratch(self)
+                    let dPadded = UnsafeMutablePointer<Float>.allocate(capacity: self.paddedCount)
+                    let dCols = UnsafeMutablePointer<Float>.allocate(capacity: patch * self.wideRowsPerTile * self.padded.width)
+                    defer { scratch.deallocate(); dPadded.deallocate(); dCols.deallocate() }
+                    for n in examples {
+                        self.wideBackward(x.pointer + n * inputCount, g.pointer + n * outputCount, weights: w.pointer, dW: dW,
+                                          dx: d.map { $0.pointer + n * inputCount }, scratch, dPadded: dPadded, dCols: dCols)
+                    }
+                    return
+                }
+                let cols = UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow)
+                let dcols = inputGradient ? UnsafeMutablePointer<Float>.allocate(capacity: patch * tile * ow) : nil
+                defer { cols.deallocate(); dcols?.deallocate() }
+                for n in examples {
+                    let dyn = g.pointer + n * outputCount
                     for y0 in Swift.stride(from: 0, to: oh, by: tile) {
                         let rows = y0 ..< min(oh, y0 + tile), width = rows.count * ow
                         self.im2col(x.pointer + n * inputCount, rows: rows, cols)
