@@ -14,10 +14,11 @@
 #                  decay every 2N/5 steps, fast decay every N/10, the long simple run 2N
 #   --rows LIST    comma-separated subset of: original,stft,fast,nodistort,large,simple,simple2x
 #   --splits LIST  comma-separated subset of: step,recording
+#   --table-only   train nothing: print the table from the models and logs already in DIR
 #
 # Run time (2 vCPU): see README ("The paper's Table 1"). Build first: swift build -c release.
 set -euo pipefail
-out=paper-table corpus="" steps=5000 rows=original,stft,fast,nodistort,large,simple,simple2x splits=step,recording
+out=paper-table corpus="" steps=5000 rows=original,stft,fast,nodistort,large,simple,simple2x splits=step,recording table_only=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
@@ -25,7 +26,8 @@ while [ $# -gt 0 ]; do
         --steps) steps="$2"; shift 2 ;;
         --rows) rows="$2"; shift 2 ;;
         --splits) splits="$2"; shift 2 ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        --table-only) table_only=1; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "paper-table.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -39,19 +41,19 @@ start_all=$SECONDS
 # The paper's front end, spelled out so later changes to spectro's defaults do not move this table.
 paper_front_end="--transform cqt --bins-per-octave 36 --size 32 --context 32 --quality 90"
 
-if [ -z "$corpus" ]; then
-    corpus="$out/corpus"
-    "$bin/corpus" --size demo --categories ISOL -o "$corpus"
-fi
-"$bin/ingest" "$corpus"/*/ISOL -o "$out/notemaps"
-"$bin/spectro" "$out/notemaps" -o "$out/thumbs-cqt" $paper_front_end
-"$bin/spectro" "$out/notemaps" -o "$out/thumbs-stft" $paper_front_end --transform stft
-for split in ${splits//,/ }; do
-    for transform in cqt stft; do
-        archive="$out/$transform-$split.npz"
-        [ -f "$archive" ] || "$bin/pack" "$out/thumbs-$transform" -o "$archive" --split 4:0:1 --split-by "$split"
+if [ -z "$corpus" ]; then corpus="$out/corpus"; fi
+if [ -z "$table_only" ]; then
+    [ -d "$corpus" ] || "$bin/corpus" --size demo --categories ISOL -o "$corpus"
+    "$bin/ingest" "$corpus"/*/ISOL -o "$out/notemaps"
+    "$bin/spectro" "$out/notemaps" -o "$out/thumbs-cqt" $paper_front_end
+    "$bin/spectro" "$out/notemaps" -o "$out/thumbs-stft" $paper_front_end --transform stft
+    for split in ${splits//,/ }; do
+        for transform in cqt stft; do
+            archive="$out/$transform-$split.npz"
+            [ -f "$archive" ] || "$bin/pack" "$out/thumbs-$transform" -o "$archive" --split 4:0:1 --split-by "$split"
+        done
     done
-done
+fi
 
 # Each row: the transform, the steps as a multiple of --steps, then train's options.
 decay=$((steps * 2 / 5)) fast=$((steps / 10))
@@ -86,14 +88,21 @@ for row in ${rows//,/ }; do
     set -- $(row_options "$row")
     transform="$1" row_steps=$((steps * $2)); shift 2
     for split in ${splits//,/ }; do
-        model="$out/models/$row-$split.safetensors"
+        model="$out/models/$row-$split.safetensors" log="$out/models/$row-$split.log"
         mkdir -p "$out/models"
-        echo "== $row on the $split split: train --steps $row_steps $*"
-        t0=$SECONDS
-        "$bin/train" "$out/$transform-$split.npz" -o "$model" --labels single --steps "$row_steps" --eval-every "$row_steps" \
-            --lr-decay-steps "$decay" "$@" 2> "$out/models/$row-$split.log" || { tail -3 "$out/models/$row-$split.log" >&2; exit 1; }
-        seconds=$((SECONDS - t0))
-        accuracy=$(sed -n 's/^test: [0-9]* examples, accuracy \([0-9.]*\).*/\1/p' "$out/models/$row-$split.log")
+        if [ -n "$table_only" ]; then
+            [ -f "$model" ] || continue
+            seconds=$(cat "$log.seconds" 2>/dev/null || echo 0)
+        else
+            echo "== $row on the $split split: train --steps $row_steps $*"
+            t0=$SECONDS
+            "$bin/train" "$out/$transform-$split.npz" -o "$model" --labels single --steps "$row_steps" --eval-every "$row_steps" \
+                --lr-decay-steps "$decay" "$@" 2> "$log" || { tail -3 "$log" >&2; exit 1; }
+            seconds=$((SECONDS - t0))
+            echo "$seconds" > "$log.seconds"
+        fi
+        # train's last lines: "test: N examples" then "  single: accuracy A (...)".
+        accuracy=$(tr '\r' '\n' < "$log" | sed -n '/^test: /,$ s/^ *single: accuracy \([0-9.]*\).*/\1/p' | tail -1)
         last=$(tail -1 "${model%.safetensors}.log.csv")
         IFS=, read -r last_step ce total _ <<< "$last"
         printf '%s\t%s\t%s\t%.3f\t%.3f\t%s\t%s\n' "$row" "$split" "$last_step" "$ce" "$total" "$accuracy" "$seconds" >> "$tsv"
@@ -117,5 +126,5 @@ done
         done
         echo
     done
-    echo "total run time $((SECONDS - start_all)) s"
+    echo "training time $(awk -F'\t' 'NR > 1 { s += $7 } END { print s + 0 }' "$tsv") s (the rows' sum)$([ -n "$table_only" ] || echo ", total run time $((SECONDS - start_all)) s")"
 } | tee "$out/table.txt"
