@@ -60,23 +60,26 @@ for transform, bpo in (("cqt", 36), ("cqt", 12), ("stft", 36)):
         line = ""
         for _, base in targets:
             walls = []
-            for _ in range(5):
-                shutil.rmtree(base / "thumbs", ignore_errors=True)  # a fresh folder each time: deleting the last one is not timed,
-                os.sync()  # nor is writing back the last run's files
+            for run in range(5):
+                # A new folder each run, the old ones deleted only at the end: ext4 does not reuse an
+                # inode freed in the last minute or so, and after deleting 5,000 files its allocator
+                # spends up to 1.5 s of kernel time stepping over them (perf: find_inode_bit ->
+                # recently_deleted) -- a cost of deleting right before, not of writing.
+                target = base / f"thumbs-{transform}{bpo}-{jobs}-{run}"
+                os.sync()  # writing back earlier runs' files is not timed
                 start = time.perf_counter()
-                subprocess.run([bin_dir / "spectro", work / "maps", "-o", base / "thumbs", "--jobs", str(jobs),
+                subprocess.run([bin_dir / "spectro", work / "maps", "-o", target, "--jobs", str(jobs),
                                 "--transform", transform, "--bins-per-octave", str(bpo)], check=True, capture_output=True)
                 walls.append(time.perf_counter() - start)
             wall = statistics.median(walls)
             line += f"{wall:>14.2f}{60 / wall:>11.0f}x"
-        images = json.loads((targets[0][1] / "thumbs" / "bench60" / "thumbs.json").read_text())["images"]
+        images = json.loads((target.parent / f"thumbs-{transform}{bpo}-{jobs}-0" / "bench60" / "thumbs.json").read_text())["images"]
         print(f"{f'{transform} {bpo}/oct, {images} JPEGs, {jobs} job(s)':<36}{line}")
 
 # The floor the disk sets: creating as many small files in a fresh folder, doing nothing else.
 floors = []
-for _ in range(5):
-    folder = work / "floor"
-    shutil.rmtree(folder, ignore_errors=True)
+for run in range(5):
+    folder = work / f"floor-{run}"
     os.sync()
     folder.mkdir()
     start = time.perf_counter()
@@ -86,5 +89,5 @@ for _ in range(5):
         os.close(fd)
     floors.append(time.perf_counter() - start)
 print(f"creating {images} 700-byte files alone on the disk: {statistics.median(floors):.2f} s (median of 5)")
-for _, base in targets[1:]:
+for _, base in targets:  # the disk one is `work`: the 60 s file, its note map and every run's output
     shutil.rmtree(base, ignore_errors=True)
