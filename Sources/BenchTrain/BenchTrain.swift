@@ -19,6 +19,8 @@ struct BenchTrain: ParsableCommand {
     @Option var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Print the network's forward FLOPs per image, the sgemm peak (GFLOP/s) at --threads, and the FLOPs per step of sliding evaluation (0 where the network cannot slide) instead.")
     var peak = false
+    @Flag(help: "Time inference only (prints train 0): a profile of the forward pass alone.")
+    var inferOnly = false
     @Option(help: ArgumentHelp("Also write the network's initial weights as a model file (for a peer to start from the same weights).", valueName: "path"))
     var modelOut: String?
 
@@ -50,10 +52,13 @@ struct BenchTrain: ParsableCommand {
             network.backward(network.loss(network.forward(images, batch: batch), targets: targets).gradients)
             optimiser.step(network.parameters, learningRate: 0.001)
         }
-        trainStep()
-        var start = Date()
-        for _ in 0 ..< steps { trainStep() }
-        let train = Double(steps * batch) / Date().timeIntervalSince(start)
+        var train = 0.0, start = Date()
+        if !inferOnly {
+            trainStep()
+            start = Date()
+            for _ in 0 ..< steps { trainStep() }
+            train = Double(steps * batch) / Date().timeIntervalSince(start)
+        }
         _ = network.forward(images, batch: batch)
         start = Date()
         for _ in 0 ..< steps { _ = network.forward(images, batch: batch) }
