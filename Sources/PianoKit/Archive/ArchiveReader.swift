@@ -86,12 +86,17 @@ public final class ArchiveReader {
                 let headerLength = NPY.header(dtype: NPY.DType(rawValue: member.dtype)!, shape: member.shape).count
                 var header = [UInt8](repeating: 0, count: headerLength)
                 try header.withUnsafeMutableBytes { try stream.read(into: $0) }
-                let parsed: NPY.Header
-                do { parsed = try NPY.parseHeader(header) } catch { throw FileError(reader.path, "member \(name): \(error)") }
-                guard parsed.descr == member.dtype, parsed.shape == member.shape, parsed.length == headerLength else {
-                    throw FileError(reader.path, "member \(name): header says \(parsed.descr) \(parsed.shape), the manifest \(member.dtype) \(member.shape)")
+                let problem: String
+                do {
+                    let parsed = try NPY.parseHeader(header)
+                    if parsed.descr == member.dtype, parsed.shape == member.shape, parsed.length == headerLength { return stream }
+                    problem = "header says \(parsed.descr) \(parsed.shape), the manifest \(member.dtype) \(member.shape)"
+                } catch {
+                    problem = "\(error)"
                 }
-                return stream
+                // A corrupt member can inflate to a garbled header: its CRC is the better diagnosis.
+                try stream.drain()
+                throw FileError(reader.path, "member \(name): \(problem)")
             }
         }
 
@@ -127,19 +132,27 @@ public final class ArchiveReader {
                 let stream = try zip.open(try zip.entry(member.name), sha256: true)
                 var buffer = [UInt8](repeating: 0, count: 1 << 20)
                 var left = member.bytes, first = true
+                // Reported once the whole member has read back intact: a corrupt member can inflate
+                // to a garbled header, and then its CRC error is the one to report.
+                var headerProblem: String?
                 while left > 0 {
                     let n = min(left, buffer.count)
                     try buffer.withUnsafeMutableBytes { try stream.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0 ..< n])) }
                     if first {
                         first = false
-                        let header = try NPY.parseHeader(Array(buffer[0 ..< n]))
-                        if header.descr != member.dtype || header.shape != member.shape {
-                            problems.append("\(path): member \(member.name): header says \(header.descr) \(header.shape), the manifest \(member.dtype) \(member.shape)")
+                        do {
+                            let header = try NPY.parseHeader(Array(buffer[0 ..< n]))
+                            if header.descr != member.dtype || header.shape != member.shape {
+                                headerProblem = "header says \(header.descr) \(header.shape), the manifest \(member.dtype) \(member.shape)"
+                            }
+                        } catch {
+                            headerProblem = "\(error)"
                         }
                     }
                     left -= n
                 }
                 let sha = try stream.finish()
+                if let headerProblem { problems.append("\(path): member \(member.name): \(headerProblem)") }
                 if sha != member.sha256 {
                     problems.append("\(path): member \(member.name): SHA-256 \(sha ?? "") differs from the manifest's \(member.sha256)")
                 }

@@ -215,6 +215,18 @@ public final class ZipReader {
             }
         }
 
+        /// Reads the rest of the member and checks it (`finish`): the way to tell whether a
+        /// member whose first bytes look wrong is corrupt (this throws the CRC or inflate error)
+        /// or was written that way (this returns).
+        public func drain() throws {
+            var scratch = [UInt8](repeating: 0, count: 1 << 16)
+            while delivered < entry.size {
+                let n = min(scratch.count, entry.size - delivered)
+                try scratch.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0 ..< n])) }
+            }
+            try finish()
+        }
+
         /// Checks that the member ended where declared and that its CRC matches; returns the
         /// SHA-256 of its stored bytes if asked for.
         @discardableResult
