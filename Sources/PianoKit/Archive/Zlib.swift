@@ -66,12 +66,12 @@ public struct BlockDeflater: Sendable {
     /// then 00 00 FF FF).
     static func continuation(_ stream: Data, size: Int) throws -> Data {
         let (lastHeader, end) = try finalBlockBits(stream, size: size)
-        var bytes = [UInt8](stream.prefix((end + 3 + 7) / 8))
-        while bytes.count < (end + 3 + 7) / 8 { bytes.append(0) }
+        var bytes = [UInt8](stream.prefix((end + 7) / 8))
         bytes[lastHeader / 8] &= ~UInt8(1 << (lastHeader % 8))
-        // Clear the padding after the stream's end, where the stored block's header goes.
-        if end % 8 != 0 { bytes[end / 8] &= UInt8((1 << (end % 8)) - 1) }
-        for i in (end / 8 + (end % 8 == 0 ? 0 : 1)) ..< bytes.count { bytes[i] = 0 }
+        // Clear the padding after the stream's end, where the stored block's header goes, then
+        // add the header's 3 zero bits and the zero bits up to the byte boundary.
+        if end % 8 != 0 { bytes[bytes.count - 1] &= UInt8((1 << (end % 8)) - 1) }
+        bytes += [UInt8](repeating: 0, count: (end + 3 + 7) / 8 - bytes.count)
         return Data(bytes + [0, 0, 0xFF, 0xFF])
     }
 

@@ -34,28 +34,24 @@ extension Convolution {
     /// The wide unrolled matrix of output rows `rows`: row (c, i, j), column t holds
     /// padded[c, y0 + i, j + t] (reading across row ends), patch x rows.count * wp.
     func wideIm2col(_ padded: UnsafePointer<Float>, rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>) {
-        let (hp, wp) = self.padded, run = rows.count * wp
-        var row = 0
-        for c in 0 ..< input.channels {
-            for i in 0 ..< kernel.height {
-                let source = padded + (c * hp + rows.lowerBound + i) * wp
-                for j in 0 ..< kernel.width {
-                    FloatRows.copy(cols + row * run, source + j, run)
-                    row += 1
-                }
-            }
-        }
+        forEachRun(rows) { row, offset, run in FloatRows.copy(cols + row * run, padded + offset, run) }
     }
 
     /// The transpose of `wideIm2col`: adds the rows of `cols` back into padded planes.
     func wideCol2im(_ cols: UnsafePointer<Float>, rows: Range<Int>, _ padded: UnsafeMutablePointer<Float>) {
-        let (hp, wp) = self.padded, run = rows.count * wp
+        forEachRun(rows) { row, offset, run in FloatRows.add(padded + offset, cols + row * run, run) }
+    }
+
+    /// Each row (c, i, j) of the wide unrolled matrix for output rows `rows`, with the offset of
+    /// its run in the padded planes and the run's length (rows.count x wp).
+    @inline(__always)
+    private func forEachRun(_ rows: Range<Int>, _ body: (_ row: Int, _ offset: Int, _ run: Int) -> Void) {
+        let (hp, wp) = padded, run = rows.count * wp
         var row = 0
         for c in 0 ..< input.channels {
             for i in 0 ..< kernel.height {
-                let target = padded + (c * hp + rows.lowerBound + i) * wp
                 for j in 0 ..< kernel.width {
-                    FloatRows.add(target + j, cols + row * run, run)
+                    body(row, (c * hp + rows.lowerBound + i) * wp + j, run)
                     row += 1
                 }
             }
