@@ -1,16 +1,29 @@
-"""The paper's single-label measure from any transcription: step accuracy of the notes an infer run
-wrote (its <stem>.txt) against each recording's reference, on the model's step grid.
+"""The paper's single-label measure from any transcription: step accuracy of an infer run against each
+recording's reference, on the model's step grid.
 
-    python3 bench/isol_steps.py INFER_OUT     (an infer output folder made with references)
+    python3 bench/isol_steps.py INFER_OUT
+    python3 bench/isol_steps.py INFER_OUT --argmax DEV_INFER_OUT
 
 Each step k (time k * hop / rate, from the model's front end) is labelled with the highest key
-sounding by the rule onset <= time < offset (StepLabels), 0 for none, in the estimate and in the
-reference; the figure is the share of steps that agree, over all files. Wrong steps are split into
-note/silence confusions, semitone and octave errors, and the rest.
+sounding by the rule onset <= time < offset (StepLabels), 0 for none, in the reference. The
+estimate's label comes from:
+  - by default, the notes infer wrote (<stem>.txt), labelled by the same rule;
+  - with --argmax, the network's frame head directly (<stem>.outputs.npy, from infer
+    --save-arrays): the key of the step's largest frame probability when it reaches a threshold,
+    else 0, the single-label reading of a multi-label model. The threshold is the one of
+    THRESHOLDS with the best step accuracy on DEV_INFER_OUT (another infer run, made with
+    --save-arrays and references on development pianos), never chosen on INFER_OUT.
+The figure is the share of steps that agree, over all files. Wrong steps are split into
+note/silence confusions (notes too long or too short), semitone and octave errors, and the rest;
+then per instrument (the stem's last field) and, for wrong keys, per octave of the reference
+(0 = A0-G#1).
 """
+import argparse
 import json
 import math
-import sys
+from collections import Counter, defaultdict
+
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def read(path):
@@ -36,29 +49,90 @@ def labels(notes, steps, seconds_per_step):
     return out
 
 
-def main(folder):
+def load(folder):
+    """(summary, seconds per step, frame-head columns) of an infer output folder."""
     summary = json.load(open(f"{folder}/summary.json"))
     settings = json.load(open(f"{folder}/settings.json"))
-    model = settings["model"]
-    with open(model, "rb") as f:
+    with open(settings["model"], "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-    transform = json.loads(header["__metadata__"]["frontEnd"])["transform"]
-    seconds_per_step = transform["hop"] / transform["sampleRate"]
-    counts = {"right": 0, "note/silence": 0, "semitone": 0, "octave": 0, "other": 0}
+    metadata = header["__metadata__"]
+    transform = json.loads(metadata["frontEnd"])["transform"]
+    return summary, transform["hop"] / transform["sampleRate"], metadata
+
+
+def frame_columns(metadata):
+    """The slice of a step's outputs that is the frame head (88 keys, A0 first)."""
+    spec = json.loads(metadata["network"]) if "network" in metadata else {}
+    start = 0
+    for head in spec.get("heads", []):
+        name = head if isinstance(head, str) else head.get("name", head.get("kind"))
+        if name == "frame":
+            return slice(start, start + 88)
+        start += 88
+    return slice(0, 88)
+
+
+def argmax_labels(outputs, columns, threshold, steps):
+    frame = outputs[:, columns]
+    keys = frame.argmax(axis=1) + 21
+    out = [int(k) if p >= threshold else 0 for k, p in zip(keys, frame.max(axis=1))]
+    return (out + [0] * steps)[:steps]
+
+
+def kind(a, b):
+    return ("right" if a == b else "note/silence" if a == 0 or b == 0 else "semitone" if abs(a - b) == 1
+            else "octave" if abs(a - b) % 12 == 0 else "other")
+
+
+def score(folder, threshold=None):
+    """Counters of step kinds: pooled, per instrument, and wrong keys per reference octave."""
+    import numpy as np
+    summary, seconds_per_step, metadata = load(folder)
+    columns = frame_columns(metadata)
+    pooled, per_instrument, octaves = Counter(), defaultdict(Counter), Counter()
     for f in summary["files"]:
         steps = f["steps"]
-        estimate = labels(read(f"{folder}/{f['stem']}.txt"), steps, seconds_per_step)
         reference = labels(read(f["reference"]), steps, seconds_per_step)
+        if threshold is None:
+            estimate = labels(read(f"{folder}/{f['stem']}.txt"), steps, seconds_per_step)
+        else:
+            estimate = argmax_labels(np.load(f"{folder}/{f['stem']}.outputs.npy"), columns, threshold, steps)
+        instrument = f["stem"].split("_")[-1]
         for a, b in zip(estimate, reference):
-            kind = ("right" if a == b else "note/silence" if a == 0 or b == 0 else "semitone" if abs(a - b) == 1
-                    else "octave" if abs(a - b) % 12 == 0 else "other")
-            counts[kind] += 1
-    total = sum(counts.values())
-    print(f"{len(summary['files'])} files, {total} steps: step accuracy {counts['right'] / total:.4f}; wrong: "
-          + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "right"))
+            k = kind(a, b)
+            pooled[k] += 1
+            per_instrument[instrument][k] += 1
+            if a and b and a != b:
+                octaves[(b - 21) // 12] += 1
+    return len(summary["files"]), pooled, per_instrument, octaves
+
+
+def accuracy(counts):
+    return counts["right"] / max(1, sum(counts.values()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", help="infer output folder (made with references)")
+    parser.add_argument("--argmax", metavar="DEV_INFER_OUT",
+                        help="label steps by the frame head's argmax; threshold chosen on this folder")
+    args = parser.parse_args()
+    threshold = None
+    if args.argmax:
+        grid = [(accuracy(score(args.argmax, t)[1]), t) for t in THRESHOLDS]
+        for a, t in grid:
+            print(f"dev {args.argmax}: frame threshold {t}: step accuracy {a:.4f}")
+        threshold = max(grid)[1]
+        print(f"chosen on dev: frame threshold {threshold}")
+    files, pooled, per_instrument, octaves = score(args.folder, threshold)
+    total = sum(pooled.values())
+    print(f"{files} files, {total} steps: step accuracy {accuracy(pooled):.4f}; wrong: "
+          + ", ".join(f"{k} {pooled[k]}" for k in ("note/silence", "semitone", "octave", "other")))
+    for instrument, counts in sorted(per_instrument.items()):
+        print(f"  {instrument}: step accuracy {accuracy(counts):.4f} over {sum(counts.values())} steps")
+    if octaves:
+        print("  wrong keys by reference octave: " + ", ".join(f"{o}: {n}" for o, n in sorted(octaves.items())))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    main(sys.argv[1])
+    main()

@@ -17,7 +17,9 @@
 #      (bench/transcribe_basic_pitch.py, in .venv-bench as bench/infer.sh makes it); both scored
 #      by bench/compare.py per MAPS category and pooled
 #   6  the paper's single-label task: the paper's front end (32x32) and `simple` network on the
-#      training pianos' isolated notes, step accuracy on the left-out pianos' isolated notes
+#      training pianos' isolated notes, step accuracy on the left-out pianos' isolated notes; then
+#      the same measure from the per-key model (bench/isol_steps.py: its transcriptions, and its
+#      frame head's argmax at a threshold chosen on DEV's isolated notes)
 # Build first: swift build -c release. The left-out family is freepats (timidity); the
 # evaluation-only SoundFonts named in the developers' guide are never used.
 set -euo pipefail
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         --stop-stage) stop="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --arch) arch="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0" | cut -c3-; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | cut -c3-; exit 0 ;;
         *) echo "pianos.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -87,4 +89,10 @@ if run 6; then
     "$bin/spectro" notemaps-train/MAPS_ISOL_* notemaps-test/MAPS_ISOL_* -o thumbs-isol32
     "$bin/pack" thumbs-isol32 -o isol32.npz --test-instruments "$TEST" --split 19:1:0
     time "$bin/train" isol32.npz -o isol-simple.safetensors --arch simple --heads single --steps 5000 --eval-every 1000 2>&1 | tee isol.log
+    # The same measure read from the polyphonic model's frame head (its argmax at a threshold
+    # chosen on DEV's isolated notes), and from its transcriptions.
+    "$bin/infer" dev-cats/*/ISOL --model piano88.safetensors -o isol-dev --save-arrays --force >/dev/null
+    "$bin/infer" test/*/ISOL --model piano88.safetensors -o isol-test --save-arrays --force >/dev/null
+    python3 "$repo/bench/isol_steps.py" isol-test | tee isol-steps.txt
+    python3 "$repo/bench/isol_steps.py" isol-test --argmax isol-dev | tee -a isol-steps.txt
 fi
