@@ -59,9 +59,9 @@ struct BenchTrain: ParsableCommand {
             for _ in 0 ..< steps { trainStep() }
             train = Double(steps * batch) / Date().timeIntervalSince(start)
         }
-        _ = network.forward(images, batch: batch)
+        _ = network.infer(images, batch: batch)
         start = Date()
-        for _ in 0 ..< steps { _ = network.forward(images, batch: batch) }
+        for _ in 0 ..< steps { _ = network.infer(images, batch: batch) }
         let infer = Double(steps * batch) / Date().timeIntervalSince(start)
         print(String(format: "train %.1f infer %.1f", train, infer))
     }

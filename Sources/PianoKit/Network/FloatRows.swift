@@ -1,7 +1,8 @@
 /// Short runs of floats copied, zeroed and added without a library call per run: im2col and
 /// col2im move one output row (often 2 to 16 floats) at a time, where memmove's call and size
 /// dispatch cost more than the copy. Runs of any length are handled; `dst` and `src` must not
-/// overlap.
+/// overlap. Also the element-wise selects of pooling and ReLU written on SIMD vectors: as scalar
+/// loops the compiler turns them into branches on the data, which mispredict.
 enum FloatRows {
     /// dst[0 ..< n] = src[0 ..< n].
     @inline(__always)
@@ -71,6 +72,111 @@ enum FloatRows {
         }
         while k < n {
             dst[k] += src[k]
+            k += 1
+        }
+    }
+
+    /// best[k] = v[k] where v[k] > best[k] (a strict comparison: the earlier of equal values stays).
+    @inline(__always)
+    static func maximum(_ best: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ n: Int) {
+        let b = UnsafeMutableRawPointer(best), s = UnsafeRawPointer(v)
+        var k = 0
+        while k + 8 <= n {
+            var m = b.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            let x = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            m.replace(with: x, where: x .> m)
+            b.storeBytes(of: m, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            k += 8
+        }
+        if k < n && n >= 8 {
+            // The tail as one last vector overlapping the previous one: taking a maximum twice changes nothing.
+            var m = b.loadUnaligned(fromByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
+            let x = s.loadUnaligned(fromByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
+            m.replace(with: x, where: x .> m)
+            b.storeBytes(of: m, toByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
+            k = n
+        }
+        while k < n {
+            if v[k] > best[k] { best[k] = v[k] }
+            k += 1
+        }
+    }
+
+    /// As `maximum`, and where v[k] wins, at[k] = offset + index[k]: the running argmax.
+    @inline(__always)
+    static func maximum(_ best: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<Int32>, _ v: UnsafePointer<Float>,
+                        index: UnsafePointer<Int32>, offset: Int32, _ n: Int) {
+        let b = UnsafeMutableRawPointer(best), a = UnsafeMutableRawPointer(at), s = UnsafeRawPointer(v), i = UnsafeRawPointer(index)
+        @inline(__always) func step(_ k: Int) {
+            var m = b.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            var w = a.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Int32>.self)
+            let x = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            let better = x .> m
+            m.replace(with: x, where: better)
+            w.replace(with: i.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Int32>.self) &+ offset, where: better)
+            b.storeBytes(of: m, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            a.storeBytes(of: w, toByteOffset: 4 * k, as: SIMD8<Int32>.self)
+        }
+        var k = 0
+        while k + 8 <= n {
+            step(k)
+            k += 8
+        }
+        if k < n && n >= 8 {
+            step(n - 8)  // overlapping: where v already won, it is no longer greater
+            k = n
+        }
+        while k < n {
+            if v[k] > best[k] { best[k] = v[k]; at[k] = index[k] &+ offset }
+            k += 1
+        }
+    }
+
+    /// g[k] = 0 where y[k] is not positive (ReLU's backward pass, from its output y).
+    @inline(__always)
+    static func mask(_ g: UnsafeMutablePointer<Float>, where y: UnsafePointer<Float>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(g), s = UnsafeRawPointer(y)
+        var k = 0
+        while k + 8 <= n {
+            var x = d.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            x.replace(with: 0, where: .!(s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) .> 0))
+            d.storeBytes(of: x, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < n {
+            if !(y[k] > 0) { g[k] = 0 }
+            k += 1
+        }
+    }
+
+    /// dst[0 ..< n] -= src[0 ..< n].
+    @inline(__always)
+    static func subtract(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+        var k = 0
+        while k + 8 <= n {
+            let difference = d.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) - s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            d.storeBytes(of: difference, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < n {
+            dst[k] -= src[k]
+            k += 1
+        }
+    }
+
+    /// dst[0 ..< n] = src[0 ..< n]^2.
+    @inline(__always)
+    static func square(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
+        var k = 0
+        while k + 8 <= n {
+            let v = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            d.storeBytes(of: v * v, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < n {
+            dst[k] = src[k] * src[k]
             k += 1
         }
     }

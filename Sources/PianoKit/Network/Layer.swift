@@ -58,6 +58,13 @@ public protocol Layer: AnyObject {
     func forward(_ input: [Float], batch: Int) -> [Float]
     /// Back-propagates through the last `forward`.
     func backward(_ gradient: [Float]) -> [Float]
+    /// The output of `forward` with nothing kept for `backward` (inference; the next `backward`
+    /// needs a `forward` first). Layers that keep state for `backward` override it.
+    func infer(_ input: [Float], batch: Int) -> [Float]
+}
+
+extension Layer {
+    public func infer(_ input: [Float], batch: Int) -> [Float] { forward(input, batch: batch) }
 }
 
 /// C = alpha * op(A) * op(B) + beta * C for row-major matrices, through OpenBLAS.

@@ -23,52 +23,91 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: [Float], batch: Int) -> [Float] {
-        let channels = outputShape.channels, plane = outputShape.height * outputShape.width
-        let radius = self.radius, bias = self.bias, alpha = self.alpha, beta = self.beta, threeQuarters = beta == 0.75
         var scale = [Float](repeating: 0, count: input.count)
         var factor = [Float](repeating: 0, count: input.count)
-        var out = [Float](repeating: 0, count: input.count)
-        input.withUnsafeBufferPointer { xb in
-        scale.withUnsafeMutableBufferPointer { scb in
-        factor.withUnsafeMutableBufferPointer { fab in
-        out.withUnsafeMutableBufferPointer { ob in
-            let x = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), sc = SendablePointer(scb.baseAddress!)
-            let fa = SendablePointer(fab.baseAddress!), o = SendablePointer(ob.baseAddress!)
-            forEachPart(of: batch, threads: LayerThreads.count) { examples in
-            var squares = [Float](repeating: 0, count: channels * plane)
-            squares.withUnsafeMutableBufferPointer { sq in
-            let x = x.pointer, sc = sc.pointer, fa = fa.pointer, o = o.pointer
-            for n in examples {
-                let base = n * channels * plane
-                for i in 0 ..< channels * plane { sq[i] = x[base + i] * x[base + i] }
-                for c in 0 ..< channels {
-                    let lo = max(0, c - radius), hi = min(channels - 1, c + radius)
-                    // Window sums a whole plane at a time: contiguous loops over p vectorise.
-                    let s = sc + base + c * plane, f = fa + base + c * plane, xc = x + base + c * plane, oc = o + base + c * plane
-                    for p in 0 ..< plane { s[p] = sq[lo * plane + p] }
-                    for j in lo + 1 ..< hi + 1 {
-                        let row = sq.baseAddress! + j * plane
-                        for p in 0 ..< plane { s[p] += row[p] }
-                    }
-                    for p in 0 ..< plane {
-                        s[p] = bias + alpha * s[p]
-                        // s^-0.75 = 1 / (sqrt(s) sqrt(sqrt(s))): two square roots instead of exp and log.
-                        let root = s[p].squareRoot()
-                        f[p] = threeQuarters ? 1 / (root * root.squareRoot()) : exp(-beta * log(s[p]))
-                        oc[p] = xc[p] * f[p]
-                    }
-                }
-            }
-            }
-            }
-        }
-        }
-        }
+        let out = scale.withUnsafeMutableBufferPointer { sc in
+            factor.withUnsafeMutableBufferPointer { fa in normalize(input, batch: batch, keep: (sc.baseAddress!, fa.baseAddress!)) }
         }
         x = input
         self.scale = scale
         self.factor = factor
         return out
+    }
+
+    /// The output alone: nothing kept for `backward`.
+    public func infer(_ input: [Float], batch: Int) -> [Float] {
+        (x, scale, factor) = ([], [], [])
+        return normalize(input, batch: batch, keep: nil)
+    }
+
+    /// The normalised `batch` examples; with `keep`, also each element's scale
+    /// (bias + alpha * window sum) and factor (scale^-beta) for `backward`.
+    ///
+    /// Window sums run over whole channel planes, so the loops over a plane vectorise: channel
+    /// c's sum is channel c - 1's plus the square entering the window minus the one leaving it.
+    func normalize(_ input: [Float], batch: Int, keep: (scale: UnsafeMutablePointer<Float>, factor: UnsafeMutablePointer<Float>)?) -> [Float] {
+        let channels = outputShape.channels, plane = outputShape.height * outputShape.width
+        let radius = self.radius, bias = self.bias, alpha = self.alpha, beta = self.beta, threeQuarters = beta == 0.75
+        let keep = keep.map { (SendablePointer($0.scale), SendablePointer($0.factor)) }
+        return input.withUnsafeBufferPointer { xb in [Float](unsafeUninitializedCapacity: input.count) { ob, initialized in
+            let x = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), o = SendablePointer(ob.baseAddress!)
+            forEachPart(of: batch, threads: LayerThreads.count) { examples in
+                let squares = UnsafeMutablePointer<Float>.allocate(capacity: channels * plane)
+                let sum = UnsafeMutablePointer<Float>.allocate(capacity: plane)
+                defer { squares.deallocate(); sum.deallocate() }
+                let x = x.pointer, o = o.pointer
+                for n in examples {
+                    let base = n &* channels &* plane
+                    FloatRows.square(squares, x + base, channels &* plane)
+                    sum.initialize(repeating: 0, count: plane)
+                    for j in 0 ..< min(radius, channels) { FloatRows.add(sum, squares + j &* plane, plane) }
+                    for c in 0 ..< channels {
+                        if c + radius < channels { FloatRows.add(sum, squares + (c &+ radius) &* plane, plane) }
+                        if c - radius - 1 >= 0 { FloatRows.subtract(sum, squares + (c &- radius &- 1) &* plane, plane) }
+                        let k = base &+ c &* plane
+                        Self.scale(x + k, by: sum, into: o + k, keep: keep.map { ($0.0.pointer + k, $0.1.pointer + k) },
+                                   plane, bias: bias, alpha: alpha, beta: beta, threeQuarters: threeQuarters)
+                    }
+                }
+            }
+            initialized = input.count
+        } }
+    }
+
+    /// out = x (bias + alpha sum)^-beta over `n` values; with `keep`, also the scale
+    /// (bias + alpha sum) and the factor (scale^-beta). For beta 0.75 the power is
+    /// 1 / (sqrt(s) sqrt(sqrt(s))), on SIMD vectors: two square roots instead of exp and log.
+    @inline(__always)
+    static func scale(_ x: UnsafePointer<Float>, by sum: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                      keep: (scale: UnsafeMutablePointer<Float>, factor: UnsafeMutablePointer<Float>)?, _ n: Int,
+                      bias: Float, alpha: Float, beta: Float, threeQuarters: Bool) {
+        var k = 0
+        if threeQuarters {
+            let xs = UnsafeRawPointer(x), ss = UnsafeRawPointer(sum), os = UnsafeMutableRawPointer(out)
+            while k + 8 <= n {
+                let s = bias + alpha * ss.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+                let root = s.squareRoot(), f = 1 / (root * root.squareRoot())
+                os.storeBytes(of: xs.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) * f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+                if let keep {
+                    UnsafeMutableRawPointer(keep.scale).storeBytes(of: s, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(keep.factor).storeBytes(of: f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+                }
+                k += 8
+            }
+        }
+        while k < n {
+            let s = bias + alpha * sum[k]
+            let f: Float
+            if threeQuarters {
+                let root = s.squareRoot()
+                f = 1 / (root * root.squareRoot())
+            } else {
+                f = exp(-beta * log(s))
+            }
+            out[k] = x[k] * f
+            if let keep { keep.scale[k] = s; keep.factor[k] = f }
+            k += 1
+        }
     }
 
     /// dx_c = dy_c s_c^-b - 2 a b x_c sum over j with |j - c| <= r of dy_j x_j s_j^(-b-1).

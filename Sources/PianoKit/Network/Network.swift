@@ -132,6 +132,30 @@ public final class Network {
         return heads.map { head in head.layers.reduce(features) { $1.forward($0, batch: batch) } }
     }
 
+    /// The logits of `forward` for inference: layers keep nothing for `backward` (`Layer.infer`),
+    /// which saves their bookkeeping; the values are the same.
+    public func infer(_ images: [Float], batch: Int) -> [[Float]] {
+        let features = Self.inferenceOrder(trunk).reduce(images) { $1.infer($0, batch: batch) }
+        return heads.map { head in Self.inferenceOrder(head.layers).reduce(features) { $1.infer($0, batch: batch) } }
+    }
+
+    /// `layers` in the order inference runs them: a ReLU directly followed by a max pool runs
+    /// after the pool (max and max(0, x) commute, so the values are the same bit for bit), which
+    /// rectifies the pooled values only and spares a pass over the larger unpooled ones. Training
+    /// keeps the spec's order (the pool's winners among rectified zeros differ).
+    static func inferenceOrder(_ layers: [Layer]) -> [Layer] {
+        var order = layers, i = 0
+        while i + 1 < order.count {
+            if order[i] is ReLU, order[i + 1] is MaxPool {
+                order.swapAt(i, i + 1)
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return order
+    }
+
     /// Back-propagates each head's loss gradient with respect to its logits (in `heads` order),
     /// accumulating parameter gradients; the heads' gradients at the trunk's output add up.
     public func backward(_ gradients: [[Float]]) {

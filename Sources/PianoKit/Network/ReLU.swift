@@ -10,15 +10,22 @@ public final class ReLU: Layer, @unchecked Sendable {
     public init(_ shape: ActivationShape) { outputShape = shape }
 
     public func forward(_ x: [Float], batch: Int) -> [Float] {
-        var out = x
-        out.withUnsafeMutableBufferPointer { ob in
-            let o = SendablePointer(ob.baseAddress!)
-            forEachPart(of: ob.count, threads: LayerThreads.count) { range in
-                for i in range { o.pointer[i] = max(o.pointer[i], 0) }  // branch-free, so it vectorises
+        output = infer(x, batch: batch)
+        return output
+    }
+
+    /// max(0, x) into a new array, one pass (not a copy of x rectified in place: x is still
+    /// referenced by the caller, so that would copy it first).
+    public func infer(_ x: [Float], batch: Int) -> [Float] {
+        x.withUnsafeBufferPointer { xb in
+            [Float](unsafeUninitializedCapacity: xb.count) { ob, initialized in
+                let i = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), o = SendablePointer(ob.baseAddress!)
+                forEachPart(of: xb.count, threads: LayerThreads.count) { range in
+                    for k in range { o.pointer[k] = max(i.pointer[k], 0) }  // branch-free, so it vectorises
+                }
+                initialized = xb.count
             }
         }
-        output = out
-        return out
     }
 
     public func backward(_ dy: [Float]) -> [Float] {
@@ -27,7 +34,7 @@ public final class ReLU: Layer, @unchecked Sendable {
             output.withUnsafeBufferPointer { ob in
                 let d = SendablePointer(db.baseAddress!), o = SendablePointer(UnsafeMutablePointer(mutating: ob.baseAddress!))
                 forEachPart(of: db.count, threads: LayerThreads.count) { range in
-                    for i in range { d.pointer[i] = o.pointer[i] > 0 ? d.pointer[i] : 0 }
+                    FloatRows.mask(d.pointer + range.lowerBound, where: o.pointer + range.lowerBound, range.count)
                 }
             }
         }

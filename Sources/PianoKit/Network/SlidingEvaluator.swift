@@ -142,7 +142,7 @@ public final class SlidingEvaluator {
             // The trunk, each example splitting into its phases before a pool: phase[e] is the
             // window offset of example e's column 0 within its stretch.
             var batch = count, phase = [Int](repeating: 0, count: count), unit = 1, shape = wide.input
-            for layer in wide.trunk {
+            for layer in Network.inferenceOrder(wide.trunk) {
                 if let pool = layer as? MaxPool, pool.stride.width > 1 {
                     let t = pool.stride.width
                     x = Self.shifted(x, batch: batch, shape: shape, copies: t)
@@ -150,11 +150,11 @@ public final class SlidingEvaluator {
                     batch *= t
                     unit *= t
                 }
-                x = layer.forward(x, batch: batch)
-                shape = layer.outputShape
+                x = layer.infer(x, batch: batch)
+                if !(layer is ReLU) { shape = layer.outputShape }  // a ReLU may run after its pool (inferenceOrder)
             }
             for (h, head) in wide.heads.enumerated() {
-                let logits = head.layers.reduce(x) { $1.forward($0, batch: batch) }
+                let logits = Network.inferenceOrder(head.layers).reduce(x) { $1.infer($0, batch: batch) }
                 let outputs = network.heads[h].kind.outputs
                 for e in 0 ..< batch {
                     let base = (first + e / (batch / count)) * span + phase[e]

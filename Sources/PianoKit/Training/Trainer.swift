@@ -204,7 +204,7 @@ public final class Trainer {
                 targets.append(label: Int(chunk.labels[i]), notes: chunk.notes[i * keys ..< (i + 1) * keys],
                                onsets: chunk.onsets.isEmpty ? [] : chunk.onsets[i * keys ..< (i + 1) * keys])
             }
-            let logits = network.forward(images, batch: chunk.count)
+            let logits = network.infer(images, batch: chunk.count)
             for (h, head) in network.heads.enumerated() { head.rule.score(logits[h], targets: targets, into: &result.heads[h]) }
             result.count += chunk.count
             progress(result.count)

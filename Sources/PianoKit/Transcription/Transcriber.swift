@@ -158,7 +158,7 @@ public final class Transcriber: @unchecked Sendable {
             for n in start ..< start + count {
                 images += pipeline.prepare(thumbnails[n * area ..< (n + 1) * area], training: false, rng: &unused)
             }
-            for (head, logits) in zip(network.heads, network.forward(images, batch: count)) {
+            for (head, logits) in zip(network.heads, network.infer(images, batch: count)) {
                 result.values[head.kind, default: []] += head.rule.probabilities(logits, count: count)
             }
             progress(start + count)
