@@ -207,6 +207,38 @@ import Testing
         }
     }
 
+    /// "same" rows and "valid" columns (the bundled model's 3x3 and 3x4 layers): through the wide
+    /// path the runs are read from the input itself (`padsRowsOnly`), discarded columns reading
+    /// into the next row; whole or one row per tile, against finite differences and the definition.
+    @Test(arguments: [1, 1 << 19], [false, true])
+    func convolutionSameRowsValidColumns(tileFloats: Int, wide: Bool) {
+        let shape = ActivationShape(channels: 3, height: 7, width: 9)
+        let layer = Convolution(name: "conv", input: shape, filters: 2, kernel: (3, 4), padding: Padding2D(rows: .same, columns: .valid)) { count, _ in
+            Self.random(count, seed: 21, scale: 0.5)
+        }
+        layer.bias.value = [0.3, -0.4]
+        layer.tileFloats = tileFloats
+        layer.unrollsWide = wide
+        #expect(layer.outputShape == ActivationShape(channels: 2, height: 7, width: 6) && layer.padsRowsOnly)
+        check(layer, input: Self.random(2 * shape.count, seed: 22), batch: 2)
+        let x = Self.random(shape.count, seed: 23), out = layer.forward(x, batch: 1)
+        for f in 0 ..< 2 {
+            for y in 0 ..< 7 {
+                for xx in 0 ..< 6 {
+                    var sum = Double(layer.bias.value[f])
+                    for c in 0 ..< 3 {
+                        for i in 0 ..< 3 where (0 ..< 7).contains(y + i - 1) {
+                            for j in 0 ..< 4 {
+                                sum += Double(layer.weight.value[((f * 3 + c) * 3 + i) * 4 + j]) * Double(x[(c * 7 + y + i - 1) * 9 + xx + j])
+                            }
+                        }
+                    }
+                    #expect(abs(Double(out[(f * 7 + y) * 6 + xx]) - sum) < 1e-5, "f\(f) y\(y) x\(xx)")
+                }
+            }
+        }
+    }
+
     /// Strided and stride-1 convolutions (through both unrolling paths) against the definition,
     /// written as loops, with "same" and "valid" padding (an even kernel: uneven "same" padding).
     @Test(arguments: [(2, false), (1, false), (1, true)])

@@ -4,7 +4,10 @@
 /// the padded input (rows x wp floats from row y0 + i, column j) instead of one short copy per
 /// output row. The wp - ow extra columns of each output row are discarded after the product (and
 /// carry zero gradient in backward, so they add nothing). Costs wp / ow times the product's work;
-/// `unrollsWide` chooses it where the short copies cost more.
+/// `unrollsWide` chooses it where the short copies cost more. Without column padding
+/// (`padsRowsOnly`: "valid" in time) the padded planes are the input's own rows with zero rows
+/// above and below, so the runs are read from the input and added back into its gradient
+/// directly, without the padded copy.
 extension Convolution {
     /// Padded rows and columns per channel.
     var padded: (height: Int, width: Int) { (outputShape.height + kernel.height - 1, outputShape.width + kernel.width - 1) }
@@ -13,6 +16,9 @@ extension Convolution {
     var paddedCount: Int { input.channels * padded.height * padded.width + kernel.width }
     /// Output rows per tile of the wide unrolled matrix (patch x rows x wp near `tileFloats`).
     var wideRowsPerTile: Int { max(1, min(outputShape.height, tileFloats / max(1, patch * padded.width))) }
+
+    /// Whether only rows are padded: then the padded planes' rows are the input's (`wp == w`).
+    var padsRowsOnly: Bool { padBefore.width == 0 && padded.width == input.width }
 
     /// Copies an example into its zero-padded planes (`padded` must hold `paddedCount` floats).
     func pad(_ x: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
@@ -40,6 +46,43 @@ extension Convolution {
     /// The transpose of `wideIm2col`: adds the rows of `cols` back into padded planes.
     func wideCol2im(_ cols: UnsafePointer<Float>, rows: Range<Int>, _ padded: UnsafeMutablePointer<Float>) {
         forEachRun(rows) { row, offset, run in FloatRows.add(padded + offset, cols + row * run, run) }
+    }
+
+    /// `wideIm2col` read from an example's input itself (`padsRowsOnly`).
+    func wideIm2col(input x: UnsafePointer<Float>, rows: Range<Int>, _ cols: UnsafeMutablePointer<Float>) {
+        forEachInputRun(rows) { row, run, lead, source, count in
+            let to = cols + row * run
+            FloatRows.zero(to, lead)
+            FloatRows.copy(to + lead, x + source, count)
+            FloatRows.zero(to + lead + count, run - lead - count)
+        }
+    }
+
+    /// `wideCol2im` added into an example's input gradient itself (`padsRowsOnly`).
+    func wideCol2im(_ cols: UnsafePointer<Float>, rows: Range<Int>, input dx: UnsafeMutablePointer<Float>) {
+        forEachInputRun(rows) { row, run, lead, source, count in FloatRows.add(dx + source, cols + row * run + lead, count) }
+    }
+
+    /// Each row (c, i, j) of the wide unrolled matrix for output rows `rows` when only rows are
+    /// padded: floats lead ..< lead + count of its run (of rows.count x w) are the input's from
+    /// offset `source` (plane c, the row of the first output row inside the input, column j), the
+    /// others zero: rows outside the input, and the run's last j floats, discarded columns that
+    /// would read past the plane. (Discarded columns inside take the next row's first floats: finite,
+    /// multiplied by a zero gradient in backward.)
+    @inline(__always)
+    private func forEachInputRun(_ rows: Range<Int>, _ body: (_ row: Int, _ run: Int, _ lead: Int, _ source: Int, _ count: Int) -> Void) {
+        let h = input.height, w = input.width, run = rows.count * w
+        var row = 0
+        for c in 0 ..< input.channels {
+            for i in 0 ..< kernel.height {
+                let first = rows.lowerBound + i - padBefore.height  // the input row of the run's first output row
+                let lo = min(rows.count, max(0, -first)), hi = max(lo, min(rows.count, h - first))
+                for j in 0 ..< kernel.width {
+                    body(row, run, lo * w, (c * h + first + lo) * w + j, max(0, (hi - lo) * w - j))
+                    row += 1
+                }
+            }
+        }
     }
 
     /// Each row (c, i, j) of the wide unrolled matrix for output rows `rows`, with the offset of
@@ -73,10 +116,11 @@ extension Convolution {
     /// One example's output (NCHW planes `y`, bias added) through the wide path.
     func wideForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, _ s: WideScratch) {
         let wp = padded.width, ow = outputShape.width, oh = outputShape.height, pixels = self.pixels, tile = wideRowsPerTile
-        pad(x, into: s.padded)
+        let direct = padsRowsOnly
+        if !direct { pad(x, into: s.padded) }
         for y0 in Swift.stride(from: 0, to: oh, by: tile) {
             let rows = y0 ..< min(oh, y0 + tile), run = rows.count * wp
-            wideIm2col(s.padded, rows: rows, s.cols)
+            if direct { wideIm2col(input: x, rows: rows, s.cols) } else { wideIm2col(s.padded, rows: rows, s.cols) }
             gemm(false, false, filters, run, patch, 1, weights, patch, s.cols, run, 0, s.product, run)
             for f in 0 ..< filters {
                 let b = bias[f]
@@ -93,8 +137,9 @@ extension Convolution {
     func wideBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, weights: UnsafePointer<Float>, dW: UnsafeMutablePointer<Float>,
                       dx: UnsafeMutablePointer<Float>?, _ s: WideScratch, dPadded: UnsafeMutablePointer<Float>, dCols: UnsafeMutablePointer<Float>) {
         let wp = padded.width, ow = outputShape.width, oh = outputShape.height, pixels = self.pixels, tile = wideRowsPerTile
-        pad(x, into: s.padded)
-        if dx != nil { dPadded.initialize(repeating: 0, count: paddedCount) }
+        let direct = padsRowsOnly
+        if !direct { pad(x, into: s.padded) }
+        if dx != nil && !direct { dPadded.initialize(repeating: 0, count: paddedCount) }
         for y0 in Swift.stride(from: 0, to: oh, by: tile) {
             let rows = y0 ..< min(oh, y0 + tile), run = rows.count * wp
             // dY in the wide layout, zero in the discarded columns.
@@ -105,13 +150,13 @@ extension Convolution {
                     FloatRows.zero(to + ow, wp - ow)
                 }
             }
-            wideIm2col(s.padded, rows: rows, s.cols)
+            if direct { wideIm2col(input: x, rows: rows, s.cols) } else { wideIm2col(s.padded, rows: rows, s.cols) }
             gemm(false, true, filters, patch, run, 1, s.product, run, s.cols, run, 1, dW, patch)
-            if dx != nil {
+            if let dx {
                 gemm(true, false, patch, run, filters, 1, weights, patch, s.product, run, 0, dCols, run)
-                wideCol2im(dCols, rows: rows, dPadded)
+                if direct { wideCol2im(dCols, rows: rows, input: dx) } else { wideCol2im(dCols, rows: rows, dPadded) }
             }
         }
-        if let dx { unpad(dPadded, into: dx) }
+        if let dx, !direct { unpad(dPadded, into: dx) }
     }
 }

@@ -157,7 +157,9 @@ public final class Convolution: Layer, @unchecked Sendable {
     public func forward(_ x: [Float], batch: Int) -> [Float] {
         self.batch = batch
         lastInput = x
-        var out = [Float](repeating: 0, count: batch * outputShape.count)
+        // Every value is written below (both paths start from the bias), so no zero-fill first.
+        let count = batch * outputShape.count
+        var out = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         let pixels = self.pixels, ow = outputShape.width, oh = outputShape.height, tile = rowsPerTile, patch = self.patch
         let filters = self.filters, inputCount = input.count
         x.withUnsafeBufferPointer { xp in
