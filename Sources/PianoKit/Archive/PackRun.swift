@@ -312,12 +312,24 @@ public struct PackRun: Sendable {
                         do {
                             let decoder = try JPEGDecoder()
                             var data: [UInt8] = []
+                            // The open folder of the last example (runs of examples share one): files open relative to it.
+                            var openFolder = -1, directory = AT_FDCWD
+                            defer { if directory != AT_FDCWD { close(directory) } }
                             for i in range {
                                 let folder = folders[part[i].recording], row = folder.rows[part[i].row]
                                 let file = folder.path + "/" + row.file
+                                if part[i].recording != openFolder {
+                                    if directory != AT_FDCWD { close(directory) }
+                                    let fd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                    directory = fd >= 0 ? fd : AT_FDCWD  // else by the whole path, which reports the problem
+                                    openFolder = part[i].recording
+                                }
                                 do {
                                     let length: Int
-                                    do { length = try Paths.readSmallFile(file, into: &data, limit: 1 << 24) } catch let error as FileError {
+                                    do {
+                                        length = try Paths.readSmallFile(file, into: &data, limit: 1 << 24, directory: directory,
+                                                                         name: directory == AT_FDCWD ? nil : row.file)
+                                    } catch let error as FileError {
                                         throw FileError(file, "cannot read thumbnail: \(error.message)")
                                     }
                                     try data.withUnsafeBytes { raw in

@@ -28,35 +28,46 @@ public struct ThumbnailFolder: Sendable {
         self.path = path
         set = try ThumbnailSet.read(path: path + "/" + ThumbnailSet.fileName)
         let labelsPath = path + "/" + ThumbnailSet.labelsFileName
-        guard let data = FileManager.default.contents(atPath: labelsPath), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: labelsPath), String(data: data, encoding: .utf8) != nil else {
             throw FileError(labelsPath, "cannot read")
         }
+        // Parsed as bytes (tens of thousands of rows per pack run): fields split at tabs, numbers
+        // read digit by digit; messages quote the offending text.
+        let bytes = [UInt8](data), expected = set.version == 1 ? 5 : 6
         var rows: [Row] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where index > 0 && !line.isEmpty {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+        rows.reserveCapacity(min(set.images, bytes.count / 8))  // a row takes more than 8 bytes; the sidecar may lie
+        var index = 0, lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            defer { lineStart = lineEnd + 1; index += 1 }
+            guard index > 0, lineEnd > lineStart else { continue }
+            let line = bytes[lineStart ..< lineEnd]
             func bad(_ what: String) -> FileError { FileError(labelsPath, line: index + 1, what) }
-            let expected = set.version == 1 ? 5 : 6
+            let fields = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: false)
             guard fields.count == expected else { throw bad("expected \(expected) tab-separated fields, found \(fields.count)") }
-            guard let step = Int(fields[0]), step >= 0, step < set.steps, step % set.every == 0 else { throw bad("bad step '\(fields[0])'") }
+            func text(_ field: ArraySlice<UInt8>) -> String { String(decoding: field, as: UTF8.self) }
+            guard let step = Self.integer(fields[0]), step >= 0, step < set.steps, step % set.every == 0 else { throw bad("bad step '\(text(fields[0]))'") }
             guard rows.last.map({ $0.step < step }) ?? true else { throw bad("steps are not ascending") }
-            guard let label = Int(fields[3]), (0 ..< 128).contains(label) else { throw bad("bad class label '\(fields[3])'") }
-            func keys(_ field: Substring) throws -> [Int] {
-                try field.split(separator: ",").map { text -> Int in
-                    guard let key = Int(text), pianoKeys.contains(key) else { throw bad("bad key '\(text)'") }
+            guard let label = Self.integer(fields[3]), (0 ..< 128).contains(label) else { throw bad("bad class label '\(text(fields[3]))'") }
+            func keys(_ field: ArraySlice<UInt8>) throws -> [Int] {
+                try field.split(separator: UInt8(ascii: ",")).map { digits -> Int in
+                    guard let key = Self.integer(digits), pianoKeys.contains(key) else { throw bad("bad key '\(text(digits))'") }
                     return key
                 }
             }
             let notes = try keys(fields[4])
             let onsets = expected == 6 ? try keys(fields[5]) : nil
-            if let onsets, !Set(onsets).isSubset(of: notes) { throw bad("onsets \(onsets) are not all sounding keys \(notes)") }
-            guard String(fields[2]) == set.imageName(step: step) else { throw bad("file '\(fields[2])' does not match step \(step)") }
-            rows.append(Row(step: step, file: String(fields[2]), label: label, notes: notes, onsets: onsets))
+            if let onsets, !onsets.allSatisfy(notes.contains) { throw bad("onsets \(onsets) are not all sounding keys \(notes)") }
+            let file = text(fields[2])
+            guard file == set.imageName(step: step) else { throw bad("file '\(file)' does not match step \(step)") }
+            rows.append(Row(step: step, file: file, label: label, notes: notes, onsets: onsets))
         }
         guard rows.count == set.images else {
             throw FileError(labelsPath, "lists \(rows.count) thumbnails, thumbs.json says \(set.images)")
         }
-        // access(2) rather than FileManager: one system call per thumbnail, no attributes built.
-        for row in rows where access(path + "/" + row.file, F_OK) != 0 {
+        // One listing of the folder (a few getdents calls) rather than a lookup per thumbnail.
+        let present = Self.names(in: path)
+        for row in rows where !(present?.contains(row.file) ?? (access(path + "/" + row.file, F_OK) == 0)) {
             throw FileError(path + "/" + row.file, "missing thumbnail")
         }
         self.rows = rows
@@ -80,5 +91,40 @@ public struct ThumbnailFolder: Sendable {
             folders += found.map { input + "/" + $0 }
         }
         return (folders, problems)
+    }
+}
+
+extension ThumbnailFolder {
+    /// A decimal integer written in ASCII digits with an optional minus sign, as `Int(String)`
+    /// reads it; nil for anything else (empty, other characters, overflow).
+    static func integer(_ digits: ArraySlice<UInt8>) -> Int? {
+        var value = 0, sign = 1, start = digits.startIndex
+        if start < digits.endIndex, digits[start] == UInt8(ascii: "-") || digits[start] == UInt8(ascii: "+") {
+            sign = digits[start] == UInt8(ascii: "-") ? -1 : 1
+            start += 1
+        }
+        guard start < digits.endIndex else { return nil }
+        for byte in digits[start...] {
+            guard (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(sign * Int(byte - UInt8(ascii: "0")))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    /// The names of the entries of folder `path` (readdir), or nil when it cannot be listed.
+    static func names(in path: String) -> Set<String>? {
+        guard let folder = opendir(path) else { return nil }
+        defer { closedir(folder) }
+        var names = Set<String>()
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            names.insert(name)
+        }
+        return names
     }
 }
