@@ -12,10 +12,11 @@ instrument's recordings and runs `infer --save-arrays` on held-out recordings of
 25x25 centre crop) trained on a few of the same thumbnail folders, run on one held-out recording.
 
 Environment:
-  BIN_DIR        folder with the built binaries (default: <repo>/.build/debug)
+  BIN_DIR        folder with the built binaries (default: <repo>/.build-test/release, which
+                 scripts/test.sh builds, else <repo>/.build/debug)
   PIANO_CORPUS   an existing corpus root to use instead of rendering one
   PIANO_INFER_TEST_STEPS   training steps of the end-to-end model (default 100)
-  PIANO_INFER_TEST_BATCH   its batch size (default 24); with debug binaries 100 x 24 trains in ~30 s
+  PIANO_INFER_TEST_BATCH   its batch size (default 24); 100 x 24 trains in about a second (optimised binaries)
 """
 
 import json
@@ -33,7 +34,8 @@ SCHEMAS = REPO / "Schemas"
 
 
 def _binary(name: str) -> Path:
-    bin_dir = Path(os.environ.get("BIN_DIR") or REPO / ".build" / "debug")
+    tested = REPO / ".build-test" / "release"
+    bin_dir = Path(os.environ.get("BIN_DIR") or (tested if tested.is_dir() else REPO / ".build" / "debug"))
     path = bin_dir / name
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(
@@ -268,7 +270,7 @@ def end_to_end_original(end_to_end, tmp_path_factory) -> Inference:
     """A tiny `original` network: multi-label (sigmoid outputs), a 25x25 centre crop of the 32x32
     thumbnails (odd, so the crop offset rounds down and both max pools pad one cell on each
     side), trained for 10 steps on five of end_to_end's thumbnail folders, then `infer
-    --save-arrays` on the shortest held-out recording. About 10 s with debug binaries."""
+    --save-arrays` on the shortest held-out recording."""
     thumbs = sorted(p for p in (end_to_end.work / "thumbs").iterdir() if p.is_dir() and not p.name.startswith("."))
     chords = [p for p in thumbs if "_RAND_" in p.name]
     notes = [p for p in thumbs if "_RAND_" not in p.name]

@@ -14,7 +14,7 @@ INFER = re.compile(rf"^infer: \d+\.\d/\d+\.\d s of audio in \d+/\d+ files(, \d+ 
 TRAIN = re.compile(rf"^train: \d+/(\d+) steps, \d+\.\d steps/s, elapsed {CLOCK}, {ETA}( \(valid \d+/\d+ examples\))?$")
 
 
-def run_logged(command, log, seconds="0.2"):
+def run_logged(command, log, seconds="0.01"):
     """Runs `command` with stderr to the file `log` and the heartbeat every `seconds`; returns the log's lines."""
     with open(log, "w") as stderr:
         result = subprocess.run([str(c) for c in command], stdout=subprocess.DEVNULL, stderr=stderr,

@@ -100,6 +100,18 @@ public final class Convolution: Layer, @unchecked Sendable {
                     if sw == 1 && ow == w && valid.count == ow && sh == 1 {
                         // Whole rows, consecutive in both: one run.
                         FloatRows.copy(first, source + (inside.lowerBound + i - padY) * w, inside.count * ow)
+                    } else if sw == 1 && sh == 1 && ow == w {
+                        // Whole rows shifted by j - pad ("same" columns): one run over the inside
+                        // rows, then the values that came from a neighbouring row (left and right
+                        // of `valid`) zeroed row by row.
+                        let head = valid.lowerBound, tail = ow - valid.upperBound
+                        let from = source + (inside.lowerBound + i - padY) * w
+                        FloatRows.copy(first + head, from + head, max(0, inside.count * ow - head - tail))
+                        for y in 0 ..< inside.count {
+                            let line = first + y * ow
+                            for xx in 0 ..< head { line[xx] = 0 }
+                            for xx in valid.upperBound ..< ow { line[xx] = 0 }
+                        }
                     } else {
                         for y in inside {
                             let line = out + (y - rows.lowerBound) * ow, from = source + (y * sh + i - padY) * w
@@ -121,7 +133,8 @@ public final class Convolution: Layer, @unchecked Sendable {
 
     /// Adds columns laid out as `im2col`'s for output rows `rows` back into an example's input
     /// gradient: the transpose of `im2col`.
-    func col2im(_ cols: UnsafePointer<Float>, rows: Range<Int>, _ dx: UnsafeMutablePointer<Float>) {
+    /// Clobbers `cols` (zeroes the values that pad columns received).
+    func col2im(_ cols: UnsafeMutablePointer<Float>, rows: Range<Int>, _ dx: UnsafeMutablePointer<Float>) {
         let h = input.height, w = input.width, ow = outputShape.width, rowStride = rows.count * ow
         let sh = stride.height, sw = stride.width, padY = padBefore.height, padX = padBefore.width
         var row = 0
@@ -133,6 +146,17 @@ public final class Convolution: Layer, @unchecked Sendable {
                     let target = dx + c * h * w + j - padX
                     if sw == 1 && ow == w && valid.count == ow && sh == 1 {
                         FloatRows.add(target + (inside.lowerBound + i - padY) * w, src + (inside.lowerBound - rows.lowerBound) * ow, inside.count * ow)
+                    } else if sw == 1 && sh == 1 && ow == w {
+                        // The transpose of im2col's shifted run: the pad columns' values zeroed,
+                        // then one run added (zeros land on the neighbouring rows' ends).
+                        let head = valid.lowerBound, tail = ow - valid.upperBound
+                        let first = src + (inside.lowerBound - rows.lowerBound) * ow
+                        for y in 0 ..< inside.count {
+                            let line = first + y * ow
+                            for xx in 0 ..< head { line[xx] = 0 }
+                            for xx in valid.upperBound ..< ow { line[xx] = 0 }
+                        }
+                        FloatRows.add(target + (inside.lowerBound + i - padY) * w + head, first + head, max(0, inside.count * ow - head - tail))
                     } else {
                         for y in inside {
                             let dst = target + (y * sh + i - padY) * w, line = src + (y - rows.lowerBound) * ow

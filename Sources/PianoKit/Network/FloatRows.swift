@@ -80,26 +80,12 @@ enum FloatRows {
     @inline(__always)
     static func maximum(_ best: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ n: Int) {
         let b = UnsafeMutableRawPointer(best), s = UnsafeRawPointer(v)
-        var k = 0
-        while k + 8 <= n {
+        overlappingLanes(n, vector: { k in
             var m = b.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
             let x = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
             m.replace(with: x, where: x .> m)
             b.storeBytes(of: m, toByteOffset: 4 * k, as: SIMD8<Float>.self)
-            k += 8
-        }
-        if k < n && n >= 8 {
-            // The tail as one last vector overlapping the previous one: taking a maximum twice changes nothing.
-            var m = b.loadUnaligned(fromByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
-            let x = s.loadUnaligned(fromByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
-            m.replace(with: x, where: x .> m)
-            b.storeBytes(of: m, toByteOffset: 4 * (n - 8), as: SIMD8<Float>.self)
-            k = n
-        }
-        while k < n {
-            if v[k] > best[k] { best[k] = v[k] }
-            k += 1
-        }
+        }, scalar: { k in if v[k] > best[k] { best[k] = v[k] } })
     }
 
     /// As `maximum`, and where v[k] wins, at[k] = offset + index[k]: the running argmax.
@@ -107,7 +93,7 @@ enum FloatRows {
     static func maximum(_ best: UnsafeMutablePointer<Float>, _ at: UnsafeMutablePointer<Int32>, _ v: UnsafePointer<Float>,
                         index: UnsafePointer<Int32>, offset: Int32, _ n: Int) {
         let b = UnsafeMutableRawPointer(best), a = UnsafeMutableRawPointer(at), s = UnsafeRawPointer(v), i = UnsafeRawPointer(index)
-        @inline(__always) func step(_ k: Int) {
+        overlappingLanes(n, vector: { k in
             var m = b.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
             var w = a.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Int32>.self)
             let x = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
@@ -116,67 +102,67 @@ enum FloatRows {
             w.replace(with: i.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Int32>.self) &+ offset, where: better)
             b.storeBytes(of: m, toByteOffset: 4 * k, as: SIMD8<Float>.self)
             a.storeBytes(of: w, toByteOffset: 4 * k, as: SIMD8<Int32>.self)
-        }
-        var k = 0
-        while k + 8 <= n {
-            step(k)
-            k += 8
-        }
-        if k < n && n >= 8 {
-            step(n - 8)  // overlapping: where v already won, it is no longer greater
-            k = n
-        }
-        while k < n {
-            if v[k] > best[k] { best[k] = v[k]; at[k] = index[k] &+ offset }
-            k += 1
-        }
+        }, scalar: { k in if v[k] > best[k] { best[k] = v[k]; at[k] = index[k] &+ offset } })
     }
 
     /// g[k] = 0 where y[k] is not positive (ReLU's backward pass, from its output y).
     @inline(__always)
     static func mask(_ g: UnsafeMutablePointer<Float>, where y: UnsafePointer<Float>, _ n: Int) {
         let d = UnsafeMutableRawPointer(g), s = UnsafeRawPointer(y)
-        var k = 0
-        while k + 8 <= n {
+        lanes(n, vector: { k in
             var x = d.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
             x.replace(with: 0, where: .!(s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) .> 0))
             d.storeBytes(of: x, toByteOffset: 4 * k, as: SIMD8<Float>.self)
-            k += 8
-        }
-        while k < n {
-            if !(y[k] > 0) { g[k] = 0 }
-            k += 1
-        }
+        }, scalar: { k in if !(y[k] > 0) { g[k] = 0 } })
     }
 
     /// dst[0 ..< n] -= src[0 ..< n].
     @inline(__always)
     static func subtract(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
         let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
-        var k = 0
-        while k + 8 <= n {
+        lanes(n, vector: { k in
             let difference = d.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) - s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
             d.storeBytes(of: difference, toByteOffset: 4 * k, as: SIMD8<Float>.self)
-            k += 8
-        }
-        while k < n {
-            dst[k] -= src[k]
-            k += 1
-        }
+        }, scalar: { k in dst[k] -= src[k] })
     }
 
     /// dst[0 ..< n] = src[0 ..< n]^2.
     @inline(__always)
     static func square(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
         let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src)
-        var k = 0
-        while k + 8 <= n {
+        lanes(n, vector: { k in
             let v = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
             d.storeBytes(of: v * v, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+        }, scalar: { k in dst[k] = src[k] * src[k] })
+    }
+
+    /// vector(k) for k = 0, 8, 16, ... while eight values fit before n; when n is 8 or more and not
+    /// a multiple of 8, once more at n - 8, overlapping the previous vector (for steps that change
+    /// nothing when repeated, as a running maximum); scalar(k) for each k when n < 8.
+    @inline(__always)
+    static func overlappingLanes(_ n: Int, vector: (Int) -> Void, scalar: (Int) -> Void) {
+        guard n >= 8 else {
+            for k in 0 ..< max(0, n) { scalar(k) }
+            return
+        }
+        var k = 0
+        while k + 8 <= n {
+            vector(k)
+            k += 8
+        }
+        if k < n { vector(n - 8) }
+    }
+
+    /// vector(k) for k = 0, 8, 16, ... while eight values fit before n, then scalar(k) for the rest.
+    @inline(__always)
+    static func lanes(_ n: Int, vector: (Int) -> Void, scalar: (Int) -> Void) {
+        var k = 0
+        while k + 8 <= n {
+            vector(k)
             k += 8
         }
         while k < n {
-            dst[k] = src[k] * src[k]
+            scalar(k)
             k += 1
         }
     }
