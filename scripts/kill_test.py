@@ -738,8 +738,8 @@ class TrainStage(Stage):
                 problems.add(f"{model}: a run from scratch with --threads 1 differs from the reference model")
             if [r[:6] for r in rows] != [r[:6] for r in self.reference_rows]:
                 problems.add(f"{root / 'model.log.csv'}: differs from the reference log (ignoring images/s)")
-        elif not identical:
-            self.count("resumed models differing from the reference")
+        elif not identical:  # a resumed run draws its data again (Trainer.replay): the same bytes
+            problems.add(f"{model}: resumed with --resume, but differs from the reference model")
             problems += self.infer_check(model)
         return problems
 

@@ -80,6 +80,27 @@ import Testing
         #expect { try bad.run() } throws: { "\($0)".contains("not a training checkpoint") }
     }
 
+    /// A run resumed from its step-20 checkpoint ends with the model an uninterrupted run of 40
+    /// steps writes, byte for byte: the shuffle buffer and the distortions draw again what they drew
+    /// (`Trainer.replay`), with a shuffle buffer larger than a batch and distortion on.
+    @Test func resumedRunEqualsAnUninterruptedOne() throws {
+        let scratch = try Scratch()
+        let path = try archive(scratch)
+        func run(_ steps: Int, output: String, resume: String? = nil) throws {
+            var options = options(steps: steps)
+            options.distort = true
+            options.flip = true
+            _ = try TrainRun(archivePath: path, output: output, options: options, resume: resume).run()
+        }
+        try run(40, output: scratch.path + "/whole.safetensors")
+        try run(20, output: scratch.path + "/part.safetensors")
+        try run(40, output: scratch.path + "/part.safetensors", resume: scratch.path + "/part.checkpoint.safetensors")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/whole.safetensors"))
+        let resumed = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/part.safetensors"))
+        let same = whole == resumed  // a Bool: a failed == on the bytes would make the test diff them (quadratic)
+        #expect(same, "the resumed run's model differs from the uninterrupted run's")
+    }
+
     /// The checkpoint holds its own log. A CSV beside it that another run left (what a kill
     /// between a checkpoint and its log could leave) is not carried into the resumed run's log.
     @Test func resumeTakesTheLogFromTheCheckpointNotTheCSV() throws {

@@ -50,6 +50,10 @@ public struct TrainRun {
         if let resume {
             let restored = try restore(resume, into: trainer)
             first = restored.step + 1
+            if restored.step > 0 {
+                printError("train: drawing the data of steps 1-\(restored.step) again, so the resumed run sees what an uninterrupted one would")
+                try trainer.replay(steps: restored.step)
+            }
             let csv = (try? readLog()) ?? []
             if let embedded = restored.log {
                 // The checkpoint's own log (this run's, up to its step); the CSV beside it may

@@ -169,6 +169,17 @@ public final class Trainer {
         return buffer.removeLast()
     }
 
+    /// Draws the examples and random numbers of `steps` training steps without training on them,
+    /// so that a run resumed after step `steps` goes on with the batches (shuffle and distortions)
+    /// an uninterrupted run would have drawn: the checkpoint holds the weights and the optimiser,
+    /// this rebuilds the data pipeline's state. Costs reading and preparing the examples only.
+    public func replay(steps: Int) throws {
+        for _ in 0 ..< steps * options.batch {
+            let example = try nextExample()
+            _ = pipeline.prepare(example.pixels, training: true, rng: &rng)
+        }
+    }
+
     /// Runs one optimisation step; returns the batch's weighted data loss, each head's loss, and
     /// the primary head's accuracy.
     public func step(_ number: Int) throws -> (loss: Double, heads: [Double], accuracy: Double) {
