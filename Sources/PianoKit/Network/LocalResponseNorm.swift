@@ -44,7 +44,8 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     /// (bias + alpha * window sum) and factor (scale^-beta) for `backward`.
     ///
     /// Window sums run over whole channel planes, so the loops over a plane vectorise: channel
-    /// c's sum is channel c - 1's plus the square entering the window minus the one leaving it.
+    /// c's sum is channel c - 1's plus the square entering the window minus the one leaving it
+    /// (a rounding below zero after the subtraction counts as zero).
     func normalize(_ input: [Float], batch: Int, keep: (scale: UnsafeMutablePointer<Float>, factor: UnsafeMutablePointer<Float>)?) -> [Float] {
         let channels = outputShape.channels, plane = outputShape.height * outputShape.width
         let radius = self.radius, bias = self.bias, alpha = self.alpha, beta = self.beta, threeQuarters = beta == 0.75
@@ -85,7 +86,8 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
         if threeQuarters {
             let xs = UnsafeRawPointer(x), ss = UnsafeRawPointer(sum), os = UnsafeMutableRawPointer(out)
             while k + 8 <= n {
-                let s = bias + alpha * ss.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+                let sum = ss.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+                let s = bias + alpha * sum.replacing(with: 0, where: sum .< 0)
                 let root = s.squareRoot(), f = 1 / (root * root.squareRoot())
                 os.storeBytes(of: xs.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) * f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
                 if let keep {
@@ -96,7 +98,7 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
             }
         }
         while k < n {
-            let s = bias + alpha * sum[k]
+            let s = bias + alpha * max(sum[k], 0)
             let f: Float
             if threeQuarters {
                 let root = s.squareRoot()
