@@ -61,19 +61,16 @@ def load(folder):
 
 
 def frame_columns(metadata):
-    """The slice of a step's outputs that is the frame head (88 keys, A0 first)."""
-    spec = json.loads(metadata["network"]) if "network" in metadata else {}
-    start = 0
-    for head in spec.get("heads", []):
-        name = head if isinstance(head, str) else head.get("name", head.get("kind"))
-        if name == "frame":
-            return slice(start, start + 88)
-        start += 88
-    return slice(0, 88)
+    """The slice of a step's outputs that is the frame head (88 keys, A0 first): heads are
+    concatenated in the spec's order, 88 outputs each."""
+    kinds = [head["kind"] for head in json.loads(metadata["network"])["heads"]]
+    start = 88 * kinds.index("frame")
+    return slice(start, start + 88)
 
 
-def argmax_labels(outputs, columns, threshold, steps):
-    frame = outputs[:, columns]
+def argmax_labels(frame, threshold, steps):
+    """Per step the key (MIDI number) of the largest of the frame head's 88 probabilities when it
+    reaches `threshold`, else 0; padded or cut to `steps`."""
     keys = frame.argmax(axis=1) + 21
     out = [int(k) if p >= threshold else 0 for k, p in zip(keys, frame.max(axis=1))]
     return (out + [0] * steps)[:steps]
@@ -84,27 +81,36 @@ def kind(a, b):
             else "octave" if abs(a - b) % 12 == 0 else "other")
 
 
-def score(folder, threshold=None):
-    """Counters of step kinds: pooled, per instrument, and wrong keys per reference octave."""
+def recordings(folder, argmax):
+    """Per recording of an infer output folder: its instrument (the stem's last field), its
+    reference labels, and either the labels of infer's notes or (argmax) its frame-head outputs."""
     import numpy as np
     summary, seconds_per_step, metadata = load(folder)
-    columns = frame_columns(metadata)
-    pooled, per_instrument, octaves = Counter(), defaultdict(Counter), Counter()
+    columns = frame_columns(metadata) if argmax else None
+    out = []
     for f in summary["files"]:
         steps = f["steps"]
         reference = labels(read(f["reference"]), steps, seconds_per_step)
-        if threshold is None:
-            estimate = labels(read(f"{folder}/{f['stem']}.txt"), steps, seconds_per_step)
-        else:
-            estimate = argmax_labels(np.load(f"{folder}/{f['stem']}.outputs.npy"), columns, threshold, steps)
-        instrument = f["stem"].split("_")[-1]
+        estimate = (np.load(f"{folder}/{f['stem']}.outputs.npy")[:, columns] if argmax
+                    else labels(read(f"{folder}/{f['stem']}.txt"), steps, seconds_per_step))
+        out.append((f["stem"].split("_")[-1], reference, estimate))
+    return out
+
+
+def score(recorded, threshold=None):
+    """Counters of step kinds: pooled, per instrument, and wrong keys per reference octave; with a
+    threshold the estimates are frame-head outputs, labelled by `argmax_labels`."""
+    pooled, per_instrument, octaves = Counter(), defaultdict(Counter), Counter()
+    for instrument, reference, estimate in recorded:
+        if threshold is not None:
+            estimate = argmax_labels(estimate, threshold, len(reference))
         for a, b in zip(estimate, reference):
             k = kind(a, b)
             pooled[k] += 1
             per_instrument[instrument][k] += 1
             if a and b and a != b:
                 octaves[(b - 21) // 12] += 1
-    return len(summary["files"]), pooled, per_instrument, octaves
+    return len(recorded), pooled, per_instrument, octaves
 
 
 def accuracy(counts):
@@ -119,12 +125,13 @@ def main():
     args = parser.parse_args()
     threshold = None
     if args.argmax:
-        grid = [(accuracy(score(args.argmax, t)[1]), t) for t in THRESHOLDS]
+        dev = recordings(args.argmax, argmax=True)  # read once, scored at every threshold
+        grid = [(accuracy(score(dev, t)[1]), t) for t in THRESHOLDS]
         for a, t in grid:
             print(f"dev {args.argmax}: frame threshold {t}: step accuracy {a:.4f}")
         threshold = max(grid)[1]
         print(f"chosen on dev: frame threshold {threshold}")
-    files, pooled, per_instrument, octaves = score(args.folder, threshold)
+    files, pooled, per_instrument, octaves = score(recordings(args.folder, argmax=threshold is not None), threshold)
     total = sum(pooled.values())
     print(f"{files} files, {total} steps: step accuracy {accuracy(pooled):.4f}; wrong: "
           + ", ".join(f"{k} {pooled[k]}" for k in ("note/silence", "semitone", "octave", "other")))

@@ -317,7 +317,7 @@ public struct PackRun: Sendable {
                             defer { if directory != AT_FDCWD { close(directory) } }
                             for i in range {
                                 let folder = folders[part[i].recording], row = folder.rows[part[i].row]
-                                let file = folder.path + "/" + row.file
+                                var file: String { folder.path + "/" + row.file }  // for messages: built only when one is needed
                                 if part[i].recording != openFolder {
                                     if directory != AT_FDCWD { close(directory) }
                                     let fd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -327,8 +327,8 @@ public struct PackRun: Sendable {
                                 do {
                                     let length: Int
                                     do {
-                                        length = try Paths.readSmallFile(file, into: &data, limit: 1 << 24, directory: directory,
-                                                                         name: directory == AT_FDCWD ? nil : row.file)
+                                        length = try Paths.readSmallFile(directory == AT_FDCWD ? file : row.file, into: &data, limit: 1 << 24,
+                                                                         relativeTo: directory)
                                     } catch let error as FileError {
                                         throw FileError(file, "cannot read thumbnail: \(error.message)")
                                     }

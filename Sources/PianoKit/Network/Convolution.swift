@@ -97,21 +97,14 @@ public final class Convolution: Layer, @unchecked Sendable {
                     FloatRows.zero(out, first - out)
                     FloatRows.zero(first + inside.count * ow, rowStride - (inside.upperBound - rows.lowerBound) * ow)
                     let source = x + c * h * w + j - padX
-                    if sw == 1 && ow == w && valid.count == ow && sh == 1 {
-                        // Whole rows, consecutive in both: one run.
-                        FloatRows.copy(first, source + (inside.lowerBound + i - padY) * w, inside.count * ow)
-                    } else if sw == 1 && sh == 1 && ow == w {
-                        // Whole rows shifted by j - pad ("same" columns): one run over the inside
-                        // rows, then the values that came from a neighbouring row (left and right
-                        // of `valid`) zeroed row by row.
+                    if sw == 1 && sh == 1 && ow == w {
+                        // Whole rows shifted by j - pad (none when every column is valid): one run
+                        // over the inside rows, then the values that came from a neighbouring row
+                        // (left and right of `valid`) zeroed row by row.
                         let head = valid.lowerBound, tail = ow - valid.upperBound
                         let from = source + (inside.lowerBound + i - padY) * w
                         FloatRows.copy(first + head, from + head, max(0, inside.count * ow - head - tail))
-                        for y in 0 ..< inside.count {
-                            let line = first + y * ow
-                            for xx in 0 ..< head { line[xx] = 0 }
-                            for xx in valid.upperBound ..< ow { line[xx] = 0 }
-                        }
+                        zeroOutside(valid, lines: first, count: inside.count)
                     } else {
                         for y in inside {
                             let line = out + (y - rows.lowerBound) * ow, from = source + (y * sh + i - padY) * w
@@ -131,6 +124,17 @@ public final class Convolution: Layer, @unchecked Sendable {
         }
     }
 
+    /// Zeroes columns outside `valid` in `count` consecutive output-width lines from `lines`.
+    @inline(__always)
+    func zeroOutside(_ valid: Range<Int>, lines: UnsafeMutablePointer<Float>, count: Int) {
+        let ow = outputShape.width
+        for y in 0 ..< count {
+            let line = lines + y * ow
+            for xx in 0 ..< valid.lowerBound { line[xx] = 0 }
+            for xx in valid.upperBound ..< ow { line[xx] = 0 }
+        }
+    }
+
     /// Adds columns laid out as `im2col`'s for output rows `rows` back into an example's input
     /// gradient: the transpose of `im2col`.
     /// Clobbers `cols` (zeroes the values that pad columns received).
@@ -144,18 +148,12 @@ public final class Convolution: Layer, @unchecked Sendable {
                 for j in 0 ..< kernel.width {
                     let src = cols + row * rowStride, valid = validColumns(j)
                     let target = dx + c * h * w + j - padX
-                    if sw == 1 && ow == w && valid.count == ow && sh == 1 {
-                        FloatRows.add(target + (inside.lowerBound + i - padY) * w, src + (inside.lowerBound - rows.lowerBound) * ow, inside.count * ow)
-                    } else if sw == 1 && sh == 1 && ow == w {
+                    if sw == 1 && sh == 1 && ow == w {
                         // The transpose of im2col's shifted run: the pad columns' values zeroed,
                         // then one run added (zeros land on the neighbouring rows' ends).
                         let head = valid.lowerBound, tail = ow - valid.upperBound
                         let first = src + (inside.lowerBound - rows.lowerBound) * ow
-                        for y in 0 ..< inside.count {
-                            let line = first + y * ow
-                            for xx in 0 ..< head { line[xx] = 0 }
-                            for xx in valid.upperBound ..< ow { line[xx] = 0 }
-                        }
+                        zeroOutside(valid, lines: first, count: inside.count)
                         FloatRows.add(target + (inside.lowerBound + i - padY) * w + head, first + head, max(0, inside.count * ow - head - tail))
                     } else {
                         for y in inside {

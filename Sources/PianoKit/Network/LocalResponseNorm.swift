@@ -82,22 +82,7 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     static func scale(_ x: UnsafePointer<Float>, by sum: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                       keep: (scale: UnsafeMutablePointer<Float>, factor: UnsafeMutablePointer<Float>)?, _ n: Int,
                       bias: Float, alpha: Float, beta: Float, threeQuarters: Bool) {
-        var k = 0
-        if threeQuarters {
-            let xs = UnsafeRawPointer(x), ss = UnsafeRawPointer(sum), os = UnsafeMutableRawPointer(out)
-            while k + 8 <= n {
-                let sum = ss.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
-                let s = bias + alpha * sum.replacing(with: 0, where: sum .< 0)
-                let root = s.squareRoot(), f = 1 / (root * root.squareRoot())
-                os.storeBytes(of: xs.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) * f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
-                if let keep {
-                    UnsafeMutableRawPointer(keep.scale).storeBytes(of: s, toByteOffset: 4 * k, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(keep.factor).storeBytes(of: f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
-                }
-                k += 8
-            }
-        }
-        while k < n {
+        func one(_ k: Int) {
             let s = bias + alpha * max(sum[k], 0)
             let f: Float
             if threeQuarters {
@@ -108,8 +93,22 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
             }
             out[k] = x[k] * f
             if let keep { keep.scale[k] = s; keep.factor[k] = f }
-            k += 1
         }
+        guard threeQuarters else {
+            for k in 0 ..< n { one(k) }
+            return
+        }
+        let xs = UnsafeRawPointer(x), ss = UnsafeRawPointer(sum), os = UnsafeMutableRawPointer(out)
+        FloatRows.lanes(n, vector: { k in
+            let sum = ss.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            let s = bias + alpha * sum.replacing(with: 0, where: sum .< 0)
+            let root = s.squareRoot(), f = 1 / (root * root.squareRoot())
+            os.storeBytes(of: xs.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) * f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            if let keep {
+                UnsafeMutableRawPointer(keep.scale).storeBytes(of: s, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(keep.factor).storeBytes(of: f, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+            }
+        }, scalar: one)
     }
 
     /// dx_c = dy_c s_c^-b - 2 a b x_c sum over j with |j - c| <= r of dy_j x_j s_j^(-b-1).

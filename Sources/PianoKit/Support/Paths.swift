@@ -45,13 +45,13 @@ public enum Paths {
 
     /// Reads a whole small file into `buffer` (grown as needed, kept between calls) with open, read
     /// and close only (no stat: pack reads tens of thousands of thumbnails); returns its length.
-    /// With `directory` (an open folder's descriptor) the file `name` is opened relative to it,
-    /// which spares the kernel the walk down `path`; `path` still names the file in errors. A read
+    /// A relative `path` is opened relative to `directory` (an open folder's descriptor; by
+    /// default the working directory), which spares the kernel the walk down a long path. A read
     /// that returns fewer bytes than asked ends the file (as it does for regular files), which
     /// spares the closing read of 0 bytes.
     /// Throws `FileError` for a file that cannot be opened or read, or is larger than `limit` bytes.
-    public static func readSmallFile(_ path: String, into buffer: inout [UInt8], limit: Int, directory: Int32 = AT_FDCWD, name: String? = nil) throws -> Int {
-        let fd = openat(directory, name ?? path, O_RDONLY | O_CLOEXEC)
+    public static func readSmallFile(_ path: String, into buffer: inout [UInt8], limit: Int, relativeTo directory: Int32 = AT_FDCWD) throws -> Int {
+        let fd = openat(directory, path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path, errno == ENOENT ? "no such file" : "cannot open (\(String(cString: strerror(errno))))") }
         defer { close(fd) }
         if buffer.count < 4096 { buffer = [UInt8](repeating: 0, count: 4096) }

@@ -169,28 +169,32 @@ public final class Trainer {
         return buffer.removeLast()
     }
 
-    /// Draws the examples and random numbers of `steps` training steps without training on them,
-    /// so that a run resumed after step `steps` goes on with the batches (shuffle and distortions)
-    /// an uninterrupted run would have drawn: the checkpoint holds the weights and the optimiser,
+    /// The next training batch: `batch` examples drawn from the shuffle buffer, each prepared
+    /// (standardised, and distorted when asked) with the trainer's random numbers.
+    func nextBatch() throws -> (images: [Float], targets: TargetBatch) {
+        var images = [Float](), targets = TargetBatch()
+        images.reserveCapacity(options.batch * network.input.count)
+        for _ in 0 ..< options.batch {
+            let example = try nextExample()
+            images += pipeline.prepare(example.pixels, training: true, rng: &rng)
+            targets.append(label: example.label, notes: example.notes, onsets: example.onsets)
+        }
+        return (images, targets)
+    }
+
+    /// Draws the batches of `steps` training steps without training on them, so that a run
+    /// resumed after step `steps` goes on with the batches (shuffle and distortions) an
+    /// uninterrupted run would have drawn: the checkpoint holds the weights and the optimiser,
     /// this rebuilds the data pipeline's state. Costs reading and preparing the examples only.
     public func replay(steps: Int) throws {
-        for _ in 0 ..< steps * options.batch {
-            let example = try nextExample()
-            _ = pipeline.prepare(example.pixels, training: true, rng: &rng)
-        }
+        for _ in 0 ..< steps { _ = try nextBatch() }
     }
 
     /// Runs one optimisation step; returns the batch's weighted data loss, each head's loss, and
     /// the primary head's accuracy.
     public func step(_ number: Int) throws -> (loss: Double, heads: [Double], accuracy: Double) {
-        let batch = options.batch, inputs = network.input.count
-        var images = [Float](), targets = TargetBatch()
-        images.reserveCapacity(batch * inputs)
-        for _ in 0 ..< batch {
-            let example = try nextExample()
-            images += pipeline.prepare(example.pixels, training: true, rng: &rng)
-            targets.append(label: example.label, notes: example.notes, onsets: example.onsets)
-        }
+        let batch = options.batch
+        let (images, targets) = try nextBatch()
         network.zeroGradients()
         let logits = network.forward(images, batch: batch)
         let (loss, heads, gradients) = network.loss(logits, targets: targets)
