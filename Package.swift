@@ -29,9 +29,11 @@ let package = Package(
         cLibrary("CDeflate", pkgConfig: "libdeflate", apt: "libdeflate-dev"),
         cLibrary("CCrypto", pkgConfig: "libcrypto", apt: "libssl-dev"),
         cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
+        // The direct convolution kernels (AVX-512, chosen at run time): Sources/CConvKernels.
+        .target(name: "CConvKernels"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS"],
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS", "CConvKernels"],
             resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
         // What every stage's command line shares: -o/--output, --jobs, --force, --version, the `error:` prefix.

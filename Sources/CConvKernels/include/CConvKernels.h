@@ -1,0 +1,30 @@
+// Direct convolution kernels vectorised over output channels (AVX-512 where the CPU has it).
+//
+// Both kernels see a convolution as a sum over K taps: the value of output pixel p at tap k is
+// x[base[p] + offset[k]], so one pair of offset tables describes any kernel shape, padding (the
+// caller pads x) or transposition (the input gradient is a forward pass over the padded output
+// gradient with flipped weights).
+#ifndef PIANO_CONV_KERNELS_H
+#define PIANO_CONV_KERNELS_H
+
+#include <stdint.h>
+
+/// 1 when the kernels below may be called (an x86-64 CPU with AVX-512F), else 0.
+int pk_direct_available(void);
+
+/// out[p * channels + f] = bias[f] + sum over k < taps of x[base[p] + offset[k]] * w[k * channels + f],
+/// for p < pixels and f < channels; channels a multiple of 16; bias may be NULL (zero). Each sum
+/// runs over k in order, one fused multiply-add per tap.
+void pk_direct_forward(const float *x, const int32_t *base, int pixels, const int32_t *offset, int taps,
+                       const float *w, int channels, const float *bias, float *out);
+
+/// dw[k * channels + f] += sum over p < pixels of x[base[p] + offset[k]] * dy[p * channels + f], for
+/// k < taps and f < channels; channels a multiple of 16. Each sum runs over p in order.
+void pk_direct_weight_gradient(const float *x, const int32_t *base, int pixels, const int32_t *offset, int taps,
+                               const float *dy, int channels, float *dw);
+
+/// b[j * rows + i] = a[i * columns + j] (or += when accumulate is nonzero), for i < rows and
+/// j < columns: a row-major matrix transposed, in 16 x 16 blocks in registers.
+void pk_transpose(const float *a, int rows, int columns, float *b, int accumulate);
+
+#endif

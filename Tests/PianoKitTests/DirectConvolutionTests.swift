@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import PianoKit
+
+/// The direct convolution path (`Convolution+Direct.swift`, AVX-512 kernels) against finite
+/// differences and the definition, and against the unrolled path on the bundled model's and the
+/// paper's layer shapes. Skipped on a CPU without AVX-512F, where the layers never take it.
+@Suite(.enabled(if: Convolution.directKernelsAvailable)) struct DirectConvolutionTests {
+    static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] { GradientCheckTests.random(count, seed: seed, scale: scale) }
+
+    /// Forward values against the definition in double, and every gradient coordinate against
+    /// central differences: 16 filters over 16 channels (so the input gradient is direct too),
+    /// kernels with "same", "valid" and mixed padding, odd and even.
+    @Test(arguments: [(Padding2D(.same), 3, 3), (Padding2D(.valid), 3, 2), (Padding2D(rows: .same, columns: .valid), 2, 4)])
+    func againstDefinitionAndDifferences(padding: Padding2D, kh: Int, kw: Int) {
+        let shape = ActivationShape(channels: 16, height: 5, width: 6)
+        let layer = Convolution(name: "c", input: shape, filters: 16, kernel: (kh, kw), padding: padding) { count, _ in Self.random(count, seed: 31, scale: 0.3) }
+        layer.bias.value = Self.random(16, seed: 32)
+        #expect(layer.usesDirect)
+        let x = Self.random(2 * shape.count, seed: 33), out = layer.forward(x, batch: 2), o = layer.outputShape
+        let (_, padY) = padding.rows.axis(input: 5, window: kh, stride: 1)!, (_, padX) = padding.columns.axis(input: 6, window: kw, stride: 1)!
+        var worst = 0.0
+        for n in 0 ..< 2 {
+            for f in 0 ..< 16 {
+                for y in 0 ..< o.height {
+                    for xx in 0 ..< o.width {
+                        var sum = Double(layer.bias.value[f])
+                        for c in 0 ..< 16 {
+                            for i in 0 ..< kh {
+                                for j in 0 ..< kw {
+                                    let sy = y + i - padY, sx = xx + j - padX
+                                    guard (0 ..< 5).contains(sy), (0 ..< 6).contains(sx) else { continue }
+                                    sum += Double(layer.weight.value[((f * 16 + c) * kh + i) * kw + j]) * Double(x[n * shape.count + (c * 5 + sy) * 6 + sx])
+                                }
+                            }
+                        }
+                        worst = max(worst, abs(Double(out[n * o.count + (f * o.height + y) * o.width + xx]) - sum))
+                    }
+                }
+            }
+        }
+        #expect(worst < 1e-5)
+        // The layer is linear in its input and in its weights, so a large step is exact and keeps
+        // float32 rounding of the 960-output loss small beside the difference.
+        GradientCheckTests().check(layer, input: x, batch: 2, step: 0.1)
+    }
+
+    /// The same outputs and gradients as the unrolled path (within float rounding) on the layers
+    /// the direct path is for: the bundled model's three (the first without an input gradient, 8
+    /// channels) and the paper's two 5x5x64 (the first without an input gradient), at 1 and 2
+    /// threads.
+    @Test func matchesUnrolled() {
+        let cases: [(ActivationShape, Int, (Int, Int), Padding2D, Bool)] = [
+            (ActivationShape(channels: 8, height: 88, width: 16), 16, (3, 3), Padding2D(rows: .same, columns: .valid), false),
+            (ActivationShape(channels: 16, height: 88, width: 7), 16, (3, 4), Padding2D(rows: .same, columns: .valid), true),
+            (ActivationShape(channels: 16, height: 88, width: 2), 32, (25, 1), Padding2D(.same), true),
+            (ActivationShape(channels: 1, height: 24, width: 24), 64, (5, 5), Padding2D(.same), false),
+            (ActivationShape(channels: 64, height: 12, width: 12), 64, (5, 5), Padding2D(.same), true),
+        ]
+        for (index, (shape, filters, kernel, padding, inputGradient)) in cases.enumerated() {
+            for threads in [1, 2] {
+                setBLASThreads(threads)
+                defer { setBLASThreads(1) }
+                func run(direct: Bool) -> (out: [Float], dx: [Float], dw: [Float], db: [Float]) {
+                    let layer = Convolution(name: "c", input: shape, filters: filters, kernel: kernel, padding: padding) { count, fanIn in
+                        Self.random(count, seed: 40 + UInt64(index), scale: 1 / Float(fanIn).squareRoot())
+                    }
+                    layer.bias.value = Self.random(filters, seed: 50)
+                    layer.computesInputGradient = inputGradient
+                    layer.usesDirect = direct
+                    layer.unrollsWide = false
+                    let out = layer.forward(Self.random(3 * shape.count, seed: 51), batch: 3)
+                    layer.weight.gradient = [Float](repeating: 0, count: layer.weight.value.count)
+                    layer.bias.gradient = [Float](repeating: 0, count: filters)
+                    let dx = layer.backward(Self.random(out.count, seed: 52))
+                    return (out, dx, layer.weight.gradient, layer.bias.gradient)
+                }
+                let direct = run(direct: true), unrolled = run(direct: false)
+                func close(_ a: [Float], _ b: [Float]) -> Bool {
+                    let scale = b.reduce(Float(0)) { max($0, abs($1)) }
+                    return a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, scale) }
+                }
+                #expect(close(direct.out, unrolled.out), "case \(index) threads \(threads): outputs")
+                #expect(close(direct.dw, unrolled.dw) && close(direct.db, unrolled.db), "case \(index) threads \(threads): parameter gradients")
+                #expect(direct.dx.count == (inputGradient ? 3 * shape.count : 0) && close(direct.dx, unrolled.dx), "case \(index) threads \(threads): input gradient")
+            }
+        }
+    }
+
+    /// The direct path's outputs and gradients are the same bit for bit run after run (at one
+    /// thread count), and the path is taken only where it applies.
+    @Test func deterministicAndChosen() {
+        let shape = ActivationShape(channels: 16, height: 20, width: 7)
+        func layer(filters: Int, stride: Int = 1) -> Convolution {
+            Convolution(name: "c", input: shape, filters: filters, kernel: (3, 3), stride: (stride, stride)) { count, _ in Self.random(count, seed: 60, scale: 0.2) }
+        }
+        #expect(layer(filters: 32).usesDirect && !layer(filters: 24).usesDirect && !layer(filters: 16, stride: 2).usesDirect)
+        let x = Self.random(4 * shape.count, seed: 61)
+        func pass() -> [Float] {
+            let l = layer(filters: 16)
+            let out = l.forward(x, batch: 4)
+            l.weight.gradient = [Float](repeating: 0, count: l.weight.value.count)
+            l.bias.gradient = [Float](repeating: 0, count: 16)
+            return out + l.backward(out) + l.weight.gradient
+        }
+        setBLASThreads(2)
+        defer { setBLASThreads(1) }
+        let a = pass(), b = pass()
+        #expect(a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern })
+    }
+}
