@@ -31,9 +31,11 @@ let package = Package(
         cLibrary("COpenBLAS", pkgConfig: "openblas", apt: "libopenblas-dev"),
         // The direct convolution kernels (AVX-512, chosen at run time): Sources/CConvKernels.
         .target(name: "CConvKernels"),
+        // A deflate stream's block boundaries, for pack's parallel compression: Sources/CDeflateScan.
+        .target(name: "CDeflateScan"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS", "CConvKernels"],
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS", "CConvKernels", "CDeflateScan"],
             resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
         // What every stage's command line shares: -o/--output, --jobs, --force, --version, the `error:` prefix.

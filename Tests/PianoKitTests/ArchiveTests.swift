@@ -1,3 +1,5 @@
+import CDeflate
+import CZlib
 import Foundation
 import Testing
 @testable import PianoKit
@@ -111,6 +113,71 @@ import Testing
         let (used, written) = try stream.withUnsafeBytes { s in try output.withUnsafeMutableBytes { try inflater.inflate(s, into: $0) } }
         #expect(inflater.finished && used == stream.count && written == input.count)
         #expect(Array(output.prefix(written)) == input)
+    }
+}
+
+/// The block walker (`pk_deflate_scan`) finds the same final-block header and stream end as
+/// zlib's inflate stopping after each block (Z_BLOCK, as zlib's gzjoin example does), on
+/// libdeflate's streams at every level (stored, fixed and dynamic Huffman blocks), and refuses
+/// truncated and corrupted streams instead of reading past them.
+@Suite struct DeflateScanTests {
+    /// The bit offsets by zlib: inflate block by block, noting where each block ends.
+    static func zlibFinalBlockBits(_ stream: Data, size: Int) throws -> (lastHeader: Int, end: Int) {
+        var z = z_stream()
+        guard czlib_inflate_init2(&z, -15) == Z_OK else { throw FormatError("zlib: cannot initialise inflate") }
+        defer { inflateEnd(&z) }
+        var scratch = [UInt8](repeating: 0, count: max(size, 1))
+        return try stream.withUnsafeBytes { input in
+            z.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            z.avail_in = UInt32(input.count)
+            var lastHeader = 0
+            while true {
+                let status = scratch.withUnsafeMutableBufferPointer { out -> Int32 in
+                    z.next_out = out.baseAddress! + Int(z.total_out)
+                    z.avail_out = UInt32(out.count - Int(z.total_out))
+                    return inflate(&z, Z_BLOCK)
+                }
+                guard status == Z_OK || status == Z_STREAM_END else { throw FormatError("zlib: \(status)") }
+                // Z_BLOCK stops after each end-of-block code (flag 128), the unread bits of the last
+                // byte in the low 3 bits; flag 64 when the block that ended was final.
+                guard z.data_type & 128 != 0 else { continue }
+                let position = Int(z.total_in) * 8 - Int(z.data_type & 7)
+                if z.data_type & 64 != 0 { return (lastHeader, position) }
+                lastHeader = position
+            }
+        }
+    }
+
+    @Test(arguments: [0, 1, 4, 6, 9, 12])
+    func agreesWithZlib(level: Int32) throws {
+        var rng = SeededGenerator(seed: UInt64(level) + 11)
+        let random = (0 ..< 90_000).map { _ in UInt8.random(in: 0 ... 255, using: &rng) }
+        let text = Array(String(repeating: "the quick brown fox jumps over the lazy dog; ", count: 3000).utf8)
+        let skewed = (0 ..< 400_000).map { _ in UInt8(min(255, Int(-log(Double.random(in: 1e-9 ... 1, using: &rng)) * 6))) }
+        let inputs: [[UInt8]] = [[], [7], Array("ab".utf8), random, text, skewed, ZipTests().bytes(1 << 20, seed: 3), random + text + skewed]
+        guard let compressor = libdeflate_alloc_compressor(level) else { throw FormatError("libdeflate") }
+        defer { libdeflate_free_compressor(compressor) }
+        for (k, input) in inputs.enumerated() {
+            let bound = libdeflate_deflate_compress_bound(compressor, input.count)
+            var stream = Data(count: bound)
+            let produced = stream.withUnsafeMutableBytes { out in
+                input.withUnsafeBytes { libdeflate_deflate_compress(compressor, $0.baseAddress, input.count, out.baseAddress!, bound) }
+            }
+            stream.count = produced
+            let ours = try BlockDeflater.finalBlockBits(stream, size: input.count), reference = try Self.zlibFinalBlockBits(stream, size: input.count)
+            #expect(ours == reference, "level \(level) input \(k) (\(input.count) bytes, \(produced) compressed)")
+            // Cut short anywhere, or with its final bit cleared (no final block), it is refused.
+            for cut in [produced - 1, produced / 2, 1] where cut > 0 && cut < produced {
+                #expect(throws: FormatError.self) { try BlockDeflater.finalBlockBits(stream.prefix(cut), size: input.count) }
+            }
+            var unfinished = stream
+            unfinished[0] &= 0xFE
+            if ours.lastHeader == 0 {
+                #expect(throws: FormatError.self) { try BlockDeflater.finalBlockBits(unfinished, size: input.count) }
+            }
+        }
+        // A reserved block type (11) is refused.
+        #expect(throws: FormatError.self) { try BlockDeflater.finalBlockBits(Data([0x07, 0, 0, 0]), size: 0) }
     }
 }
 
