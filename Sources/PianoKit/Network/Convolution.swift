@@ -4,9 +4,11 @@ import Foundation
 /// ceil(a / b) for b > 0 and any a.
 @inline(__always) func ceilDivide(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
 
-/// A 2-D convolution with a kernel of any height x width, strides and `Padding`, computed as
-/// im2col + matrix products over cache-sized tiles of each example's output rows (at stride 1
-/// over the zero-padded input's full width: `Convolution+Wide.swift`). Input and output are NCHW.
+/// A 2-D convolution with a kernel of any height x width, strides and `Padding`, computed
+/// directly by AVX-512 kernels where it can (stride 1, filters a multiple of 16:
+/// `Convolution+Direct.swift`), else as im2col + matrix products over cache-sized tiles of each
+/// example's output rows (at stride 1 over the zero-padded input's full width:
+/// `Convolution+Wide.swift`). Input and output are NCHW.
 public final class Convolution: Layer, @unchecked Sendable {
     let input: ActivationShape
     let filters: Int
