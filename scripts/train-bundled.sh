@@ -2,7 +2,7 @@
 # Reproduces the bundled model (Sources/PianoKit/Resources/piano-keys88.safetensors) from
 # nothing: renders the training pianos under augmentation, cuts 88x16 thumbnails, packs and
 # trains networks/piano88-slide.json (bench/pianos.sh stages 1-3), then copies the model into the
-# package's resources and prints its SHA-256. About 18 minutes on 2 cores after the build
+# package's resources and prints its SHA-256. About 12 minutes on 2 cores with AVX-512 after the build
 # (docs/model-card.md has the measured times). Then rebuild (swift build -c release) so that
 # infer finds the new model, and re-run bench/pianos.sh --stage 4 for its figures.
 #
