@@ -130,17 +130,13 @@ public final class ZipWriter {
         offset += bytes.count
     }
 
-    /// Receives one member's bytes, compresses them in rounds of blocks (in parallel), and writes
-    /// them. A full round is compressed in the background while the next one fills (two buffers),
-    /// so the producer (pack's JPEG decoding) and the compression share the cores without waiting
-    /// for each other; rounds are written in order.
+    /// Receives one member's bytes, compresses them in rounds of blocks (in parallel), and writes them.
     public final class MemberSink {
         private let writer: ZipWriter
         private let deflater: BlockDeflater
-        /// The round being filled (`roundSize` bytes, owned).
-        private var buffer: UnsafeMutableRawBufferPointer
-        /// The round being compressed in the background (when `inFlight`), else idle (owned).
-        private var spare: UnsafeMutableRawBufferPointer
+        /// Up to 32 KiB of dictionary (the end of the previous round), then the pending bytes.
+        private var buffer: [UInt8]
+        private var dictionary = 0
         private var filled = 0
         private var crc: UInt32 = 0
         private var sha = SHA256()
@@ -148,15 +144,12 @@ public final class ZipWriter {
         private var total = 0
         /// Blocks per round: twice the threads, so that threads finishing early find more work.
         private let roundSize: Int
-        /// The round in the background: its compressed blocks and CRC once `group` is done.
-        private var inFlight: (group: DispatchGroup, result: RoundResult)?
 
         init(writer: ZipWriter, deflater: BlockDeflater) {
             self.writer = writer
             self.deflater = deflater
             roundSize = ZipWriter.blockSize * 2 * writer.threads
-            buffer = .allocate(byteCount: roundSize, alignment: 64)
-            spare = .allocate(byteCount: roundSize, alignment: 64)
+            buffer = [UInt8](repeating: 0, count: BlockDeflater.window + roundSize)
         }
 
         /// Appends bytes to the member.
@@ -165,9 +158,9 @@ public final class ZipWriter {
             while done < bytes.count {
                 // A full round is compressed only once more bytes come, so that the member's last
                 // bytes always reach finish() and end in a real final block.
-                if filled == roundSize { try flush(last: false) }
-                let take = min(bytes.count - done, roundSize - filled)
-                (buffer.baseAddress! + filled).copyMemory(from: bytes.baseAddress! + done, byteCount: take)
+                if filled - dictionary == roundSize { try flush(last: false) }
+                let take = min(bytes.count - done, roundSize - (filled - dictionary))
+                buffer.withUnsafeMutableBytes { ($0.baseAddress! + filled).copyMemory(from: bytes.baseAddress! + done, byteCount: take) }
                 filled += take
                 done += take
             }
@@ -179,75 +172,54 @@ public final class ZipWriter {
         /// Appends bytes to the member.
         public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
-        /// Starts compressing the filled round as whole blocks (the last one final if `last`), in
-        /// parallel, with the CRC-32 of its bytes computed on one more task meanwhile, after the
-        /// round before it is written; the last round is written before this returns.
+        /// Compresses the pending bytes as whole blocks (the last one final if `last`), in parallel,
+        /// with the CRC-32 of the pending bytes computed on one more thread meanwhile; the SHA-256
+        /// covers the compressed bytes as they are written.
         private func flush(last: Bool) throws {
-            try collect()
-            swap(&buffer, &spare)
-            let end = filled
-            filled = 0
-            var blocks: [Range<Int>] = stride(from: 0, to: end, by: ZipWriter.blockSize).map { $0 ..< min(end, $0 + ZipWriter.blockSize) }
+            let start = dictionary, end = filled
+            var blocks: [Range<Int>] = stride(from: start, to: end, by: ZipWriter.blockSize).map { $0 ..< min(end, $0 + ZipWriter.blockSize) }
             if blocks.isEmpty && last { blocks = [end ..< end] }
-            let ranges = blocks, deflater = self.deflater, result = RoundResult(count: ranges.count, crc: crc)
-            let group = DispatchGroup()
-            // `spare` is not written until collect() has waited for the group.
-            let round = SendableRawBuffer(UnsafeRawBufferPointer(rebasing: spare[0 ..< end]))
-            DispatchQueue.global().async(group: group) {
+            let ranges = blocks
+            let deflater = self.deflater
+            let checks = RunningChecks(crc: crc)
+            let slots = SendableSlots(count: ranges.count)
+            buffer.withUnsafeBytes { whole in
+                let shared = SendableRawBuffer(UnsafeRawBufferPointer(rebasing: whole[0 ..< end]))
                 DispatchQueue.concurrentPerform(iterations: ranges.count + 1) { i in
                     if i == ranges.count {
-                        result.crc = CRC32.update(result.crc, round.buffer)
+                        checks.update(UnsafeRawBufferPointer(rebasing: shared.buffer[start ..< end]))
                         return
                     }
                     do {
-                        result.slots.set(i, try deflater.compress(round.buffer, range: ranges[i], last: last && i == ranges.count - 1))
+                        slots.set(i, try deflater.compress(shared.buffer, range: ranges[i], last: last && i == ranges.count - 1))
                     } catch {
-                        result.slots.fail(error)
+                        slots.fail(error)
                     }
                 }
             }
-            inFlight = (group, result)
-            total += end
-            if last { try collect() }
-        }
-
-        /// Waits for the round in the background, if any, and writes its blocks in order.
-        private func collect() throws {
-            guard let (group, result) = inFlight else { return }
-            group.wait()
-            inFlight = nil
-            if let failure = result.slots.failure { throw failure }
-            for case let data? in result.slots.values {
+            let outputs = slots.values
+            let failure = slots.failure
+            if let failure { throw failure }
+            for case let data? in outputs {
                 try data.withUnsafeBytes {
                     try writer.write($0)
                     sha.update($0)
                 }
                 compressed += data.count
             }
-            crc = result.crc
+            crc = checks.crc
+            total += end - start
+            // Keep the last 32 KiB as the next round's dictionary.
+            let keep = min(BlockDeflater.window, filled)
+            buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: $0.baseAddress! + filled - keep, byteCount: keep) }
+            dictionary = keep
+            filled = keep
         }
 
         func finish() throws -> (UInt32, Int, Int, String) {
             try flush(last: true)
             return (crc, compressed, total, sha.hexDigest())
         }
-
-        deinit {
-            inFlight?.group.wait()  // a member abandoned by an error: the round still reads its buffer
-            buffer.deallocate()
-            spare.deallocate()
-        }
-    }
-}
-
-/// One round's compressed blocks and the member's CRC-32 after it, filled by the tasks of a
-/// background round and read after they are done.
-final class RoundResult: @unchecked Sendable {
-    let slots: SendableSlots
-    var crc: UInt32
-    init(count: Int, crc: UInt32) {
-        slots = SendableSlots(count: count)
-        self.crc = crc
     }
 }
 
@@ -265,6 +237,13 @@ final class SendableSlots: @unchecked Sendable {
     init(count: Int) { values = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ value: Data) { lock.lock(); values[i] = value; lock.unlock() }
     func fail(_ error: any Error) { lock.lock(); if failure == nil { failure = error }; lock.unlock() }
+}
+
+/// The CRC-32 of a member so far, advanced by one thread while others compress.
+final class RunningChecks: @unchecked Sendable {
+    var crc: UInt32
+    init(crc: UInt32) { self.crc = crc }
+    func update(_ bytes: UnsafeRawBufferPointer) { crc = CRC32.update(crc, bytes) }
 }
 
 func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }

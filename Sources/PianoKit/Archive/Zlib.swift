@@ -38,6 +38,9 @@ public enum CRC32 {
 public struct BlockDeflater: Sendable {
     /// Compression level: 0 (stored) to 12 (libdeflate's slowest); zlib's 1-9 mean about the same.
     public var level: Int32
+    /// Bytes of the previous block the writer keeps in front of a block (unused by the
+    /// compression itself: blocks are independent).
+    static let window = 32 * 1024
 
     /// Creates a deflater.
     public init(level: Int32 = 6) { self.level = level }
