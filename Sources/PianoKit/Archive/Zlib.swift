@@ -33,8 +33,9 @@ public enum CRC32 {
 /// Each block is a whole libdeflate stream of its own input. Every block but the member's last is
 /// then made a continuation: the final-block bit of its last deflate block is cleared and an empty
 /// stored block follows, which ends the block on a byte boundary (what zlib's sync flush writes;
-/// the bit positions come from walking the block's codes, `finalBlockBits`). A block's bytes depend only on its own input, so blocks can be compressed on several
-/// threads and the result is the same bytes whatever the thread count.
+/// the bit positions come from walking the block's codes, `finalBlockBits`). A block's bytes
+/// depend only on its own input, so blocks can be compressed on several threads and the result is
+/// the same bytes whatever the thread count.
 public struct BlockDeflater: Sendable {
     /// Compression level: 0 (stored) to 12 (libdeflate's slowest); zlib's 1-9 mean about the same.
     public var level: Int32
