@@ -84,9 +84,9 @@ public final class Convolution: Layer, @unchecked Sendable {
     lazy var unrollsWide: Bool = stride == (1, 1) && filters * (padded.width - outputShape.width) <= 64
     /// Whether forward and backward take the direct path (`Convolution+Direct.swift`) rather than
     /// unrolling: wherever it can, stride 1, filters a multiple of 16 and a CPU with AVX-512F
-    /// (measured with bench-train, it trains the bundled model's layers about 1.5x as fast and
-    /// the paper's second 5x5x64 layer 1.2x; the paper's first layer about the same). Tests set
-    /// it either way (on such a CPU).
+    /// (measured with bench-train at one thread: the bundled model's network trains about 1.5x as
+    /// fast, `original` 1.2x once its second 5x5x64 layer goes direct, its first layer about as
+    /// fast either way). Tests set it either way (on such a CPU).
     lazy var usesDirect: Bool = stride == (1, 1) && filters % 16 == 0 && Self.directKernelsAvailable
     /// The direct path's tables, made on first use.
     lazy var directTables = DirectTables(self)
