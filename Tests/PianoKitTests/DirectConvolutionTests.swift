@@ -17,29 +17,10 @@ import Testing
         let layer = Convolution(name: "c", input: shape, filters: 16, kernel: (kh, kw), padding: padding) { count, _ in Self.random(count, seed: 31, scale: 0.3) }
         layer.bias.value = Self.random(16, seed: 32)
         #expect(layer.usesDirect)
-        let x = Self.random(2 * shape.count, seed: 33), out = layer.forward(x, batch: 2), o = layer.outputShape
+        let x = Self.random(2 * shape.count, seed: 33)
         let (_, padY) = padding.rows.axis(input: 5, window: kh, stride: 1)!, (_, padX) = padding.columns.axis(input: 6, window: kw, stride: 1)!
-        var worst = 0.0
-        for n in 0 ..< 2 {
-            for f in 0 ..< 16 {
-                for y in 0 ..< o.height {
-                    for xx in 0 ..< o.width {
-                        var sum = Double(layer.bias.value[f])
-                        for c in 0 ..< 16 {
-                            for i in 0 ..< kh {
-                                for j in 0 ..< kw {
-                                    let sy = y + i - padY, sx = xx + j - padX
-                                    guard (0 ..< 5).contains(sy), (0 ..< 6).contains(sx) else { continue }
-                                    sum += Double(layer.weight.value[((f * 16 + c) * kh + i) * kw + j]) * Double(x[n * shape.count + (c * 5 + sy) * 6 + sx])
-                                }
-                            }
-                        }
-                        worst = max(worst, abs(Double(out[n * o.count + (f * o.height + y) * o.width + xx]) - sum))
-                    }
-                }
-            }
-        }
-        #expect(worst < 1e-5)
+        let reference = GradientCheckTests.convolutionByDefinition(layer, x, batch: 2, pad: (padY, padX))
+        #expect(GradientCheckTests.worstDifference(layer.forward(x, batch: 2), reference) < 1e-5)
         // The layer is linear in its input and in its weights, so a large step is exact and keeps
         // float32 rounding of the 960-output loss small beside the difference.
         GradientCheckTests().check(layer, input: x, batch: 2, step: 0.1)

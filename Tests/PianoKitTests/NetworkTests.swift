@@ -47,6 +47,41 @@ import Testing
         }
     }
 
+    /// A convolution by its definition, in double: out[n, f, y, x] = bias[f] + the sum over c, i, j
+    /// of w[f, c, i, j] x[n, c, y sy + i - pad.rows, x sx + j - pad.columns], zero outside the
+    /// input; NCHW, the layer's output shape. The padding is the caller's, not the layer's.
+    static func convolutionByDefinition(_ layer: Convolution, _ x: [Float], batch: Int, pad: (rows: Int, columns: Int)) -> [Double] {
+        let input = layer.input, o = layer.outputShape, (kh, kw) = layer.kernel, (sh, sw) = layer.stride
+        var out = [Double](repeating: 0, count: batch * o.count)
+        for n in 0 ..< batch {
+            for f in 0 ..< o.channels {
+                for y in 0 ..< o.height {
+                    for xx in 0 ..< o.width {
+                        var sum = Double(layer.bias.value[f])
+                        for c in 0 ..< input.channels {
+                            for i in 0 ..< kh {
+                                for j in 0 ..< kw {
+                                    let sy = y * sh + i - pad.rows, sx = xx * sw + j - pad.columns
+                                    guard (0 ..< input.height).contains(sy), (0 ..< input.width).contains(sx) else { continue }
+                                    sum += Double(layer.weight.value[((f * input.channels + c) * kh + i) * kw + j])
+                                        * Double(x[n * input.count + (c * input.height + sy) * input.width + sx])
+                                }
+                            }
+                        }
+                        out[n * o.count + (f * o.height + y) * o.width + xx] = sum
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The largest |out - reference| over all values (infinite when the counts differ).
+    static func worstDifference(_ out: [Float], _ reference: [Double]) -> Double {
+        guard out.count == reference.count else { return .infinity }
+        return zip(out, reference).reduce(0) { max($0, abs(Double($1.0) - $1.1)) }
+    }
+
     /// The parameter count the spec's plan works out without building a network equals a built
     /// network's, for odd and even sizes, and the paper's formula (pools halve each side, rounding up).
     @Test func parameterCountWithoutBuilding() throws {
@@ -191,20 +226,8 @@ import Testing
         layer.unrollsWide = wide
         check(layer, input: Self.random(3 * shape.count, seed: 19), batch: 3)
         // Against the definition (stride 1, three rows of zeros above and below).
-        let x = Self.random(shape.count, seed: 20), out = layer.forward(x, batch: 1)
-        for f in 0 ..< 2 {
-            for y in 0 ..< 9 {
-                for xx in 0 ..< 3 {
-                    var sum = Double(layer.bias.value[f])
-                    for c in 0 ..< 2 {
-                        for i in 0 ..< 7 where (0 ..< 9).contains(y + i - 3) {
-                            sum += Double(layer.weight.value[(f * 2 + c) * 7 + i]) * Double(x[(c * 9 + y + i - 3) * 3 + xx])
-                        }
-                    }
-                    #expect(abs(Double(out[(f * 9 + y) * 3 + xx]) - sum) < 1e-5, "f\(f) y\(y) x\(xx)")
-                }
-            }
-        }
+        let x = Self.random(shape.count, seed: 20)
+        #expect(Self.worstDifference(layer.forward(x, batch: 1), Self.convolutionByDefinition(layer, x, batch: 1, pad: (3, 0))) < 1e-5)
     }
 
     /// "same" rows and "valid" columns (the bundled model's 3x3 and 3x4 layers): through the wide
@@ -221,22 +244,8 @@ import Testing
         layer.unrollsWide = wide
         #expect(layer.outputShape == ActivationShape(channels: 2, height: 7, width: 6) && layer.padsRowsOnly)
         check(layer, input: Self.random(2 * shape.count, seed: 22), batch: 2)
-        let x = Self.random(shape.count, seed: 23), out = layer.forward(x, batch: 1)
-        for f in 0 ..< 2 {
-            for y in 0 ..< 7 {
-                for xx in 0 ..< 6 {
-                    var sum = Double(layer.bias.value[f])
-                    for c in 0 ..< 3 {
-                        for i in 0 ..< 3 where (0 ..< 7).contains(y + i - 1) {
-                            for j in 0 ..< 4 {
-                                sum += Double(layer.weight.value[((f * 3 + c) * 3 + i) * 4 + j]) * Double(x[(c * 7 + y + i - 1) * 9 + xx + j])
-                            }
-                        }
-                    }
-                    #expect(abs(Double(out[(f * 7 + y) * 6 + xx]) - sum) < 1e-5, "f\(f) y\(y) x\(xx)")
-                }
-            }
-        }
+        let x = Self.random(shape.count, seed: 23)
+        #expect(Self.worstDifference(layer.forward(x, batch: 1), Self.convolutionByDefinition(layer, x, batch: 1, pad: (1, 0))) < 1e-5)
     }
 
     /// Strided and stride-1 convolutions (through both unrolling paths) against the definition,
@@ -249,25 +258,9 @@ import Testing
             layer.bias.value = [0.25, -1]
             layer.unrollsWide = wide
             let x = Self.random(shape.count, seed: 16)
-            let out = layer.forward(x, batch: 1), o = layer.outputShape
             let (_, padY) = padding.axis(input: 6, window: 2, stride: s)!, (_, padX) = padding.axis(input: 7, window: 3, stride: s)!
-            for f in 0 ..< 2 {
-                for y in 0 ..< o.height {
-                    for xx in 0 ..< o.width {
-                        var sum = Double(layer.bias.value[f])
-                        for c in 0 ..< 2 {
-                            for i in 0 ..< 2 {
-                                for j in 0 ..< 3 {
-                                    let sy = y * s + i - padY, sx = xx * s + j - padX
-                                    guard (0 ..< 6).contains(sy), (0 ..< 7).contains(sx) else { continue }
-                                    sum += Double(layer.weight.value[((f * 2 + c) * 2 + i) * 3 + j]) * Double(x[(c * 6 + sy) * 7 + sx])
-                                }
-                            }
-                        }
-                        #expect(abs(Double(out[(f * o.height + y) * o.width + xx]) - sum) < 1e-5, "\(padding) f\(f) y\(y) x\(xx)")
-                    }
-                }
-            }
+            let worst = Self.worstDifference(layer.forward(x, batch: 1), Self.convolutionByDefinition(layer, x, batch: 1, pad: (padY, padX)))
+            #expect(worst < 1e-5, "\(padding): off by \(worst)")
         }
     }
 
