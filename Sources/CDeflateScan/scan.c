@@ -1,7 +1,7 @@
 #include "CDeflateScan.h"
 #include <string.h>
 
-// Bits are read least significant first through a 64-bit buffer refilled a byte at a time; a
+// Bits are read least significant first through a 64-bit buffer refilled eight bytes at a time; a
 // read past the end of the data is an error, found when the position passes size * 8.
 typedef struct {
     const uint8_t *data;
@@ -13,6 +13,19 @@ typedef struct {
 } Bits;
 
 static inline void refill(Bits *b) {
+    if (b->next + 8 <= b->size) {
+        // Eight bytes at once: the bits past the whole bytes counted are the stream's own next
+        // bits, so OR-ing the next load over them changes nothing.
+        uint64_t word;
+        memcpy(&word, b->data + b->next, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        word = __builtin_bswap64(word);
+#endif
+        b->buffer |= word << b->count;
+        b->next += (size_t)((63 - b->count) >> 3);
+        b->count |= 56;
+        return;
+    }
     while (b->count <= 56) {
         uint64_t byte = b->next < b->size ? b->data[b->next] : 0;  // zeros past the end; checked below
         b->buffer |= byte << b->count;
@@ -39,14 +52,42 @@ static inline uint32_t take(Bits *b, int n) {
     return v;
 }
 
-// A canonical Huffman code: a direct table on the first FAST bits (symbol << 4 | length, 0 where
-// the code is longer), then canonical decoding bit by bit (counts per length, symbols by code).
+static const uint8_t lengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint8_t distanceExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+// What a code's symbols are: code-length symbols of a block header (read one by one), or a
+// block's literal/length or distance symbols (only skipped, with their extra bits).
+enum Role { LENGTHS, LITERALS, DISTANCES };
+// What a symbol is when skipped: a literal byte (or a distance, or a code length), a length that
+// a distance follows, the end of the block, or a symbol deflate does not use (286, 287, 30, 31).
+enum Kind { PLAIN, LENGTH, END, INVALID };
+
+// A canonical Huffman code: a direct table on the first FAST bits, then canonical decoding bit by
+// bit (counts per length, symbols by code) for longer codes. A table entry is
+// symbol << 7 | kind << 5 | bits, where bits counts the code and the symbol's extra bits (so a
+// skip drops them at once); 0 where the code is longer than FAST bits or not in the set.
 #define FAST 10
 typedef struct {
     uint16_t table[1 << FAST];
     uint16_t counts[16];
     uint16_t symbols[320];
 } Code;
+
+static inline int entryBits(uint16_t entry) { return entry & 31; }
+static inline int entryKind(uint16_t entry) { return entry >> 5 & 3; }
+static inline int entrySymbol(uint16_t entry) { return entry >> 7; }
+
+static uint16_t entry(int symbol, int length, enum Role role) {
+    int kind = PLAIN, extra = 0;
+    if (role == LITERALS && symbol == 256) {
+        kind = END;
+    } else if (role == LITERALS && symbol > 256) {
+        if (symbol - 257 < 29) { kind = LENGTH; extra = lengthExtra[symbol - 257]; } else { kind = INVALID; }
+    } else if (role == DISTANCES) {
+        if (symbol < 30) { extra = distanceExtra[symbol]; } else { kind = INVALID; }
+    }
+    return (uint16_t)(symbol << 7 | kind << 5 | (length + extra));
+}
 
 static uint32_t reverse(uint32_t code, int length) {
     uint32_t r = 0;
@@ -56,7 +97,7 @@ static uint32_t reverse(uint32_t code, int length) {
 
 // Builds the code of `n` symbols with bit lengths `lengths` (0: unused). Returns -1 for an
 // over-subscribed set of lengths; an incomplete one is allowed (deflate allows one-code distance sets).
-static int build(Code *c, const uint8_t *lengths, int n) {
+static int build(Code *c, const uint8_t *lengths, int n, enum Role role) {
     memset(c->counts, 0, sizeof c->counts);
     memset(c->table, 0, sizeof c->table);
     for (int s = 0; s < n; s++) c->counts[lengths[s]]++;
@@ -74,26 +115,19 @@ static int build(Code *c, const uint8_t *lengths, int n) {
     // Canonical codes in order of length then symbol; the short ones fill the fast table.
     uint32_t code = 0;
     int index = 0;
-    for (int len = 1; len < 16; len++) {
+    for (int len = 1; len <= FAST; len++) {
         for (int k = 0; k < c->counts[len]; k++, index++, code++) {
-            if (len > FAST) continue;
-            uint32_t r = reverse(code, len);
-            for (uint32_t fill = r; fill < (1u << FAST); fill += 1u << len) c->table[fill] = (uint16_t)(c->symbols[index] << 4 | len);
+            uint16_t e = entry(c->symbols[index], len, role);
+            for (uint32_t fill = reverse(code, len); fill < (1u << FAST); fill += 1u << len) c->table[fill] = e;
         }
         code <<= 1;
     }
     return 0;
 }
 
-// Decodes one symbol; -1 for a code that is not in the set.
-static inline int decode(Bits *b, const Code *c) {
+// Decodes a code longer than FAST bits (or one not in the set: -1) one bit at a time.
+static int decodeLong(Bits *b, const Code *c) {
     uint32_t bits = peek(b, 15);
-    uint16_t entry = c->table[bits & ((1u << FAST) - 1)];
-    if (entry) {
-        drop(b, entry & 15);
-        return entry >> 4;
-    }
-    // Longer than FAST bits: canonical decoding, one bit at a time.
     int code = 0, first = 0, index = 0;
     for (int len = 1; len < 16; len++) {
         code |= (int)(bits >> (len - 1)) & 1;
@@ -110,25 +144,67 @@ static inline int decode(Bits *b, const Code *c) {
     return -1;
 }
 
-static const uint8_t lengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-static const uint8_t distanceExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+// Decodes one code-length symbol of a block header; -1 for a code that is not in the set.
+static inline int decode(Bits *b, const Code *c) {
+    uint16_t e = c->table[peek(b, 15) & ((1u << FAST) - 1)];
+    if (!e) return decodeLong(b, c);
+    drop(b, entryBits(e));
+    return entrySymbol(e);
+}
 
-// Skips a Huffman-coded block's symbols up to and including its end-of-block code.
-static int skipCodes(Bits *b, const Code *literals, const Code *distances) {
-    uint64_t limit = (uint64_t)b->size * 8;
-    for (;;) {
-        if (b->position > limit) return -1;  // zeros read past the end decode as codes too
-        int symbol = decode(b, literals);
-        if (symbol < 0) return -1;
-        if (symbol < 256) continue;
-        if (symbol == 256) return 0;
-        symbol -= 257;
-        if (symbol >= 29) return -1;
-        take(b, lengthExtra[symbol]);
-        int distance = decode(b, distances);
-        if (distance < 0 || distance >= 30) return -1;
-        take(b, distanceExtra[distance]);
+// Skips a length's distance code and extra bits after a length decoded the slow way.
+static int skipDistance(Bits *b, const Code *distances) {
+    uint16_t e = distances->table[peek(b, 28) & ((1u << FAST) - 1)];
+    if (e) {
+        if (entryKind(e) == INVALID) return -1;
+        drop(b, entryBits(e));
+        return 0;
     }
+    int distance = decodeLong(b, distances);
+    if (distance < 0 || distance >= 30) return -1;
+    take(b, distanceExtra[distance]);
+    return 0;
+}
+
+// Skips a Huffman-coded block's symbols up to and including its end-of-block code. A length and
+// its distance take at most 15 + 5 + 15 + 13 = 48 bits, so one refill covers a whole symbol.
+static int skipCodes(Bits *reader, const Code *literals, const Code *distances) {
+    // A copy the compiler keeps in registers (stores through `reader` could alias the tables).
+    Bits local = *reader, *b = &local;
+    uint64_t limit = (uint64_t)b->size * 8;
+    const uint32_t mask = (1u << FAST) - 1;
+    int status;
+    for (;;) {
+        if (b->position > limit) { status = -1; break; }  // zeros read past the end decode as codes too
+        if (b->count < 48) refill(b);
+        // Without a branch on literal or length (about even odds, so often mispredicted): the
+        // entry of the bits after the symbol is looked up in the distance table every time, and
+        // its bits are dropped too when the symbol is a length.
+        uint16_t s = literals->table[b->buffer & mask];
+        uint16_t d = distances->table[(b->buffer >> entryBits(s)) & mask];
+        int kind = entryKind(s), isLength = kind == LENGTH;
+        if (entryBits(s) && (kind == PLAIN || (isLength && entryBits(d) && entryKind(d) != INVALID))) {
+            drop(b, entryBits(s) + (isLength ? entryBits(d) : 0));
+            continue;
+        }
+        // The rare cases: the end of the block, a bad symbol, a code longer than FAST bits.
+        if (entryBits(s)) {
+            if (kind == END) { drop(b, entryBits(s)); status = 0; break; }
+            if (kind == INVALID) { status = -1; break; }
+            drop(b, entryBits(s));
+        } else {
+            int symbol = decodeLong(b, literals);
+            if (symbol < 0) { status = -1; break; }
+            if (symbol < 256) continue;
+            if (symbol == 256) { status = 0; break; }
+            symbol -= 257;
+            if (symbol >= 29) { status = -1; break; }
+            take(b, lengthExtra[symbol]);
+        }
+        if (skipDistance(b, distances) < 0) { status = -1; break; }
+    }
+    *reader = local;
+    return status;
 }
 
 int pk_deflate_scan(const uint8_t *data, size_t size, uint64_t *last_header, uint64_t *end) {
@@ -160,8 +236,8 @@ int pk_deflate_scan(const uint8_t *data, size_t size, uint64_t *last_header, uin
                 for (int s = 256; s < 280; s++) lengths[s] = 7;
                 for (int s = 280; s < 288; s++) lengths[s] = 8;
                 for (int s = 0; s < 30; s++) lengths[288 + s] = 5;
-                build(&literals, lengths, 288);
-                build(&distances, lengths + 288, 30);
+                build(&literals, lengths, 288, LITERALS);
+                build(&distances, lengths + 288, 30, DISTANCES);
                 haveFixed = 1;
             }
             if (skipCodes(&b, &literals, &distances) < 0) return -1;
@@ -171,7 +247,7 @@ int pk_deflate_scan(const uint8_t *data, size_t size, uint64_t *last_header, uin
             uint8_t codeLengths[19] = {0};
             for (int i = 0; i < ncode; i++) codeLengths[order[i]] = (uint8_t)take(&b, 3);
             Code lengthCode;
-            if (build(&lengthCode, codeLengths, 19) < 0) return -1;
+            if (build(&lengthCode, codeLengths, 19, LENGTHS) < 0) return -1;
             uint8_t lengths[286 + 30];
             int n = 0;
             while (n < nlit + ndist) {
@@ -192,7 +268,7 @@ int pk_deflate_scan(const uint8_t *data, size_t size, uint64_t *last_header, uin
                 while (repeat--) lengths[n++] = (uint8_t)value;
             }
             if (lengths[256] == 0) return -1;  // no end-of-block code
-            if (build(&literals, lengths, nlit) < 0 || build(&distances, lengths + nlit, ndist) < 0) return -1;
+            if (build(&literals, lengths, nlit, LITERALS) < 0 || build(&distances, lengths + nlit, ndist, DISTANCES) < 0) return -1;
             haveFixed = 0;
             if (skipCodes(&b, &literals, &distances) < 0) return -1;
         } else {

@@ -58,6 +58,7 @@ extension ParsableCommand {
     /// Runs the command as ArgumentParser's `main()` does, but with one error prefix for the whole
     /// toolkit: `error:` in lower case, as the stages' own per-file lines have it.
     public static func stageMain() {
+        stopIdleBLASThreads()
         do {
             var command = try parseAsRoot()
             try command.run()

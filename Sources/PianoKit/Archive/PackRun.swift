@@ -250,27 +250,31 @@ public struct PackRun: Sendable {
         let onsets = folders.allSatisfy { $0.rows.allSatisfy { $0.onsets != nil } }
         var members: [ArchiveManifest.MemberRecord] = []
         var contents: [String: ArchiveManifest.SplitContents] = [:]
+        let keys = pianoKeys.count, lowest = pianoKeys.lowerBound
         for (s, name) in ArchiveManifest.splitNames.enumerated() {
             let split = examples.filter { $0.0 == s }.map(\.1)
-            var labels = [UInt8](), notes = [UInt8](repeating: 0, count: split.count * pianoKeys.count), source = [Int32]()
-            var starts = [UInt8](repeating: 0, count: onsets ? split.count * pianoKeys.count : 0)
-            var histogram = [Int](repeating: 0, count: 128)
+            var labels = [UInt8](repeating: 0, count: split.count), notes = [UInt8](repeating: 0, count: split.count * keys)
+            var starts = [UInt8](repeating: 0, count: onsets ? split.count * keys : 0)
+            var source = [UInt8](repeating: 0, count: split.count * 8)  // int32 pairs, little-endian
+            var histogram = [Int](repeating: 0, count: 128), recordings = Set<Int>()
             for (i, example) in split.enumerated() {
                 let row = folders[example.recording].rows[example.row]
-                labels.append(UInt8(row.label))
+                labels[i] = UInt8(row.label)
                 histogram[row.label] += 1
-                for key in row.notes { notes[i * pianoKeys.count + key - pianoKeys.lowerBound] = 1 }
-                if onsets { for key in row.onsets! { starts[i * pianoKeys.count + key - pianoKeys.lowerBound] = 1 } }
-                source += [Int32(example.recording), Int32(row.step)]
+                for key in row.notes { notes[i * keys + key - lowest] = 1 }
+                if onsets { for key in row.onsets! { starts[i * keys + key - lowest] = 1 } }
+                for (k, value) in [example.recording, row.step].enumerated() {
+                    for byte in 0 ..< 4 { source[i * 8 + k * 4 + byte] = UInt8(truncatingIfNeeded: value >> (8 * byte)) }
+                }
+                recordings.insert(example.recording)
             }
-            contents[name] = .init(count: split.count, recordings: Array(Set(split.map(\.recording))).sorted(), classHistogram: histogram)
+            contents[name] = .init(count: split.count, recordings: recordings.sorted(), classHistogram: histogram)
             members.append(try writeImages(split, folders: folders, name: "\(name)_images.npy", geometry: geometry, writer: writer))
             members.append(try writeArray(labels, dtype: .uint8, shape: [split.count], name: "\(name)_labels.npy", writer: writer))
-            members.append(try writeArray(notes, dtype: .uint8, shape: [split.count, pianoKeys.count], name: "\(name)_notes.npy", writer: writer))
-            let sourceBytes = source.flatMap { le32(Int($0)) }
-            members.append(try writeArray(sourceBytes, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
+            members.append(try writeArray(notes, dtype: .uint8, shape: [split.count, keys], name: "\(name)_notes.npy", writer: writer))
+            members.append(try writeArray(source, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
             if onsets {
-                members.append(try writeArray(starts, dtype: .uint8, shape: [split.count, pianoKeys.count], name: "\(name)_onsets.npy", writer: writer))
+                members.append(try writeArray(starts, dtype: .uint8, shape: [split.count, keys], name: "\(name)_onsets.npy", writer: writer))
             }
         }
         let manifest = ArchiveManifest(

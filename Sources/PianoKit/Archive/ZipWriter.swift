@@ -57,7 +57,7 @@ public final class ZipWriter {
         let headerOffset = offset
         let nameBytes = Array(name.utf8)
         try write(localHeader(name: nameBytes, crc: 0, compressed: 0, size: size, zip64: zip64))
-        let sink = MemberSink(writer: self, deflater: level.map { BlockDeflater(level: $0) } ?? deflater)
+        let sink = MemberSink(writer: self, deflater: level.map { BlockDeflater(level: $0) } ?? deflater, size: size)
         try produce(sink)
         let (crc, compressed, written, sha) = try sink.finish()
         guard written == size else {
@@ -145,10 +145,12 @@ public final class ZipWriter {
         /// Blocks per round: twice the threads, so that threads finishing early find more work.
         private let roundSize: Int
 
-        init(writer: ZipWriter, deflater: BlockDeflater) {
+        /// A sink for a member of `size` bytes (a small member gets a small buffer; the size is
+        /// checked in `addMember`, not here).
+        init(writer: ZipWriter, deflater: BlockDeflater, size: Int) {
             self.writer = writer
             self.deflater = deflater
-            roundSize = ZipWriter.blockSize * 2 * writer.threads
+            roundSize = max(1, min(size, ZipWriter.blockSize * 2 * writer.threads))
             buffer = [UInt8](repeating: 0, count: BlockDeflater.window + roundSize)
         }
 

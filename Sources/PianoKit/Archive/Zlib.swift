@@ -42,51 +42,106 @@ public struct BlockDeflater: Sendable {
     /// Bytes of the previous block the writer keeps in front of a block (unused by the
     /// compression itself: blocks are independent).
     static let window = 32 * 1024
+    /// Compressors and output buffers of earlier blocks, for the next ones.
+    private let workspaces = Workspaces()
 
     /// Creates a deflater.
     public init(level: Int32 = 6) { self.level = level }
 
-    /// Compresses `input[range]`; `last` marks the member's final block.
+    /// Compresses `input[range]`; `last` marks the member's final block. Safe to call from
+    /// several threads at once: each call takes a compressor and output buffer of its own (kept
+    /// for later calls, so that their memory is not allocated and faulted in block after block).
     public func compress(_ input: UnsafeRawBufferPointer, range: Range<Int>, last: Bool) throws -> Data {
-        guard let compressor = libdeflate_alloc_compressor(level) else {
-            throw FormatError("libdeflate: cannot create a compressor at level \(level)")
-        }
-        defer { libdeflate_free_compressor(compressor) }
-        let bound = libdeflate_deflate_compress_bound(compressor, range.count)
-        var output = Data(count: bound + 8)
-        let produced = output.withUnsafeMutableBytes { out in
-            libdeflate_deflate_compress(compressor, input.baseAddress! + range.lowerBound, range.count, out.baseAddress!, bound)
-        }
+        let workspace = try workspaces.take(level: level)
+        defer { workspaces.giveBack(workspace) }
+        let bound = libdeflate_deflate_compress_bound(workspace.compressor, range.count)
+        let output = workspace.output(capacity: bound + 8)  // + 8: the continuation's stored block
+        let produced = libdeflate_deflate_compress(workspace.compressor, input.baseAddress! + range.lowerBound, range.count, output, bound)
         guard produced > 0 else { throw FormatError("libdeflate: compression failed (bound \(bound) bytes)") }
-        output.count = produced
-        return last ? output : try Self.continuation(output, size: range.count)
+        let length = last ? produced : try Self.continuation(UnsafeMutableRawBufferPointer(start: output, count: bound + 8), length: produced, size: range.count)
+        return Data(bytes: output, count: length)
     }
 
-    /// A complete raw-deflate stream of `size` bytes made to continue: its last block no longer
-    /// final, followed by an empty stored block (3 zero bits, zero bits to the byte boundary,
-    /// then 00 00 FF FF).
-    static func continuation(_ stream: Data, size: Int) throws -> Data {
-        let (lastHeader, end) = try finalBlockBits(stream, size: size)
-        var bytes = [UInt8](stream.prefix((end + 7) / 8))
-        bytes[lastHeader / 8] &= ~UInt8(1 << (lastHeader % 8))
+    /// Makes the complete raw-deflate stream of `size` input bytes in `stream[0 ..< length]`
+    /// continue, in place: its last block no longer final, followed by an empty stored block
+    /// (3 zero bits, zero bits to the byte boundary, then 00 00 FF FF). Returns the new length
+    /// (at most `length` + 5; `stream` must have room for it).
+    static func continuation(_ stream: UnsafeMutableRawBufferPointer, length: Int, size: Int) throws -> Int {
+        let (lastHeader, end) = try finalBlockBits(UnsafeRawBufferPointer(rebasing: stream[0 ..< length]), size: size)
+        stream[lastHeader / 8] &= ~UInt8(1 << (lastHeader % 8))
         // Clear the padding after the stream's end, where the stored block's header goes, then
         // add the header's 3 zero bits and the zero bits up to the byte boundary.
-        if end % 8 != 0 { bytes[bytes.count - 1] &= UInt8((1 << (end % 8)) - 1) }
-        bytes += [UInt8](repeating: 0, count: (end + 3 + 7) / 8 - bytes.count)
-        return Data(bytes + [0, 0, 0xFF, 0xFF])
+        var count = (end + 7) / 8
+        if end % 8 != 0 { stream[count - 1] &= UInt8((1 << (end % 8)) - 1) }
+        while count < (end + 3 + 7) / 8 { stream[count] = 0; count += 1 }
+        for byte: UInt8 in [0, 0, 0xFF, 0xFF] { stream[count] = byte; count += 1 }
+        return count
     }
 
     /// The bit offsets (from the stream's first byte, least significant bit first) of the last
     /// block's header and of the stream's end, found by walking its blocks' codes without
     /// producing output (`pk_deflate_scan`; about 10% of pack's time went to inflating each block
     /// with zlib for this before).
-    static func finalBlockBits(_ stream: Data, size: Int) throws -> (lastHeader: Int, end: Int) {
+    static func finalBlockBits(_ stream: UnsafeRawBufferPointer, size: Int) throws -> (lastHeader: Int, end: Int) {
         var header: UInt64 = 0, end: UInt64 = 0
-        let status = stream.withUnsafeBytes { raw in
-            pk_deflate_scan(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), raw.count, &header, &end)
-        }
+        let status = pk_deflate_scan(stream.baseAddress!.assumingMemoryBound(to: UInt8.self), stream.count, &header, &end)
         guard status == 0 else { throw FormatError("libdeflate's block of \(size) bytes is not a complete deflate stream") }
         return (Int(header), Int(end))
+    }
+
+    /// `finalBlockBits` of a stream held in `Data`.
+    static func finalBlockBits(_ stream: Data, size: Int) throws -> (lastHeader: Int, end: Int) {
+        try stream.withUnsafeBytes { try finalBlockBits($0, size: size) }
+    }
+
+    /// A libdeflate compressor and an output buffer, used by one block at a time.
+    final class Workspace {
+        let compressor: OpaquePointer
+        let level: Int32
+        private var buffer: UnsafeMutableRawPointer?
+        private var capacity = 0
+
+        init(level: Int32) throws {
+            guard let compressor = libdeflate_alloc_compressor(level) else {
+                throw FormatError("libdeflate: cannot create a compressor at level \(level)")
+            }
+            self.compressor = compressor
+            self.level = level
+        }
+
+        deinit {
+            libdeflate_free_compressor(compressor)
+            buffer?.deallocate()
+        }
+
+        /// At least `capacity` bytes, uninitialised (kept from the last call when large enough).
+        func output(capacity: Int) -> UnsafeMutableRawPointer {
+            if let buffer, self.capacity >= capacity { return buffer }
+            buffer?.deallocate()
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+            self.capacity = capacity
+            return buffer!
+        }
+    }
+
+    /// The idle workspaces, shared by the copies of one deflater (as many as threads used it at once).
+    final class Workspaces: @unchecked Sendable {
+        private let lock = NSLock()
+        private var idle: [Workspace] = []
+
+        func take(level: Int32) throws -> Workspace {
+            lock.lock()
+            let kept = idle.popLast()
+            lock.unlock()
+            if let kept, kept.level == level { return kept }
+            return try Workspace(level: level)
+        }
+
+        func giveBack(_ workspace: Workspace) {
+            lock.lock()
+            idle.append(workspace)
+            lock.unlock()
+        }
     }
 }
 

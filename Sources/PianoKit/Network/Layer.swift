@@ -90,6 +90,18 @@ public func setBLASThreads(_ count: Int) {
     _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
 }
 
+/// Stops OpenBLAS's worker threads, which its pthreads build starts when the library loads and
+/// which then spin (`sched_yield`) for about 2^28 cycles (0.1 s here) waiting for work. The
+/// toolkit never gives OpenBLAS more than one thread (see `setBLASThreads`), so they would only
+/// take CPU from the stage's own threads: pack ran 4% faster without them. Looked up at run
+/// time (`blas_thread_shutdown_`, OpenBLAS's own shutdown); a build without it is left as it is.
+/// OpenBLAS starts the pool again by itself if it is ever asked for more than one thread.
+public func stopIdleBLASThreads() {
+    openblas_set_num_threads(1)
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return }
+    _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
+}
+
 /// C (m x n) = alpha op(A) op(B) + beta C with the n columns split between `LayerThreads.count`
 /// threads (op(B)'s columns and C's columns are independent).
 func gemmSplittingColumns(_ transA: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
