@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 import Testing
 @testable import PianoKit
@@ -124,5 +125,23 @@ import Testing
         }
         #expect(zip(results[0].0, results[1].0).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) })
         #expect(zip(results[0].1, results[1].1).allSatisfy { abs($0 - $1) <= 1e-4 * max(1e-2, abs($0)) })
+    }
+
+    /// After every stage's start has stopped OpenBLAS's idle threads, its products are still
+    /// right, on one thread and when OpenBLAS is asked for two (it starts its threads again):
+    /// a 200 x 150 x 300 product against the sum in double.
+    @Test func productsAfterTheBLASThreadsStop() {
+        defer { setBLASThreads(1) }
+        let m = 200, n = 150, k = 300
+        let a = GradientCheckTests.random(m * k, seed: 3), b = GradientCheckTests.random(k * n, seed: 4)
+        var reference = [Double](repeating: 0, count: m * n)
+        for i in 0 ..< m { for j in 0 ..< n { for p in 0 ..< k { reference[i * n + j] += Double(a[i * k + p]) * Double(b[p * n + j]) } } }
+        for threads: Int32 in [1, 2] {
+            stopIdleBLASThreads()
+            openblas_set_num_threads(threads)
+            var c = [Float](repeating: 0, count: m * n)
+            gemm(false, false, m, n, k, 1, a, k, b, n, 0, &c, n)
+            #expect(zip(c, reference).allSatisfy { abs(Double($0) - $1) <= 1e-4 * max(1, abs($1)) }, "OpenBLAS threads \(threads)")
+        }
     }
 }
