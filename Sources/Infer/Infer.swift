@@ -58,6 +58,12 @@ extension Infer {
         @Option(help: "Onset head: an onset peak at or above this probability starts a note (default \(NoteDecoder.defaultOnsetThreshold)).")
         var onsetThreshold: Float?
 
+        @Option(help: "Offset head: an offset peak at or above this probability ends a note (default 0.5).")
+        var offsetThreshold: Float?
+
+        @Option(help: "Offset head: a note whose frame probability has fallen below the threshold waits this many milliseconds for an offset peak to end it there (default 0: offsets only end notes early).")
+        var offsetHoldMs: Double?
+
         @Option(help: "Notes shorter than this many milliseconds are dropped.")
         var minNoteMs = 50.0
 
@@ -89,6 +95,8 @@ extension Infer {
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
             if let onsetThreshold, !(0 ... 1).contains(onsetThreshold) { throw ValidationError("--onset-threshold must be in 0...1") }
+            if let offsetThreshold, !(0 ... 1).contains(offsetThreshold) { throw ValidationError("--offset-threshold must be in 0...1") }
+            if let offsetHoldMs, offsetHoldMs < 0 { throw ValidationError("--offset-hold-ms must not be negative") }
             guard !audio.isEmpty else { throw ValidationError("no audio given") }
             if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
             if reference != nil, noReference { throw ValidationError("--reference and --no-reference exclude each other") }
@@ -117,6 +125,8 @@ extension Infer {
             var options = InferOptions(heads: transcriber.network.heads.map(\.kind))
             if let threshold { options.decoder.threshold = threshold }
             if let onsetThreshold { options.decoder.onsetThreshold = onsetThreshold }
+            if let offsetThreshold { options.decoder.offsetThreshold = offsetThreshold }
+            if let offsetHoldMs { options.decoder.offsetHoldSeconds = offsetHoldMs / 1000 }
             options.decoder.minNoteSeconds = minNoteMs / 1000
             options.decoder.smoothing = smooth
             options.decoder.onsetRise = onsetRiseDb

@@ -62,6 +62,9 @@ extension Pack {
         @Flag(help: "Write the archive even when a split that --split gives a share comes out empty (e.g. valid and test from two recordings split by recording); by default that is an error.")
         var allowEmptySplits = false
 
+        @Flag(help: "Also write offset targets (<split>_offsets uint8 N x 88: the keys whose note ended just before the step), for a network with an offset head. Needs label indexes with onsets.")
+        var offsets = false
+
         @Flag(help: .hidden)
         var forceZip64 = false
 
@@ -90,6 +93,7 @@ extension Pack {
             options.forceZip64 = forceZip64
             options.strict = strict
             options.allowEmptySplits = allowEmptySplits
+            options.offsets = offsets
             let (summary, _) = try PackRun(output: outputOption.output, options: options).run(inputs)
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }

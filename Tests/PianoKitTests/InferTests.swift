@@ -122,6 +122,37 @@ import Testing
         #expect(decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) } == [30])
     }
 
+    /// With an offset head: an offset peak ends a note early, and a note whose sound faded while
+    /// its key was held waits up to the hold time for its offset peak.
+    @Test func offsetAwareDecoding() {
+        let keys = 88, steps = 70, a4 = 69 - 21, c4 = 60 - 21
+        var frames = [Float](repeating: 0.01, count: steps * keys), onsets = frames, offsets = frames
+        onsets[5 * keys + a4] = 0.9
+        for k in 5 ..< 15 { frames[k * keys + a4] = 0.9 }  // the sound fades at 15
+        offsets[39 * keys + a4] = 0.6; offsets[40 * keys + a4] = 0.8  // the damper falls at 40
+        onsets[50 * keys + c4] = 0.9
+        for k in 50 ..< 58 { frames[k * keys + c4] = 0.9 }
+        offsets[55 * keys + c4] = 0.7  // released at 55, the sound lingers to 58
+        var outputs = HeadOutputs(steps: steps, heads: [.frame, .onset, .offset])
+        outputs.values = [.frame: frames, .onset: onsets, .offset: offsets]
+        var decoder = NoteDecoder(heads: [.frame, .onset, .offset])
+        decoder.minNoteSeconds = 0.05
+        func ends() -> [Int] {
+            decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) }
+        }
+        #expect(decoder.offsetThreshold == 0.5 && decoder.offsetHoldSeconds == 0)
+        #expect(ends() == [15, 55])  // no hold: the fade ends A4; C4's offset peak cuts its tail
+        decoder.offsetHoldSeconds = 0.3
+        #expect(ends() == [40, 55])  // A4 waits 25 steps for its offset
+        decoder.offsetHoldSeconds = 0.2
+        #expect(ends() == [15, 55])  // too long a wait
+        decoder.offsetThreshold = 0.75
+        #expect(ends() == [15, 58])  // C4's peak is too weak now
+        outputs.values[.offset] = nil
+        decoder.offsetHoldSeconds = 0.3
+        #expect(ends() == [15, 58])  // without offsets, as onset-gated decoding always did
+    }
+
     /// Multi-label: a note's onset moves to the level's rise at its key when the outputs switch on late, but not past the key's previous note.
     @Test func multiLabelOnsetsSnapToTheRise() {
         let keys = 88, steps = 60, pitch = 69, key = pitch - 21

@@ -335,6 +335,37 @@ def test_numpy_reads_every_example(thumbs, archive, loaded):
         assert member["bytes"] == sizes[member["name"]]
 
 
+def test_offsets(thumbs, loaded):
+    """pack --offsets adds <split>_offsets: the keys sounding at the recording's previous row and
+    either silent at this one or starting again (labels.tsv, read here); every other member is
+    the default archive's, byte for byte once decoded."""
+    path = thumbs.work / "offsets.npz"
+    pack_ok(thumbs.root, "-o", path, "--offsets")
+    manifest, arrays = load(path)
+    assert manifest["labels"]["targets"] == ["single", "frame", "onset", "offset"]
+    _, default = loaded
+    assert sorted(arrays) == sorted(list(default) + [f"{s}_offsets" for s in SPLITS])
+    for name, array in default.items():
+        assert np.array_equal(arrays[name], array), name
+    previous = {}  # (recording, step) -> the row before it in its folder
+    for r, folder in enumerate(thumbs.folders):
+        for before, row in zip(folder.rows, folder.rows[1:]):
+            previous[(r, row[0])] = before
+    ended = 0
+    for split in SPLITS:
+        offsets = arrays[f"{split}_offsets"]
+        assert offsets.dtype == np.uint8 and offsets.shape == (manifest["splits"][split]["count"], 88)
+        for i, (r, step) in enumerate(map(tuple, arrays[f"{split}_source"].tolist())):
+            row = next(x for x in thumbs.folders[r].rows if x[0] == step)
+            before = previous.get((r, step))
+            keys = [k for k in before[3] if k not in row[3] or k in row[4]] if before else []
+            hot = np.zeros(88, np.uint8)
+            hot[np.array(keys, dtype=int) - 21] = 1
+            assert np.array_equal(offsets[i], hot), f"{split}[{i}]: offsets {np.flatnonzero(offsets[i]) + 21}, expected {keys}"
+            ended += len(keys)
+    assert ended > 0
+
+
 def test_split_by_recording(thumbs, loaded):
     manifest, arrays = loaded
     splits_of = {}
@@ -652,6 +683,7 @@ DISAGREEMENTS = {
     "consistent count": (lambda m, d: grow_split(m, "test", m["splits"]["test"]["count"] + 1), (), "test_images.npy", True),
     "unlisted member": (lambda m, d: None, (("notes.txt", b"not in the manifest\n"),), "notes.txt", False),
     "missing member": (lambda m, d: m["members"].append({**member(m, "test_labels.npy"), "name": "extra.npy"}), (), "extra.npy", True),
+    "offset targets without their member": (lambda m, d: m["labels"]["targets"].append("offset"), (), "train_offsets.npy", True),
 }
 
 CRASHES = {

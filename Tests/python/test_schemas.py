@@ -156,6 +156,7 @@ PACK_RUNS = {
     "step": ("every4", ["--split-by", "step", "--seed", "9"]),
     "shards": ("every4", ["--shard-size", "40", "--split", "1:1:1"]),
     "zip64": ("geometry", ["--force-zip64"]),
+    "offsets": ("cqt36", ["--offsets"]),
 }
 
 
@@ -191,13 +192,13 @@ def test_archive_manifests(archive_manifests):
         problems += errors(v, manifest, name)
         geometry = manifest["frontEnd"]["geometry"]
         members = {m["name"]: m for m in manifest["members"]}
-        onsets = manifest["labels"]["targets"] == ["single", "frame", "onset"]
+        keyTargets = [t + "s" for t in manifest["labels"]["targets"] if t in ("onset", "offset")]
         for split, contents in manifest["splits"].items():
             count = contents["count"]
             if sum(contents["classHistogram"]) != count:
                 problems.append(f"{name}: {split} class histogram does not add up to {count}")
             for kind, shape in (("images", [count, geometry["rows"], geometry["columns"]]), ("labels", [count]), ("notes", [count, 88]),
-                                ("source", [count, 2])) + ((("onsets", [count, 88]),) if onsets else ()):
+                                ("source", [count, 2])) + tuple((kind, [count, 88]) for kind in keyTargets):
                 if members[f"{split}_{kind}.npy"]["shape"] != shape:
                     problems.append(f"{name}: {split}_{kind}.npy has shape {members[f'{split}_{kind}.npy']['shape']}, expected {shape}")
             if any(r >= len(manifest["recordings"]) for r in contents["recordings"]):
@@ -230,6 +231,10 @@ def test_archive_schema_rejects(archive_manifests):
     assert not v.is_valid(changed(manifest, lambda m: m["labels"].update(targets=["single", "onset"])))
     assert not v.is_valid(changed(manifest, lambda m: m["split"].update(shuffleBlock=0)))
     assert not v.is_valid(changed(manifest, lambda m: m["members"].pop(4)))  # train_onsets.npy
+    offsets = archive_manifests["offsets/data.npz"]
+    assert v.is_valid(offsets) and offsets["labels"]["targets"] == ["single", "frame", "onset", "offset"]
+    assert not v.is_valid(changed(offsets, lambda m: m["members"].pop(5)))  # train_offsets.npy
+    assert not v.is_valid(changed(manifest, lambda m: m["labels"].update(targets=["single", "frame", "offset"])))
     assert not v.is_valid(changed(manifest, lambda m: m["frontEnd"].update(geometry={"size": 32, "context": 16})))
     assert not v.is_valid({k: x for k, x in manifest.items() if k != "members"})
     assert not v.is_valid(changed(manifest, lambda m: m["split"].update(leaks=True)))

@@ -7,16 +7,18 @@ from torch.utils.data import Dataset
 from .model import prepare
 
 # Which archive member each head learns from.
-TARGETS = {"single": "labels", "frame": "notes", "onset": "onsets", "labels": "labels", "notes": "notes", "onsets": "onsets"}
+TARGETS = {"single": "labels", "frame": "notes", "onset": "onsets", "offset": "offsets",
+           "labels": "labels", "notes": "notes", "onsets": "onsets", "offsets": "offsets"}
 
 
 class PackDataset(Dataset):
     """One split of an archive: item i is (image, target), the image as the network's input
     pipeline prepares it (centre crop to `input_shape`, standardised; `model.prepare`) and the
-    target from `<split>_labels` (int64 class), `<split>_notes` or `<split>_onsets` (float32 x 88),
+    target from `<split>_labels` (int64 class), `<split>_notes`, `<split>_onsets` or `<split>_offsets` (float32 x 88),
     or a tuple of them when `targets` names several.
 
-    `targets`: head kinds or member names (`single`/`labels`, `frame`/`notes`, `onset`/`onsets`);
+    `targets`: head kinds or member names (`single`/`labels`, `frame`/`notes`, `onset`/`onsets`,
+    `offset`/`offsets`);
     `input_shape`: ([1,] rows, columns), the whole thumbnail by default. The split's arrays are
     read into memory once (`numpy.load`); for shards, `torch.utils.data.ConcatDataset`."""
 

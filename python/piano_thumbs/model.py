@@ -25,7 +25,7 @@ class PianoNetwork(torch.nn.Module):
 
     `forward(x)` takes N x 1 x rows x columns standardised images (`prepare`) and returns every
     head's logits in the spec's head order; `probabilities(x)` returns what `infer` saves: each
-    head's softmax (`single`) or sigmoids (`frame`, `onset`), side by side."""
+    head's softmax (`single`) or sigmoids (`frame`, `onset`, `offset`), side by side."""
 
     def __init__(self, spec: dict, input_shape, tensors: dict):
         super().__init__()

@@ -69,7 +69,7 @@ def tensor_prefixes(spec: dict) -> tuple:
 LRN_DEFAULTS = {"radius": 4, "bias": 1.0, "alpha": 0.001 / 9, "beta": 0.75}
 
 # Outputs of each head kind.
-HEAD_OUTPUTS = {"single": 128, "frame": 88, "onset": 88, "multi": 88}
+HEAD_OUTPUTS = {"single": 128, "frame": 88, "onset": 88, "offset": 88, "multi": 88}
 
 
 def standardise(pixels: np.ndarray, crop, normalization=None) -> np.ndarray:

@@ -87,12 +87,14 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         /// The keys of `<split>_notes` columns: MIDI 21...108.
         public var multiKeys = [pianoKeys.lowerBound, pianoKeys.upperBound]
         /// The targets the archive carries, as network head kinds: `single` (`<split>_labels`),
-        /// `frame` (`<split>_notes`) and, when every packed folder had them, `onset` (`<split>_onsets`).
+        /// `frame` (`<split>_notes`) and, when every packed folder had them, `onset`
+        /// (`<split>_onsets`) and, when asked for (`pack --offsets`), `offset` (`<split>_offsets`).
         public var targets = ["single", "frame"]
 
-        /// The labels of an archive with or without onsets.
-        public init(onsets: Bool = false) {
+        /// The labels of an archive with or without onsets and offsets.
+        public init(onsets: Bool = false, offsets: Bool = false) {
             if onsets { targets.append("onset") }
+            if offsets { targets.append("offset") }
         }
 
         private enum CodingKeys: String, CodingKey { case kind, classes, multiKeys, targets }
@@ -216,8 +218,9 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
         guard Self.readableVersions.contains(version) else {
             throw fail("version \(version) is not supported (this build reads \(Self.readableVersions.map(String.init).joined(separator: " and ")); re-run pack with this build)")
         }
-        guard labels.targets.allSatisfy(["single", "frame", "onset"].contains), Set(labels.targets).isSuperset(of: ["single", "frame"]) else {
-            throw fail("targets \(labels.targets) are not single and frame, optionally onset")
+        guard labels.targets.allSatisfy(["single", "frame", "onset", "offset"].contains), Set(labels.targets).isSuperset(of: ["single", "frame"]),
+              !labels.targets.contains("offset") || labels.targets.contains("onset") else {
+            throw fail("targets \(labels.targets) are not single and frame, optionally onset, optionally offset with onset")
         }
         let geometry = frontEnd.geometry
         for member in members {
@@ -234,7 +237,7 @@ public struct ArchiveManifest: Codable, Sendable, Equatable {
                 ("\(split)_labels.npy", NPY.DType.uint8.rawValue, [contents.count]),
                 ("\(split)_notes.npy", NPY.DType.uint8.rawValue, [contents.count, pianoKeys.count]),
                 ("\(split)_source.npy", NPY.DType.int32.rawValue, [contents.count, 2]),
-            ] + (labels.targets.contains("onset") ? [("\(split)_onsets.npy", NPY.DType.uint8.rawValue, [contents.count, pianoKeys.count])] : [])
+            ] + ["onset", "offset"].filter(labels.targets.contains).map { ("\(split)_\($0)s.npy", NPY.DType.uint8.rawValue, [contents.count, pianoKeys.count]) }
             for (name, dtype, shape) in expected {
                 guard let member = members.first(where: { $0.name == name }) else { throw fail("no member \(name)") }
                 guard member.dtype == dtype, member.shape == shape else {

@@ -54,6 +54,8 @@ public final class ArchiveReader {
         public var source: [Int32]
         /// count x 88 keys whose note starts at the step (empty when the archive has no onsets).
         public var onsets: [UInt8] = []
+        /// count x 88 keys whose note ended just before the step (empty when the archive has no offsets).
+        public var offsets: [UInt8] = []
     }
 
     /// Streams `split`'s examples, `chunk` at a time, checking every member's CRC-32 when it ends.
@@ -62,7 +64,7 @@ public final class ArchiveReader {
         return try ExampleStream(reader: self, split: split, count: contents.count, pixels: manifest.frontEnd.geometry.pixels, chunk: chunk)
     }
 
-    /// Sequential chunks of one split, read from its four (five with onsets) members in step.
+    /// Sequential chunks of one split, read from its four (five with onsets, six with offsets) members in step.
     public final class ExampleStream {
         let streams: [ZipReader.MemberStream]
         let count: Int
@@ -70,6 +72,8 @@ public final class ArchiveReader {
         let chunk: Int
         /// Whether the archive carries `<split>_onsets` (read as the fifth stream).
         let onsets: Bool
+        /// Whether the archive carries `<split>_offsets` (read as the sixth stream).
+        let offsets: Bool
         /// Examples delivered so far.
         public private(set) var position = 0
 
@@ -78,7 +82,8 @@ public final class ArchiveReader {
             self.pixels = pixels
             self.chunk = max(1, chunk)
             onsets = reader.manifest.labels.targets.contains("onset")
-            streams = try (["images", "labels", "notes", "source"] + (onsets ? ["onsets"] : [])).map { kind in
+            offsets = reader.manifest.labels.targets.contains("offset")
+            streams = try (["images", "labels", "notes", "source"] + (onsets ? ["onsets"] : []) + (offsets ? ["offsets"] : [])).map { kind in
                 let name = "\(split)_\(kind).npy"
                 let member = reader.manifest.members.first { $0.name == name }!
                 let stream = try reader.zip.open(reader.zip.entry(name))
@@ -117,6 +122,10 @@ public final class ArchiveReader {
             if onsets {
                 batch.onsets = [UInt8](repeating: 0, count: n * pianoKeys.count)
                 try batch.onsets.withUnsafeMutableBytes { try streams[4].read(into: $0) }
+            }
+            if offsets {
+                batch.offsets = [UInt8](repeating: 0, count: n * pianoKeys.count)
+                try batch.offsets.withUnsafeMutableBytes { try streams[5].read(into: $0) }
             }
             position += n
             return batch

@@ -26,6 +26,9 @@ public struct PackOptions: Sendable, Equatable {
     public var strict = false
     /// Write the archive even when a split with a share in `ratios` comes out empty.
     public var allowEmptySplits = false
+    /// Also write offset targets (`<split>_offsets`, for a network's offset head), derived from
+    /// consecutive rows of each recording's label index; needs onsets (version 2 label indexes).
+    public var offsets = false
 
     /// Default settings.
     public init() {}
@@ -248,6 +251,11 @@ public struct PackRun: Sendable {
         let geometry = set.geometry
         // Onset targets only when every folder has them (version 2 label indexes).
         let onsets = folders.allSatisfy { $0.rows.allSatisfy { $0.onsets != nil } }
+        if options.offsets && !onsets {
+            let old = folders.first { $0.rows.contains { $0.onsets == nil } }!
+            throw FileError(old.path, "--offsets needs onsets in every label index, and this one has none (made by an older spectro): re-run spectro")
+        }
+        let offsets = options.offsets
         var members: [ArchiveManifest.MemberRecord] = []
         var contents: [String: ArchiveManifest.SplitContents] = [:]
         let keys = pianoKeys.count, lowest = pianoKeys.lowerBound
@@ -255,6 +263,7 @@ public struct PackRun: Sendable {
             let split = examples.filter { $0.0 == s }.map(\.1)
             var labels = [UInt8](repeating: 0, count: split.count), notes = [UInt8](repeating: 0, count: split.count * keys)
             var starts = [UInt8](repeating: 0, count: onsets ? split.count * keys : 0)
+            var ends = [UInt8](repeating: 0, count: offsets ? split.count * keys : 0)
             var source = [UInt8](repeating: 0, count: split.count * 8)  // int32 pairs, little-endian
             var histogram = [Int](repeating: 0, count: 128), recordings = Set<Int>()
             for (i, example) in split.enumerated() {
@@ -263,6 +272,7 @@ public struct PackRun: Sendable {
                 histogram[row.label] += 1
                 for key in row.notes { notes[i * keys + key - lowest] = 1 }
                 if onsets { for key in row.onsets! { starts[i * keys + key - lowest] = 1 } }
+                if offsets { for key in folders[example.recording].endedKeys(before: example.row) { ends[i * keys + key - lowest] = 1 } }
                 for (k, value) in [example.recording, row.step].enumerated() {
                     for byte in 0 ..< 4 { source[i * 8 + k * 4 + byte] = UInt8(truncatingIfNeeded: value >> (8 * byte)) }
                 }
@@ -276,10 +286,13 @@ public struct PackRun: Sendable {
             if onsets {
                 members.append(try writeArray(starts, dtype: .uint8, shape: [split.count, keys], name: "\(name)_onsets.npy", writer: writer))
             }
+            if offsets {
+                members.append(try writeArray(ends, dtype: .uint8, shape: [split.count, keys], name: "\(name)_offsets.npy", writer: writer))
+            }
         }
         let manifest = ArchiveManifest(
             frontEnd: .init(transform: set.transform, decibels: set.decibels, geometry: set.geometry, quality: set.quality, every: set.every),
-            labels: .init(onsets: onsets),
+            labels: .init(onsets: onsets, offsets: offsets),
             split: .init(by: options.testInstruments.isEmpty ? options.splitBy : "instrument", ratios: options.ratios, seed: options.seed,
                          testInstruments: options.testInstruments, leaks: options.splitBy == "step", shuffleBlock: options.shuffleBlock),
             shard: .init(index: shard, count: count, size: options.shardSize, firstExample: firstExample),

@@ -95,6 +95,15 @@ public struct ThumbnailFolder: Sendable {
 }
 
 extension ThumbnailFolder {
+    /// The keys whose note ended just before row `i`: sounding at row i - 1 and either silent at
+    /// row i or starting again there (onsets; a version 1 folder has none, so only silence
+    /// counts). Empty for the first row. With `every` > 1 the rows are `every` steps apart.
+    public func endedKeys(before i: Int) -> [Int] {
+        guard i > 0 else { return [] }
+        let previous = rows[i - 1], row = rows[i]
+        return previous.notes.filter { !row.notes.contains($0) || (row.onsets?.contains($0) ?? false) }
+    }
+
     /// A decimal integer written in ASCII digits with an optional minus sign, as `Int(String)`
     /// reads it; nil for anything else (empty, other characters, overflow).
     static func integer(_ digits: ArraySlice<UInt8>) -> Int? {

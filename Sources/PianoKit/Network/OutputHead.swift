@@ -8,6 +8,9 @@ public enum HeadKind: String, Sendable, Codable, CaseIterable {
     case frame
     /// 88 sigmoids: the keys whose note starts at the step, from `<split>_onsets`.
     case onset
+    /// 88 sigmoids: the keys whose note ended just before the step (sounding at the previous step
+    /// and not at this one, or struck again at it), from `<split>_offsets`.
+    case offset
 
     /// The kind's behaviour.
     public var rule: any HeadRule {
@@ -15,6 +18,7 @@ public enum HeadKind: String, Sendable, Codable, CaseIterable {
         case .single: SingleLabelRule()
         case .frame: KeySetRule(kind: .frame)
         case .onset: KeySetRule(kind: .onset)
+        case .offset: KeySetRule(kind: .offset)
         }
     }
 
@@ -32,16 +36,19 @@ public struct TargetBatch: Sendable {
     public var frames: [Float] = []
     /// Starting keys, count x 88, 0 or 1 (empty when the archive has none).
     public var onsets: [Float] = []
+    /// Keys whose note ended just before the step, count x 88, 0 or 1 (empty when the archive has none).
+    public var offsets: [Float] = []
 
     /// An empty batch.
     public init() {}
 
-    /// Appends one example's targets (`onsets` may be empty: an archive without onset targets).
-    public mutating func append(label: Int, notes: ArraySlice<UInt8>, onsets: ArraySlice<UInt8>) {
+    /// Appends one example's targets (`onsets` and `offsets` may be empty: an archive without them).
+    public mutating func append(label: Int, notes: ArraySlice<UInt8>, onsets: ArraySlice<UInt8>, offsets: ArraySlice<UInt8> = []) {
         count += 1
         labels.append(label)
         frames += notes.map(Float.init)
         self.onsets += onsets.map(Float.init)
+        self.offsets += offsets.map(Float.init)
     }
 }
 
@@ -118,13 +125,13 @@ public struct SingleLabelRule: HeadRule {
 }
 
 /// A head of 88 independent sigmoids (one per key) with binary cross-entropy summed over keys:
-/// sounding keys (`frame`) or starting keys (`onset`).
+/// sounding keys (`frame`), starting keys (`onset`) or ending keys (`offset`).
 public struct KeySetRule: HeadRule {
     public let kind: HeadKind
     /// Weight of the positive (sounding or starting) term of the loss, 1 = plain cross-entropy.
     public var positiveWeight = 1.0
 
-    /// A rule of `kind` (frame or onset).
+    /// A rule of `kind` (frame, onset or offset).
     public init(kind: HeadKind, positiveWeight: Double = 1) {
         self.kind = kind
         self.positiveWeight = positiveWeight
@@ -133,7 +140,13 @@ public struct KeySetRule: HeadRule {
 
     public func probabilities(_ logits: ArraySlice<Float>) -> [Float] { logits.map { Float(1 / (1 + exp(-Double($0)))) } }
 
-    func targets(_ batch: TargetBatch) -> [Float] { kind == .onset ? batch.onsets : batch.frames }
+    func targets(_ batch: TargetBatch) -> [Float] {
+        switch kind {
+        case .onset: batch.onsets
+        case .offset: batch.offsets
+        default: batch.frames
+        }
+    }
 
     public func loss(_ logits: [Float], targets: TargetBatch) -> (loss: Double, gradient: [Float]) {
         Loss.sigmoidCrossEntropy(logits, targets: self.targets(targets), batch: targets.count, positiveWeight: positiveWeight)

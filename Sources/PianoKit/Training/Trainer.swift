@@ -102,6 +102,7 @@ public final class Trainer {
         var label: Int
         var notes: ArraySlice<UInt8>
         var onsets: ArraySlice<UInt8>
+        var offsets: ArraySlice<UInt8>
     }
 
     /// Prepares training on one archive.
@@ -120,7 +121,7 @@ public final class Trainer {
         }
         guard archives.count("train") > 0 else { throw FileError(archives.path, "the train split is empty") }
         for head in options.network.heads where !Self.carries(archives, head.kind) {
-            throw FileError(archives.path, "the archive has no \(head.kind.rawValue) targets for the network's \(head.kind.rawValue) head; re-run spectro and pack with this version")
+            throw FileError(archives.path, "the archive has no \(head.kind.rawValue) targets for the network's \(head.kind.rawValue) head; re-run spectro and pack with this version\(head.kind == .offset ? " and --offsets" : "")")
         }
         if options.network.normalization != nil, options.distort {
             throw StageFailure("network \(options.network.name) has a fixed input normalization: train it without --distort")
@@ -158,10 +159,11 @@ public final class Trainer {
                 if buffer.isEmpty { continue }
                 break
             }
-            let onsets = chunk.onsets.isEmpty ? nil : chunk.onsets
+            let onsets = chunk.onsets.isEmpty ? nil : chunk.onsets, offsets = chunk.offsets.isEmpty ? nil : chunk.offsets
             for i in 0 ..< chunk.count {
+                let keyRange = i * keys ..< (i + 1) * keys
                 buffer.append(Example(pixels: chunk.images[i * size ..< (i + 1) * size], label: Int(chunk.labels[i]),
-                                      notes: chunk.notes[i * keys ..< (i + 1) * keys], onsets: onsets?[i * keys ..< (i + 1) * keys] ?? []))
+                                      notes: chunk.notes[keyRange], onsets: onsets?[keyRange] ?? [], offsets: offsets?[keyRange] ?? []))
             }
         }
         let index = Int.random(in: 0 ..< buffer.count, using: &rng)
@@ -177,7 +179,7 @@ public final class Trainer {
         for _ in 0 ..< options.batch {
             let example = try nextExample()
             images += pipeline.prepare(example.pixels, training: true, rng: &rng)
-            targets.append(label: example.label, notes: example.notes, onsets: example.onsets)
+            targets.append(label: example.label, notes: example.notes, onsets: example.onsets, offsets: example.offsets)
         }
         return (images, targets)
     }
@@ -216,8 +218,9 @@ public final class Trainer {
             var images = [Float](), targets = TargetBatch()
             for i in 0 ..< chunk.count {
                 images += pipeline.prepare(chunk.images[i * size ..< (i + 1) * size], training: false, rng: &noRandom)
-                targets.append(label: Int(chunk.labels[i]), notes: chunk.notes[i * keys ..< (i + 1) * keys],
-                               onsets: chunk.onsets.isEmpty ? [] : chunk.onsets[i * keys ..< (i + 1) * keys])
+                let keyRange = i * keys ..< (i + 1) * keys
+                targets.append(label: Int(chunk.labels[i]), notes: chunk.notes[keyRange],
+                               onsets: chunk.onsets.isEmpty ? [] : chunk.onsets[keyRange], offsets: chunk.offsets.isEmpty ? [] : chunk.offsets[keyRange])
             }
             let logits = network.infer(images, batch: chunk.count)
             for (h, head) in network.heads.enumerated() { head.rule.score(logits[h], targets: targets, into: &result.heads[h]) }

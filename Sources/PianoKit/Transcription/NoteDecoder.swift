@@ -16,6 +16,10 @@ import Foundation
 ///   start only at a peak of its key's onset probability (a local maximum over steps at or above
 ///   `onsetThreshold`), and lasts while the frame probability stays at or above `threshold`,
 ///   bridging gaps of up to `gapSteps`, until the key's next onset peak (`onsetGatedRuns`).
+///   With an `offset` head too, a peak of the key's offset probability at or above
+///   `offsetThreshold` ends the note there, and a note whose frame probability has fallen below
+///   the threshold is held for up to `offsetHoldSeconds` waiting for one (a key held while its
+///   sound dies away ends where the damper falls, not where the sound fades).
 ///
 /// Notes shorter than `minNoteSeconds` are dropped. With the level image, each note gets a MIDI
 /// velocity from the level at its fundamental over its first steps (`velocity`).
@@ -26,6 +30,11 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     public var onsetThreshold: Float = defaultOnsetThreshold
     /// The default `onsetThreshold`; with it, 0.2 is the default frame threshold (`init(heads:)`).
     public static let defaultOnsetThreshold: Float = 0.4
+    /// Offset-aware decoding: an offset peak ends a note at this probability.
+    public var offsetThreshold: Float = 0.5
+    /// Offset-aware decoding: how long a note whose frame probability has fallen below the
+    /// threshold may still be extended to an offset peak (0: offsets only end notes early).
+    public var offsetHoldSeconds = 0.0
     /// Notes shorter than this are dropped.
     public var minNoteSeconds = 0.05
     /// Steps in the single-label majority vote (1 = none).
@@ -77,7 +86,9 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
                 let frame = (0 ..< outputs.steps).map { frames[$0 * keys + key] }
                 if let onsets = outputs[.onset] {
                     let onset = (0 ..< outputs.steps).map { onsets[$0 * keys + key] }
-                    runs += onsetGatedRuns(frame: frame, onset: onset).map { (pitch, $0) }
+                    let offset = outputs[.offset].map { offsets in (0 ..< outputs.steps).map { offsets[$0 * keys + key] } }
+                    let holdSteps = Int((offsetHoldSeconds / grid.stepDuration).rounded())
+                    runs += onsetGatedRuns(frame: frame, onset: onset, offset: offset, holdSteps: holdSteps).map { (pitch, $0) }
                     continue
                 }
                 let found = keyRuns(frame)
@@ -163,20 +174,37 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// `onsetThreshold` not below its neighbours, the first of equal ones) starts a note that lasts
     /// while the frame probability stays at or above `threshold` (gaps of up to `gapSteps` bridged,
     /// the peak's own step always included), ending at the next peak.
-    func onsetGatedRuns(frame: [Float], onset: [Float]) -> [Range<Int>] {
+    ///
+    /// With `offset` probabilities, an offset peak (found the same way at `offsetThreshold`) after
+    /// the onset ends the note at its step (an offset at step t: the note sounded up to t - 1).
+    /// After the frame probability falls below the threshold, the note waits up to
+    /// max(`gapSteps`, `holdSteps`) steps for an offset peak (and extends to it) or for the frame
+    /// probability to come back (and goes on); if neither comes it ends where the frame
+    /// probability last reached the threshold.
+    func onsetGatedRuns(frame: [Float], onset: [Float], offset: [Float]? = nil, holdSteps: Int = 0) -> [Range<Int>] {
         let steps = frame.count
-        let peaks = (0 ..< steps).filter { t in
-            onset[t] >= onsetThreshold && (t == 0 || onset[t] > onset[t - 1]) && (t + 1 == steps || onset[t] >= onset[t + 1])
+        func peaks(_ p: [Float], at level: Float) -> [Bool] {
+            (0 ..< steps).map { t in p[t] >= level && (t == 0 || p[t] > p[t - 1]) && (t + 1 == steps || p[t] >= p[t + 1]) }
         }
+        let starts = peaks(onset, at: onsetThreshold).enumerated().filter(\.element).map(\.offset)
+        let ends = offset.map { peaks($0, at: offsetThreshold) }
+        let wait = ends == nil ? gapSteps : max(gapSteps, holdSteps)
         var runs: [Range<Int>] = []
-        for (i, peak) in peaks.enumerated() {
-            let limit = i + 1 < peaks.count ? peaks[i + 1] : steps
+        for (i, peak) in starts.enumerated() {
+            let limit = i + 1 < starts.count ? starts[i + 1] : steps
             var end = peak + 1, t = peak + 1, gap = 0
             while t < limit {
-                if frame[t] >= threshold { end = t + 1; gap = 0 } else { gap += 1; if gap > gapSteps { break } }
+                if let ends, ends[t] { end = t; break }
+                if frame[t] >= threshold {
+                    end = t + 1
+                    gap = 0
+                } else {
+                    gap += 1
+                    if gap > wait { break }
+                }
                 t += 1
             }
-            runs.append(peak ..< end)
+            runs.append(peak ..< max(peak + 1, end))
         }
         return runs
     }
