@@ -6,7 +6,7 @@
 # (piano88-slide.json plus an offset head) the way pianos.sh stage 3 trains the bundled model,
 # then scores on the development pianos' isolated notes (never the left-out ones), by
 # bench/isol_steps.py: the transcriptions over a grid of frame threshold, offset threshold and
-# offset hold, and the frame head's argmax. About 12 minutes on 2 cores.
+# offset hold, and the frame head's argmax. About 14 minutes on 2 cores.
 #
 #   bench/offsets.sh PIANOS_DIR [--out DIR] [--steps N]
 set -euo pipefail
