@@ -1,6 +1,7 @@
 """Scores transcriptions against MAPS references with mir_eval, pooled per MAPS category and over
 all files: note-onset P/R/F1 (onsets within 50 ms, pitch exact, offsets ignored; counts summed
-over files) and frame P/R/F1 (10 ms frames, mir_eval.multipitch counts summed over files); and,
+over files), the F1 of notes whose offset matches too (mir_eval's default: within 20% of the
+reference note's length or 50 ms, whichever is more) and frame P/R/F1 (10 ms frames, mir_eval.multipitch counts summed over files); and,
 where an estimate folder has velocities (<stem>.mid, or basic-pitch's <stem>.velocity.tsv), the
 Pearson correlation of estimated with true MIDI velocity over the matched notes.
 
@@ -43,8 +44,9 @@ def true_velocities(reference_txt):
     return {(round(n.start, 3), n.pitch): n.velocity for n in notes}
 
 
-def matched_notes(ref, est):
-    """mir_eval's onset-only note matching (offsets ignored): [(reference index, estimate index)]."""
+def matched_notes(ref, est, offset_ratio=None):
+    """mir_eval's note matching, onset-only (offsets ignored) unless `offset_ratio` is given:
+    [(reference index, estimate index)]."""
     if not ref or not est:
         return []
     ri = np.array([(a, b) for a, b, _ in ref]); ei = np.array([(a, max(b, a + 1e-3)) for a, b, _ in est])
@@ -52,7 +54,7 @@ def matched_notes(ref, est):
     ep = mir_eval.util.midi_to_hz(np.array([p for *_, p in est], float))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=None)
+        return mir_eval.transcription.match_notes(ri, rp, ei, ep, offset_ratio=offset_ratio)
 
 
 def velocity_pairs(ref, est, matched, ref_vel, est_vel):
@@ -99,14 +101,15 @@ def category(stem):
 
 def score_file(ref_txt, folder):
     """One estimate of one recording: note counts (matched, estimated, reference), frame counts,
-    and the (true, estimated) velocity pairs of its matched notes."""
+    the (true, estimated) velocity pairs of its matched notes, and note counts with offsets."""
     ref = read(ref_txt)
     est_path = Path(folder) / f"{ref_txt.stem}.txt"
     est = read(est_path) if est_path.is_file() else []
     matched = matched_notes(ref, est)
     ref_vel = true_velocities(ref_txt) if ref_txt.with_suffix(".mid").is_file() else None
     pairs = velocity_pairs(ref, est, matched, ref_vel, velocities_of(folder, ref_txt.stem))
-    return np.array([len(matched), len(est), len(ref)]), frame_counts(ref, est), pairs
+    with_offsets = len(matched_notes(ref, est, offset_ratio=0.2))
+    return np.array([len(matched), len(est), len(ref)]), frame_counts(ref, est), pairs, np.array([with_offsets, len(est), len(ref)])
 
 
 def main():
@@ -114,8 +117,8 @@ def main():
     systems = dict(a.split("=", 1) for a in sys.argv[2:])
     refs = {w.stem: w.with_suffix(".txt") for w in sorted(root.rglob("*.wav")) if w.with_suffix(".txt").is_file()}
     print(f"{len(refs)} recordings under {root}")
-    print(f"{'':<14}" + "".join(f"{n[:40]:>42}" for n in systems))
-    print(f"{'category':<8}{'files':>6}" + f"{'note P':>10}{'note R':>8}{'note F1':>8}{'frame F1':>16}" * len(systems))
+    print(f"{'':<14}" + "".join(f"{n[:43]:>45}" for n in systems))
+    print(f"{'category':<8}{'files':>6}" + f"{'note P':>10}{'note R':>8}{'note F1':>8}{'+offset F1':>11}{'frame F1':>10}" * len(systems))
     scores = {name: {s: score_file(refs[s], folder) for s in refs} for name, folder in systems.items()}
     for cat in ("ISOL", "RAND", "UCHO", "MUS", "pooled"):
         stems = [s for s in refs if cat == "pooled" or category(s) == cat]
@@ -125,8 +128,9 @@ def main():
         for name in systems:
             nc = sum(scores[name][s][0] for s in stems)
             fc = sum(scores[name][s][1] for s in stems)
+            oc = sum(scores[name][s][3] for s in stems)
             p, r, f = prf(nc)
-            row += f"{p:>10.3f}{r:>8.3f}{f:>8.3f}{prf(fc)[2]:>16.3f}"
+            row += f"{p:>10.3f}{r:>8.3f}{f:>8.3f}{prf(oc)[2]:>11.3f}{prf(fc)[2]:>10.3f}"
         print(row)
     for name in systems:
         found = [pair for s in refs for pair in scores[name][s][2]]
