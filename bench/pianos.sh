@@ -12,7 +12,8 @@
 #   2  ingest, spectro (88x16 thumbnails, one row per key) and pack the training pianos
 #   3  train the per-key frame+onset network (--arch, default networks/piano88-slide.json)
 #   4  infer on DEV over a grid of thresholds, choosing the best note F1 averaged over the four
-#      categories (the choice is made here, never on TEST)
+#      categories, then the end threshold by frame F1 averaged over them (the choices are made
+#      here, never on TEST)
 #   5  infer on TEST with the chosen threshold; basic-pitch 0.4.0 on the same files
 #      (bench/transcribe_basic_pitch.py, in .venv-bench as bench/infer.sh makes it); both scored
 #      by bench/compare.py per MAPS category and pooled
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
         --stop-stage) stop="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --arch) arch="$2"; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0" | cut -c3-; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | cut -c3-; exit 0 ;;
         *) echo "pianos.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -63,8 +64,9 @@ if run 3; then
 fi
 if run 4; then
     # Onset thresholds at the frame threshold 0.5, then frame thresholds at the best onset one.
-    dev() {  # dev ONSET FRAME: infer DEV, one line of pooled note and frame figures
-        "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-$1-$2" --onset-threshold "$1" --threshold "$2" --force >/dev/null 2>&1 || true
+    dev() {  # dev ONSET FRAME: infer DEV (note ends not moved), one line of macro and pooled figures
+        "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-$1-$2" --onset-threshold "$1" --threshold "$2" --end-threshold "$2" \
+            --force >/dev/null 2>&1 || true
         echo "dev onset $1 frame $2: $(python3 "$repo/bench/summary.py" "dev-$1-$2" --macro)"
     }
     best() {  # the line with the highest note F1 averaged over the four categories (the first F1 on a line)
@@ -75,15 +77,30 @@ if run 4; then
     for t in 0.2 0.3 0.4 0.5 0.7; do dev "$t" 0.5 | tee -a dev.txt; done
     onset="$(best | awk '{print $3}')"
     for f in 0.2 0.3 0.4; do dev "$onset" "$f" | tee -a dev.txt; done
-    echo "chosen on DEV: $(best)" | tee -a dev.txt
+    chosen="$(best)"
+    echo "chosen on DEV: $chosen" | tee -a dev.txt
+    # Then where notes end (--end-threshold): the notes found are the same, only their ends move,
+    # so the choice is by frame F1 averaged over the categories.
+    frame="$(echo "$chosen" | awk '{print $5}' | tr -d :)"
+    : > dev-end.txt
+    for e in "$frame" 0.4 0.5 0.6 0.7 0.8; do
+        "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-end-$e" --onset-threshold "$onset" --threshold "$frame" \
+            --end-threshold "$e" --force >/dev/null 2>&1 || true
+        echo "dev end $e: $(python3 "$repo/bench/summary.py" "dev-end-$e" --macro)" | tee -a dev-end.txt
+    done
+    end="$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^F1=/) {n++; if (n == 2) {split($i, a, "="); f = a[2]; break}}
+               n = 0; if (f > top) {top = f; e = $3}} END {print e}' dev-end.txt | tr -d :)"
+    echo "chosen on DEV: end threshold $end" | tee -a dev.txt
 fi
 if run 5; then
-    chosen="$(grep '^chosen on DEV' dev.txt | tail -1)"
+    chosen="$(grep '^chosen on DEV: dev' dev.txt | tail -1)"
     onset="$(echo "$chosen" | awk '{print $6}')" frame="$(echo "$chosen" | awk '{print $8}' | tr -d :)"
-    echo "TEST with onset threshold $onset, frame threshold $frame (chosen on DEV)"
-    "$bin/infer" test --model piano88.safetensors -o "test-$onset-$frame" --onset-threshold "$onset" --threshold "$frame" --force --no-reference 2>&1 | tail -2
+    end="$(grep '^chosen on DEV: end' dev.txt | tail -1 | awk '{print $NF}')"
+    echo "TEST with onset threshold $onset, frame threshold $frame, end threshold $end (chosen on DEV)"
+    "$bin/infer" test --model piano88.safetensors -o "test-$onset-$frame-$end" --onset-threshold "$onset" --threshold "$frame" \
+        --end-threshold "$end" --force --no-reference 2>&1 | tail -2
     [ -d bp-test ] || "$repo/.venv-bench/bin/python" "$repo/bench/transcribe_basic_pitch.py" bp-test test
-    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$onset-$frame" basic-pitch=bp-test | tee test.txt
+    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$onset-$frame-$end" basic-pitch=bp-test | tee test.txt
 fi
 if run 6; then
     "$bin/ingest" test -o notemaps-test

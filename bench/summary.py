@@ -48,7 +48,7 @@ def main():
         groups = [g for g in ([f for f in files if category(f["stem"]) == name] for name in ("ISOL", "RAND", "UCHO", "MUS")) if g]
         note = sum(scores(g)[0][2] for g in groups) / len(groups)
         frame = sum(scores(g)[1][2] for g in groups) / len(groups)
-        print(f"macro over {len(groups)} categories: note F1={note:.3f} frame F1={frame:.3f}; pooled {pooled(files)}")
+        print(f"macro over {len(groups)} categories: note F1={note:.4f} frame F1={frame:.4f}; pooled {pooled(files)}")
     else:
         print(pooled(files))
 

@@ -58,6 +58,9 @@ extension Infer {
         @Option(help: "Onset head: an onset peak at or above this probability starts a note (default \(NoteDecoder.defaultOnsetThreshold)).")
         var onsetThreshold: Float?
 
+        @Option(help: "Onset head: each note's end moves back to its last step whose frame probability reaches this (default \(NoteDecoder.defaultEndThreshold); the frame threshold itself for no move).")
+        var endThreshold: Float?
+
         @Option(help: "Offset head: an offset peak at or above this probability ends a note (default 0.5).")
         var offsetThreshold: Float?
 
@@ -96,6 +99,7 @@ extension Infer {
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
             if let onsetThreshold, !(0 ... 1).contains(onsetThreshold) { throw ValidationError("--onset-threshold must be in 0...1") }
             if let offsetThreshold, !(0 ... 1).contains(offsetThreshold) { throw ValidationError("--offset-threshold must be in 0...1") }
+            if let endThreshold, !(0 ... 1).contains(endThreshold) { throw ValidationError("--end-threshold must be in 0...1") }
             if let offsetHoldMs, offsetHoldMs < 0 { throw ValidationError("--offset-hold-ms must not be negative") }
             guard !audio.isEmpty else { throw ValidationError("no audio given") }
             if reference != nil, audio.count != 1 { throw ValidationError("--reference goes with exactly one audio file") }
@@ -126,6 +130,7 @@ extension Infer {
             if let threshold { options.decoder.threshold = threshold }
             if let onsetThreshold { options.decoder.onsetThreshold = onsetThreshold }
             if let offsetThreshold { options.decoder.offsetThreshold = offsetThreshold }
+            if let endThreshold { options.decoder.endThreshold = endThreshold }
             if let offsetHoldMs { options.decoder.offsetHoldSeconds = offsetHoldMs / 1000 }
             options.decoder.minNoteSeconds = minNoteMs / 1000
             options.decoder.smoothing = smooth

@@ -122,6 +122,33 @@ import Testing
         #expect(decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) } == [30])
     }
 
+    /// The end threshold moves a note's end back to its last step at that frame probability, but
+    /// never cuts a note below the minimum length (the same notes are found).
+    @Test func endThresholdMovesEnds() {
+        let keys = 88, steps = 60, a4 = 69 - 21, c4 = 60 - 21
+        var frames = [Float](repeating: 0.01, count: steps * keys), onsets = frames
+        onsets[5 * keys + a4] = 0.9
+        for k in 5 ..< 15 { frames[k * keys + a4] = 0.9 }
+        for k in 15 ..< 30 { frames[k * keys + a4] = 0.3 }  // the tail after the release
+        onsets[40 * keys + c4] = 0.9
+        for k in 40 ..< 50 { frames[k * keys + c4] = 0.3 }  // a soft note, weak all along
+        var outputs = HeadOutputs(steps: steps, heads: [.frame, .onset])
+        outputs.values = [.frame: frames, .onset: onsets]
+        var decoder = NoteDecoder(heads: [.frame, .onset])
+        #expect(decoder.endThreshold == NoteDecoder.defaultEndThreshold && decoder.endThreshold == 0.6)
+        decoder.minNoteSeconds = 0.05  // 5 steps of the 10 ms grid
+        func notes() -> [[Int]] {
+            decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
+                .map { [$0.pitch, Int(($0.onset * 100).rounded()), Int(($0.offset * 100).rounded())] }
+        }
+        #expect(notes() == [[69, 5, 15], [60, 40, 45]])  // A4's tail cut; C4 kept at the minimum length
+        decoder.endThreshold = nil
+        #expect(notes() == [[69, 5, 30], [60, 40, 50]])
+        decoder.endThreshold = 0.2  // the frame threshold: nothing moves
+        #expect(notes() == [[69, 5, 30], [60, 40, 50]])
+        #expect(NoteDecoder(heads: [.frame]).endThreshold == nil)
+    }
+
     /// With an offset head: an offset peak ends a note early, and a note whose sound faded while
     /// its key was held waits up to the hold time for its offset peak.
     @Test func offsetAwareDecoding() {

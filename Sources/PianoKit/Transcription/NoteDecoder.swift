@@ -19,7 +19,8 @@ import Foundation
 ///   With an `offset` head too, a peak of the key's offset probability at or above
 ///   `offsetThreshold` ends the note there, and a note whose frame probability has fallen below
 ///   the threshold is held for up to `offsetHoldSeconds` waiting for one (a key held while its
-///   sound dies away ends where the damper falls, not where the sound fades).
+///   sound dies away ends where the damper falls, not where the sound fades). `endThreshold`
+///   moves each note's end back to its last step at that frame probability.
 ///
 /// Notes shorter than `minNoteSeconds` are dropped. With the level image, each note gets a MIDI
 /// velocity from the level at its fundamental over its first steps (`velocity`).
@@ -30,6 +31,11 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     public var onsetThreshold: Float = defaultOnsetThreshold
     /// The default `onsetThreshold`; with it, 0.2 is the default frame threshold (`init(heads:)`).
     public static let defaultOnsetThreshold: Float = 0.4
+    /// Onset-gated decoding: a note's end moves back to its last step whose frame probability
+    /// reaches this (nil: `threshold`, no move). The frame threshold decides how long a note
+    /// holds together; a higher end threshold cuts the tail where the sound dies after the
+    /// release. A note ended by an offset peak keeps its end.
+    public var endThreshold: Float?
     /// Offset-aware decoding: an offset peak ends a note at this probability.
     public var offsetThreshold: Float = 0.5
     /// Offset-aware decoding: how long a note whose frame probability has fallen below the
@@ -51,10 +57,18 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// are over-confident: 0.7-0.9 gave the best note F1, 0.5 the worst, on two models; see
     /// README, "Earlier: FR3Grand to FR3Brght") and 0.2 with one (the onset head decides where notes start; 0.2
     /// and onset threshold 0.4 were the best of the grid on the bundled model's development
-    /// pianos by note F1 averaged over the MAPS categories, docs/model-card.md).
+    /// pianos by note F1 averaged over the MAPS categories, docs/model-card.md). With an onset
+    /// head, `endThreshold` is `defaultEndThreshold`.
     public init(heads: [HeadKind]) {
         if !heads.contains(.frame) { threshold = 0 } else { threshold = heads.contains(.onset) ? 0.2 : 0.8 }
+        if heads.contains(.frame), heads.contains(.onset) { endThreshold = Self.defaultEndThreshold }
     }
+
+    /// The default `endThreshold` of onset-gated decoding: on the bundled model's development
+    /// pianos (onset 0.4, frame 0.2) the highest of 0.2-0.8 that kept note F1 averaged over the
+    /// MAPS categories at least as high as without it (0.889 against 0.888), and it raised the
+    /// F1 of notes with matching offsets from 0.640 to 0.729 (README, "Pianos never heard").
+    public static let defaultEndThreshold: Float = 0.6
 
     /// The raw per-step prediction of single-label outputs: the most probable class, 0 below the threshold.
     public func stepClasses(_ probabilities: [Float]) -> [Int] {
@@ -88,7 +102,7 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
                     let onset = (0 ..< outputs.steps).map { onsets[$0 * keys + key] }
                     let offset = outputs[.offset].map { offsets in (0 ..< outputs.steps).map { offsets[$0 * keys + key] } }
                     let holdSteps = Int((offsetHoldSeconds / grid.stepDuration).rounded())
-                    runs += onsetGatedRuns(frame: frame, onset: onset, offset: offset, holdSteps: holdSteps).map { (pitch, $0) }
+                    runs += onsetGatedRuns(frame: frame, onset: onset, offset: offset, holdSteps: holdSteps, minSteps: minSteps).map { (pitch, $0) }
                     continue
                 }
                 let found = keyRuns(frame)
@@ -181,7 +195,11 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// max(`gapSteps`, `holdSteps`) steps for an offset peak (and extends to it) or for the frame
     /// probability to come back (and goes on); if neither comes it ends where the frame
     /// probability last reached the threshold.
-    func onsetGatedRuns(frame: [Float], onset: [Float], offset: [Float]? = nil, holdSteps: Int = 0) -> [Range<Int>] {
+    ///
+    /// With `endThreshold`, a note not ended by an offset peak then ends after its last step whose
+    /// frame probability reaches `endThreshold`, but is never cut below `minSteps` steps (so the
+    /// same notes are found, only their ends move).
+    func onsetGatedRuns(frame: [Float], onset: [Float], offset: [Float]? = nil, holdSteps: Int = 0, minSteps: Int = 1) -> [Range<Int>] {
         let steps = frame.count
         func peaks(_ p: [Float], at level: Float) -> [Bool] {
             (0 ..< steps).map { t in p[t] >= level && (t == 0 || p[t] > p[t - 1]) && (t + 1 == steps || p[t] >= p[t + 1]) }
@@ -192,9 +210,9 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
         var runs: [Range<Int>] = []
         for (i, peak) in starts.enumerated() {
             let limit = i + 1 < starts.count ? starts[i + 1] : steps
-            var end = peak + 1, t = peak + 1, gap = 0
+            var end = peak + 1, t = peak + 1, gap = 0, byOffset = false
             while t < limit {
-                if let ends, ends[t] { end = t; break }
+                if let ends, ends[t] { end = t; byOffset = true; break }
                 if frame[t] >= threshold {
                     end = t + 1
                     gap = 0
@@ -203,6 +221,9 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
                     if gap > wait { break }
                 }
                 t += 1
+            }
+            if let endThreshold, !byOffset {
+                while end - peak > minSteps, frame[end - 1] < endThreshold { end -= 1 }
             }
             runs.append(peak ..< max(peak + 1, end))
         }
