@@ -65,9 +65,10 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     }
 
     /// The default `endThreshold` of onset-gated decoding: on the bundled model's development
-    /// pianos (onset 0.4, frame 0.2) the highest of 0.2-0.8 that kept note F1 averaged over the
-    /// MAPS categories at least as high as without it (0.889 against 0.888), and it raised the
-    /// F1 of notes with matching offsets from 0.640 to 0.729 (README, "Pianos never heard").
+    /// pianos (onset 0.4, frame 0.2) the best of 0.2 (no move) and 0.4-0.8 by frame F1 averaged
+    /// over the MAPS categories (0.851 against 0.844; the notes found are the same), and it raised
+    /// the F1 of notes with matching offsets, averaged the same way, from 0.640 to 0.715 (README,
+    /// "Pianos never heard"; `bench/pianos.sh` stage 4).
     public static let defaultEndThreshold: Float = 0.6
 
     /// The raw per-step prediction of single-label outputs: the most probable class, 0 below the threshold.
