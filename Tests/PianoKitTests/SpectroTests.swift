@@ -172,6 +172,13 @@ import Testing
         #expect(labels[11] == "10\t\(String(format: "%.6f", 10 * 512 / 44100.0))\t000010.jpg\t69\t69\t")
         let set = try ThumbnailSet.read(path: folder + "/thumbs.json")
         #expect(set.images == map.steps && set.transform.bins == 264)
+        // pack reads the step back from a JPEG's name without building names: the inverse of imageName.
+        #expect(set.digits == 6)
+        for k in [0, 9, 123_456, 1_234_567] { #expect(set.imageStep(Array(set.imageName(step: k).utf8)) == k) }
+        for other in ["42.jpg", "0000042.jpg", "000042.png", "00004a.jpg", "000042.jpg.tmp", ".jpg", ""] {
+            #expect(set.imageStep(Array(other.utf8)) == nil, "\(other)")
+        }
+        #expect(set.isImageName(Array("000042.jpg".utf8), step: 42) && !set.isImageName(Array("000042.jpg".utf8), step: 43))
         #expect(try spectro(scratch, [scratch.path + "/maps"]).upToDate == 1)
         var every = SpectroOptions()
         every.every = 4

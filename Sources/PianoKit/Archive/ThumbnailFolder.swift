@@ -58,16 +58,16 @@ public struct ThumbnailFolder: Sendable {
             let notes = try keys(fields[4])
             let onsets = expected == 6 ? try keys(fields[5]) : nil
             if let onsets, !onsets.allSatisfy(notes.contains) { throw bad("onsets \(onsets) are not all sounding keys \(notes)") }
+            guard set.isImageName(fields[2], step: step) else { throw bad("file '\(text(fields[2]))' does not match step \(step)") }
             let file = text(fields[2])
-            guard file == set.imageName(step: step) else { throw bad("file '\(file)' does not match step \(step)") }
             rows.append(Row(step: step, file: file, label: label, notes: notes, onsets: onsets))
         }
         guard rows.count == set.images else {
             throw FileError(labelsPath, "lists \(rows.count) thumbnails, thumbs.json says \(set.images)")
         }
         // One listing of the folder (a few getdents calls) rather than a lookup per thumbnail.
-        let present = Self.names(in: path)
-        for row in rows where !(present?.contains(row.file) ?? (access(path + "/" + row.file, F_OK) == 0)) {
+        let present = Self.imageSteps(in: path, set: set)
+        for row in rows where !(present.map { $0[row.step] } ?? (access(path + "/" + row.file, F_OK) == 0)) {
             throw FileError(path + "/" + row.file, "missing thumbnail")
         }
         self.rows = rows
@@ -123,17 +123,19 @@ extension ThumbnailFolder {
         return value
     }
 
-    /// The names of the entries of folder `path` (readdir), or nil when it cannot be listed.
-    static func names(in path: String) -> Set<String>? {
+    /// Per step of `set` (0 ..< set.steps), whether its JPEG (`set.imageName(step:)`) is among
+    /// the entries of folder `path` (readdir; other names are ignored), or nil when it cannot be
+    /// listed.
+    static func imageSteps(in path: String, set: ThumbnailSet) -> [Bool]? {
         guard let folder = opendir(path) else { return nil }
         defer { closedir(folder) }
-        var names = Set<String>()
+        var present = [Bool](repeating: false, count: max(0, set.steps))
         while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                let name = UnsafeRawBufferPointer(rebasing: raw[..<(raw.firstIndex(of: 0) ?? raw.count)])
+                if let step = set.imageStep(name), step < present.count { present[step] = true }
             }
-            names.insert(name)
         }
-        return names
+        return present
     }
 }
