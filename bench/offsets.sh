@@ -6,7 +6,7 @@
 # (piano88-slide.json plus an offset head) the way pianos.sh stage 3 trains the bundled model,
 # then scores on the development pianos' isolated notes (never the left-out ones), by
 # bench/isol_steps.py: the transcriptions over a grid of frame threshold, offset threshold and
-# offset hold, and the frame head's argmax. About 14 minutes on 2 cores.
+# offset hold, and the frame head's argmax. About 12 minutes on 2 cores.
 #
 #   bench/offsets.sh PIANOS_DIR [--out DIR] [--steps N]
 set -euo pipefail
@@ -35,8 +35,9 @@ echo "frame head argmax: $(python3 "$repo/bench/isol_steps.py" isol-dev --argmax
 for frame in 0.2 0.4; do
     for offset in 0.3 0.5; do
         for hold in 0 500 2000; do
+            # Note ends otherwise not moved (--end-threshold at the frame threshold), as measured in the README.
             "$bin/infer" "$pianos"/dev-cats/*/ISOL --model offsets.safetensors -o "notes-$frame-$offset-$hold" --threshold "$frame" \
-                --offset-threshold "$offset" --offset-hold-ms "$hold" --force >/dev/null 2>&1
+                --end-threshold "$frame" --offset-threshold "$offset" --offset-hold-ms "$hold" --force >/dev/null 2>&1
             echo "notes, frame $frame offset $offset hold $hold ms: $(python3 "$repo/bench/isol_steps.py" "notes-$frame-$offset-$hold" | head -1)"
         done
     done
