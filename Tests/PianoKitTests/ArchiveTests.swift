@@ -116,6 +116,13 @@ import Testing
     }
 }
 
+extension BlockDeflater {
+    /// `finalBlockBits` of a stream held in `Data`.
+    static func finalBlockBits(_ stream: Data, size: Int) throws -> (lastHeader: Int, end: Int) {
+        try stream.withUnsafeBytes { try finalBlockBits($0, size: size) }
+    }
+}
+
 /// The block walker (`pk_deflate_scan`) finds the same final-block header and stream end as
 /// zlib's inflate stopping after each block (Z_BLOCK, as zlib's gzjoin example does), on
 /// libdeflate's streams at every level (stored, fixed and dynamic Huffman blocks), and refuses

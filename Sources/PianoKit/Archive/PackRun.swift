@@ -264,7 +264,7 @@ public struct PackRun: Sendable {
             var labels = [UInt8](repeating: 0, count: split.count), notes = [UInt8](repeating: 0, count: split.count * keys)
             var starts = [UInt8](repeating: 0, count: onsets ? split.count * keys : 0)
             var ends = [UInt8](repeating: 0, count: offsets ? split.count * keys : 0)
-            var source = [UInt8](repeating: 0, count: split.count * 8)  // int32 pairs, little-endian
+            var source = [Int32](repeating: 0, count: split.count * 2)  // little-endian pairs
             var histogram = [Int](repeating: 0, count: 128), recordings = Set<Int>()
             for (i, example) in split.enumerated() {
                 let row = folders[example.recording].rows[example.row]
@@ -273,16 +273,15 @@ public struct PackRun: Sendable {
                 for key in row.notes { notes[i * keys + key - lowest] = 1 }
                 if onsets { for key in row.onsets! { starts[i * keys + key - lowest] = 1 } }
                 if offsets { for key in folders[example.recording].endedKeys(before: example.row) { ends[i * keys + key - lowest] = 1 } }
-                for (k, value) in [example.recording, row.step].enumerated() {
-                    for byte in 0 ..< 4 { source[i * 8 + k * 4 + byte] = UInt8(truncatingIfNeeded: value >> (8 * byte)) }
-                }
+                source[2 * i] = Int32(example.recording).littleEndian
+                source[2 * i + 1] = Int32(row.step).littleEndian
                 recordings.insert(example.recording)
             }
             contents[name] = .init(count: split.count, recordings: recordings.sorted(), classHistogram: histogram)
             members.append(try writeImages(split, folders: folders, name: "\(name)_images.npy", geometry: geometry, writer: writer))
             members.append(try writeArray(labels, dtype: .uint8, shape: [split.count], name: "\(name)_labels.npy", writer: writer))
             members.append(try writeArray(notes, dtype: .uint8, shape: [split.count, keys], name: "\(name)_notes.npy", writer: writer))
-            members.append(try writeArray(source, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
+            members.append(try writeArray(source.withUnsafeBytes { Array($0) }, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
             if onsets {
                 members.append(try writeArray(starts, dtype: .uint8, shape: [split.count, keys], name: "\(name)_onsets.npy", writer: writer))
             }

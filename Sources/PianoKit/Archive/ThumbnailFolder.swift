@@ -58,7 +58,7 @@ public struct ThumbnailFolder: Sendable {
             let notes = try keys(fields[4])
             let onsets = expected == 6 ? try keys(fields[5]) : nil
             if let onsets, !onsets.allSatisfy(notes.contains) { throw bad("onsets \(onsets) are not all sounding keys \(notes)") }
-            guard set.isImageName(fields[2], step: step) else { throw bad("file '\(text(fields[2]))' does not match step \(step)") }
+            guard set.imageStep(fields[2]) == step else { throw bad("file '\(text(fields[2]))' does not match step \(step)") }
             let file = text(fields[2])
             rows.append(Row(step: step, file: file, label: label, notes: notes, onsets: onsets))
         }

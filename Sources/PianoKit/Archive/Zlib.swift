@@ -89,11 +89,6 @@ public struct BlockDeflater: Sendable {
         return (Int(header), Int(end))
     }
 
-    /// `finalBlockBits` of a stream held in `Data`.
-    static func finalBlockBits(_ stream: Data, size: Int) throws -> (lastHeader: Int, end: Int) {
-        try stream.withUnsafeBytes { try finalBlockBits($0, size: size) }
-    }
-
     /// A libdeflate compressor and an output buffer, used by one block at a time.
     final class Workspace {
         let compressor: OpaquePointer

@@ -61,20 +61,16 @@ public struct ThumbnailSet: Codable, Sendable, Equatable {
     /// zero-padded to `digits` (more digits only without a leading zero) and `.jpg`; nil for any
     /// other name.
     public func imageStep<Name: Collection>(_ name: Name) -> Int? where Name.Element == UInt8 {
-        guard name.count >= digits + 4, name.count <= 22, name.suffix(4).elementsEqual(".jpg".utf8) else { return nil }
+        guard name.count >= digits + 4, name.suffix(4).elementsEqual(".jpg".utf8) else { return nil }
         let number = name.dropLast(4)
-        guard number.count == digits || number.first != UInt8(ascii: "0") else { return nil }
+        // At most 18 digits, so the step cannot overflow.
+        guard number.count <= 18, number.count == digits || number.first != UInt8(ascii: "0") else { return nil }
         var step = 0
         for byte in number {
             guard (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(byte) else { return nil }
             step = step * 10 + Int(byte - UInt8(ascii: "0"))
         }
         return step
-    }
-
-    /// Whether `name` is the JPEG name of step `k` (`imageName(step:)`), without building it.
-    public func isImageName<Name: Collection>(_ name: Name, step k: Int) -> Bool where Name.Element == UInt8 {
-        imageStep(name) == k
     }
 
     /// Whether `other` was made with the same settings (so its pixels would be the same).
