@@ -10,10 +10,10 @@
 #      RAND/UCHO/MUS; development pianos (DEV, clean, full: MUS in dev/, ISOL/RAND/UCHO in
 #      dev-cats/); left-out pianos (TEST, clean, full)
 #   2  ingest, spectro (88x16 thumbnails, one row per key) and pack the training pianos
-#   3  train the per-key frame+onset network (--arch, default networks/piano88-slide.json)
-#   4  infer on DEV over a grid of thresholds, choosing the best note F1 averaged over the four
-#      categories, then the end threshold by frame F1 averaged over them (the choices are made
-#      here, never on TEST)
+#   3  train the per-key frame+onset network (--arch, default networks/piano88-deep.json; --steps, default 20000)
+#   4  infer on DEV over a grid of onset and frame thresholds and frame gaps, choosing the best
+#      note F1 averaged over the four categories, then the end threshold by frame F1 averaged over
+#      them (the choices are made here, never on TEST)
 #   5  infer on TEST with the chosen threshold; basic-pitch 0.4.0 on the same files
 #      (bench/transcribe_basic_pitch.py, in .venv-bench as bench/infer.sh makes it); both scored
 #      by bench/compare.py per MAPS category and pooled
@@ -25,7 +25,7 @@
 # Build first: swift build -c release. The left-out family is freepats (timidity); the
 # evaluation-only SoundFonts named in the developers' guide are never used.
 set -euo pipefail
-out=pianos stage=1 stop=9 steps=10000 arch=networks/piano88-slide.json
+out=pianos stage=1 stop=9 steps=20000 arch=networks/piano88-deep.json
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
@@ -64,10 +64,11 @@ if run 3; then
 fi
 if run 4; then
     # Onset thresholds at the frame threshold 0.5, then frame thresholds at the best onset one.
-    dev() {  # dev ONSET FRAME: infer DEV (note ends not moved), one line of macro and pooled figures
-        "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-$1-$2" --onset-threshold "$1" --threshold "$2" --end-threshold "$2" \
-            --force >/dev/null 2>&1 || true
-        echo "dev onset $1 frame $2: $(python3 "$repo/bench/summary.py" "dev-$1-$2" --macro)"
+    dev() {  # dev ONSET FRAME [GAP]: infer DEV (note ends not moved), one line of macro and pooled figures
+        local gap="${3:-1}"
+        "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-$1-$2-$gap" --onset-threshold "$1" --threshold "$2" \
+            --end-threshold "$2" --gap-steps "$gap" --force >/dev/null 2>&1 || true
+        echo "dev onset $1 frame $2 gap $gap: $(python3 "$repo/bench/summary.py" "dev-$1-$2-$gap" --macro)"
     }
     best() {  # the line with the highest note F1 averaged over the four categories (the first F1 on a line)
         awk '{for (i = 1; i <= NF; i++) if ($i ~ /^F1=/) {split($i, a, "="); f = a[2]; break}
@@ -77,15 +78,19 @@ if run 4; then
     for t in 0.2 0.3 0.4 0.5 0.7; do dev "$t" 0.5 | tee -a dev.txt; done
     onset="$(best | awk '{print $3}')"
     for f in 0.2 0.3 0.4; do dev "$onset" "$f" | tee -a dev.txt; done
+    frame="$(best | awk '{print $5}')"
+    # How many steps below the frame threshold a note holds across (--gap-steps; a longer note
+    # also outlives the minimum length, so this changes which notes are found): by note F1.
+    for g in 2 4 7 11; do dev "$onset" "$frame" "$g" | tee -a dev.txt; done
     chosen="$(best)"
     echo "chosen on DEV: $chosen" | tee -a dev.txt
+    gap="$(echo "$chosen" | awk '{print $7}' | tr -d :)"
     # Then where notes end (--end-threshold): the notes found are the same, only their ends move,
     # so the choice is by frame F1 averaged over the categories.
-    frame="$(echo "$chosen" | awk '{print $5}' | tr -d :)"
     : > dev-end.txt
     for e in "$frame" 0.4 0.5 0.6 0.7 0.8; do
         "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-end-$e" --onset-threshold "$onset" --threshold "$frame" \
-            --end-threshold "$e" --force >/dev/null 2>&1 || true
+            --gap-steps "$gap" --end-threshold "$e" --force >/dev/null 2>&1 || true
         echo "dev end $e: $(python3 "$repo/bench/summary.py" "dev-end-$e" --macro)" | tee -a dev-end.txt
     done
     end="$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^F1=/) {n++; if (n == 2) {split($i, a, "="); f = a[2]; break}}
@@ -95,12 +100,13 @@ fi
 if run 5; then
     chosen="$(grep '^chosen on DEV: dev' dev.txt | tail -1)"
     onset="$(echo "$chosen" | awk '{print $6}')" frame="$(echo "$chosen" | awk '{print $8}' | tr -d :)"
+    gap="$(echo "$chosen" | awk '{print ($9 == "gap") ? $10 : 1}' | tr -d :)"  # 1: a dev.txt from before the gap grid
     end="$(grep '^chosen on DEV: end' dev.txt | tail -1 | awk '{print $NF}')"
-    echo "TEST with onset threshold $onset, frame threshold $frame, end threshold $end (chosen on DEV)"
-    "$bin/infer" test --model piano88.safetensors -o "test-$onset-$frame-$end" --onset-threshold "$onset" --threshold "$frame" \
-        --end-threshold "$end" --force --no-reference 2>&1 | tail -2
+    echo "TEST with onset threshold $onset, frame threshold $frame, gap $gap steps, end threshold $end (chosen on DEV)"
+    "$bin/infer" test --model piano88.safetensors -o "test-$onset-$frame-$gap-$end" --onset-threshold "$onset" --threshold "$frame" \
+        --gap-steps "$gap" --end-threshold "$end" --force --no-reference 2>&1 | tail -2
     [ -d bp-test ] || "$repo/.venv-bench/bin/python" "$repo/bench/transcribe_basic_pitch.py" bp-test test
-    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$onset-$frame-$end" basic-pitch=bp-test | tee test.txt
+    "$repo/.venv-bench/bin/python" "$repo/bench/compare.py" test "piano88=test-$onset-$frame-$gap-$end" basic-pitch=bp-test | tee test.txt
 fi
 if run 6; then
     "$bin/ingest" test -o notemaps-test

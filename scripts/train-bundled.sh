@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Reproduces the bundled model (Sources/PianoKit/Resources/piano-keys88.safetensors) from
 # nothing: renders the training pianos under augmentation, cuts 88x16 thumbnails, packs and
-# trains networks/piano88-slide.json (bench/pianos.sh stages 1-3), then copies the model into the
-# package's resources and prints its SHA-256. About 12 minutes on 2 cores with AVX-512 after the build
-# (docs/model-card.md has the measured times). Then rebuild (swift build -c release) so that
-# infer finds the new model, and re-run bench/pianos.sh --stage 4 for its figures.
+# trains networks/piano88-deep.json for 20,000 steps (bench/pianos.sh stages 1-3), then copies the
+# model into the package's resources and prints its SHA-256. About half an hour on 2 cores with
+# AVX-512 after the build, most of it training (docs/model-card.md has the measured times). Then
+# rebuild (swift build -c release) so that infer finds the new model, and re-run
+# bench/pianos.sh --stage 4 for its figures.
 #
 #   scripts/train-bundled.sh [--out DIR] [--steps N]
 set -euo pipefail
-out=bundled steps=10000
+out=bundled steps=20000
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0" | cut -c3-; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0" | cut -c3-; exit 0 ;;
         *) echo "train-bundled.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done

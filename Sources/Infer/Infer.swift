@@ -73,6 +73,9 @@ extension Infer {
         @Option(help: "Single-label: steps in the majority vote that smooths the class sequence (1 = none).")
         var smooth = 3
 
+        @Option(help: "Frame head: a note holds across runs of at most this many steps below the frame threshold (0 = none; default \(NoteDecoder.defaultGapSteps), or \(NoteDecoder.onsetGatedGapSteps) with an onset head).")
+        var gapSteps: Int?
+
         @Option(help: "Frame head without an onset head: a rise of this many dB at a key's fundamental inside a sounding run starts a new note (0 = off).")
         var onsetRiseDb = 6.0
 
@@ -93,8 +96,8 @@ extension Infer {
         @OptionGroup var forceOption: ForceOption
 
         func validate() throws {
-            guard batch > 0, smooth > 0, minNoteMs >= 0, onsetRiseDb >= 0, onsetSnapMs >= 0 else {
-                throw ValidationError("--batch and --smooth must be positive; --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
+            guard batch > 0, smooth > 0, (gapSteps ?? 0) >= 0, minNoteMs >= 0, onsetRiseDb >= 0, onsetSnapMs >= 0 else {
+                throw ValidationError("--batch and --smooth must be positive; --gap-steps, --min-note-ms, --onset-rise-db and --onset-snap-ms not negative")
             }
             if let threshold, !(0 ... 1).contains(threshold) { throw ValidationError("--threshold must be in 0...1") }
             if let onsetThreshold, !(0 ... 1).contains(onsetThreshold) { throw ValidationError("--onset-threshold must be in 0...1") }
@@ -134,6 +137,7 @@ extension Infer {
             if let offsetHoldMs { options.decoder.offsetHoldSeconds = offsetHoldMs / 1000 }
             options.decoder.minNoteSeconds = minNoteMs / 1000
             options.decoder.smoothing = smooth
+            if let gapSteps { options.decoder.gapSteps = gapSteps }
             options.decoder.onsetRise = onsetRiseDb
             options.decoder.onsetSnapSeconds = onsetSnapMs / 1000
             options.batch = batch

@@ -122,6 +122,33 @@ import Testing
         #expect(decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) } == [30])
     }
 
+    /// Onset-gated decoding bridges dips of up to `onsetGatedGapSteps` (2) steps by default, frame-only
+    /// decoding one step; a longer dip ends the note, and a note the gap makes long enough survives
+    /// the minimum length.
+    @Test func gapSteps() {
+        let keys = 88, steps = 60, a4 = 69 - 21, c4 = 60 - 21
+        var frames = [Float](repeating: 0.01, count: steps * keys), onsets = frames
+        onsets[5 * keys + a4] = 0.9
+        for k in 5 ..< 30 where k != 12 && k != 13 { frames[k * keys + a4] = 0.9 }  // a two-step dip
+        onsets[40 * keys + c4] = 0.9
+        for k in 40 ..< 55 where !(43 ..< 46).contains(k) { frames[k * keys + c4] = 0.9 }  // a three-step dip after 3 steps
+        var outputs = HeadOutputs(steps: steps, heads: [.frame, .onset])
+        outputs.values = [.frame: frames, .onset: onsets]
+        var decoder = NoteDecoder(heads: [.frame, .onset])
+        #expect(decoder.gapSteps == NoteDecoder.onsetGatedGapSteps && decoder.gapSteps == 2)
+        #expect(NoteDecoder(heads: [.frame]).gapSteps == NoteDecoder.defaultGapSteps && NoteDecoder.defaultGapSteps == 1)
+        decoder.minNoteSeconds = 0.05  // 5 steps of the 10 ms grid
+        func notes() -> [[Int]] {
+            decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
+                .map { [$0.pitch, Int(($0.onset * 100).rounded()), Int(($0.offset * 100).rounded())] }
+        }
+        #expect(notes() == [[69, 5, 30]])  // A4 held across its dip; C4 ends after 3 steps, too short
+        decoder.gapSteps = 3
+        #expect(notes() == [[69, 5, 30], [60, 40, 55]])
+        decoder.gapSteps = 1
+        #expect(notes() == [[69, 5, 12]])
+    }
+
     /// The end threshold moves a note's end back to its last step at that frame probability, but
     /// never cuts a note below the minimum length (the same notes are found).
     @Test func endThresholdMovesEnds() {

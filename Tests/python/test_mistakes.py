@@ -178,6 +178,19 @@ def test_infer_warns_about_other_settings(mini, tmp_path):
     assert "(1 made, 0 up to date)" in result.stderr
 
 
+def test_infer_gap_steps(mini, tmp_path):
+    """--gap-steps reaches the decoder (settings.json records it; another value is another
+    setting), and a negative one is refused before anything is written."""
+    wav, out = _audio(mini, tmp_path), tmp_path / "out"
+    assert run("infer", wav, "--model", mini.model, "-o", out, "--gap-steps", "7").returncode == 0
+    assert json.loads((out / "settings.json").read_text())["options"]["decoder"]["gapSteps"] == 7
+    result = run("infer", wav, "--model", mini.model, "-o", out, "--gap-steps", "0")
+    assert "gapSteps 7 → 0" in result.stderr, result.stderr
+    refused = run("infer", wav, "--model", mini.model, "-o", tmp_path / "refused", "--gap-steps", "-1")
+    assert refused.returncode != 0 and "--gap-steps" in refused.stderr, refused.stderr
+    assert not (tmp_path / "refused").exists()
+
+
 def test_spectro_and_ingest_warn_about_other_settings(mini, tmp_path):
     """spectro into a folder of thumbnails made with other settings, and ingest with another hop: one warning each."""
     thumbs = tmp_path / "thumbs"

@@ -45,8 +45,11 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     public var minNoteSeconds = 0.05
     /// Steps in the single-label majority vote (1 = none).
     public var smoothing = 3
-    /// Frame: silent runs of at most this many steps inside a note are bridged.
-    public var gapSteps = 1
+    /// Frame: runs of at most this many steps below the threshold inside a note are bridged
+    /// (0: none). A longer note also outlives `minNoteSeconds`, so this changes which notes are found.
+    public var gapSteps = Self.defaultGapSteps
+    /// The default `gapSteps` of frame-only decoding: a single step's dip.
+    public static let defaultGapSteps = 1
     /// Frame without onset: a rise of at least this many dB over two steps at the key's fundamental starts a new note (0 = never split).
     public var onsetRise = 6.0
     /// Frame without onset: a note's onset moves to the steepest rise at its fundamental within this many seconds (0 = never).
@@ -58,17 +61,27 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
     /// README, "Earlier: FR3Grand to FR3Brght") and 0.2 with one (the onset head decides where notes start; 0.2
     /// and onset threshold 0.4 were the best of the grid on the bundled model's development
     /// pianos by note F1 averaged over the MAPS categories, docs/model-card.md). With an onset
-    /// head, `endThreshold` is `defaultEndThreshold`.
+    /// head, `endThreshold` is `defaultEndThreshold` and `gapSteps` `onsetGatedGapSteps`.
     public init(heads: [HeadKind]) {
         if !heads.contains(.frame) { threshold = 0 } else { threshold = heads.contains(.onset) ? 0.2 : 0.8 }
-        if heads.contains(.frame), heads.contains(.onset) { endThreshold = Self.defaultEndThreshold }
+        if heads.contains(.frame), heads.contains(.onset) {
+            endThreshold = Self.defaultEndThreshold
+            gapSteps = Self.onsetGatedGapSteps
+        }
     }
 
+    /// The default `gapSteps` of onset-gated decoding (23 ms at the bundled model's 11.6 ms step):
+    /// on the bundled model's development pianos (onset 0.4, frame 0.2, ends not moved) the best
+    /// of 1, 2, 4, 7 and 11 by note F1 averaged over the MAPS categories (0.9136 against 0.9124
+    /// for 1; frame F1 rises with longer gaps, 0.8625 at 1 to 0.8757 at 11, while note F1 stays
+    /// below 2's) (README, "Pianos never heard"; `bench/pianos.sh` stage 4).
+    public static let onsetGatedGapSteps = 2
+
     /// The default `endThreshold` of onset-gated decoding: on the bundled model's development
-    /// pianos (onset 0.4, frame 0.2) the best of 0.2 (no move) and 0.4-0.8 by frame F1 averaged
-    /// over the MAPS categories (0.851 against 0.844; the notes found are the same), and it raised
-    /// the F1 of notes with matching offsets, averaged the same way, from 0.640 to 0.715 (README,
-    /// "Pianos never heard"; `bench/pianos.sh` stage 4).
+    /// pianos (onset 0.4, frame 0.2, gap 2) the best of 0.2 (no move) and 0.4-0.8 by frame F1
+    /// averaged over the MAPS categories (0.8709 against 0.8666; the notes found are the same; the
+    /// previous bundled model chose it too, 0.851 against 0.844) (README, "Pianos never heard";
+    /// `bench/pianos.sh` stage 4).
     public static let defaultEndThreshold: Float = 0.6
 
     /// The raw per-step prediction of single-label outputs: the most probable class, 0 below the threshold.
