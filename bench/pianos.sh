@@ -10,7 +10,7 @@
 #      RAND/UCHO/MUS; development pianos (DEV, clean, full: MUS in dev/, ISOL/RAND/UCHO in
 #      dev-cats/); left-out pianos (TEST, clean, full)
 #   2  ingest, spectro (88x16 thumbnails, one row per key) and pack the training pianos
-#   3  train the per-key frame+onset network (--arch, default networks/piano88-deep.json; --steps, default 20000)
+#   3  train the per-key frame+onset network (--arch, default networks/piano88-deep2.json; --steps, default 20000)
 #   4  infer on DEV over a grid of onset and frame thresholds and frame gaps, choosing the best
 #      note F1 averaged over the four categories, then the end threshold by frame F1 averaged over
 #      them (the choices are made here, never on TEST)
@@ -25,7 +25,7 @@
 # Build first: swift build -c release. The left-out family is freepats (timidity); the
 # evaluation-only SoundFonts named in the developers' guide are never used.
 set -euo pipefail
-out=pianos stage=1 stop=9 steps=20000 arch=networks/piano88-deep.json
+out=pianos stage=1 stop=9 steps=20000 arch=networks/piano88-deep2.json
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;

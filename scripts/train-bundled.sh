@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the bundled model (Sources/PianoKit/Resources/piano-keys88.safetensors) from
 # nothing: renders the training pianos under augmentation, cuts 88x16 thumbnails, packs and
-# trains networks/piano88-deep.json for 20,000 steps (bench/pianos.sh stages 1-3), then copies the
+# trains networks/piano88-deep2.json for 20,000 steps (bench/pianos.sh stages 1-3), then copies the
 # model into the package's resources and prints its SHA-256. About half an hour on 2 cores with
 # AVX-512 after the build, most of it training (docs/model-card.md has the measured times). Then
 # rebuild (swift build -c release) so that infer finds the new model, and re-run

@@ -72,9 +72,9 @@ public struct NoteDecoder: Codable, Sendable, Equatable {
 
     /// The default `gapSteps` of onset-gated decoding (23 ms at the bundled model's 11.6 ms step):
     /// on the bundled model's development pianos (onset 0.4, frame 0.2, ends not moved) the best
-    /// of 1, 2, 4, 7 and 11 by note F1 averaged over the MAPS categories (0.9136 against 0.9124
-    /// for 1; frame F1 rises with longer gaps, 0.8625 at 1 to 0.8757 at 11, while note F1 stays
-    /// below 2's) (README, "Pianos never heard"; `bench/pianos.sh` stage 4).
+    /// of 1, 2, 4, 7 and 11 by note F1 averaged over the MAPS categories (0.9215 against 0.9206
+    /// for 1 and 0.9152-0.9171 for 4-11; frame F1 rises with longer gaps, 0.8709 at 1 to 0.8792
+    /// at 11) (docs/model-card.md; `bench/pianos.sh` stage 4).
     public static let onsetGatedGapSteps = 2
 
     /// The default `endThreshold` of onset-gated decoding: on the bundled model's development
