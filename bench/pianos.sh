@@ -63,7 +63,7 @@ if run 3; then
     time "$bin/train" train.npz -o piano88.safetensors --arch "$arch" --steps "$steps" --lr-decay-steps $((steps / 2)) --eval-every 1000 2>&1 | tee train.log
 fi
 if run 4; then
-    # Onset thresholds at the frame threshold 0.5, then frame thresholds at the best onset one.
+    # Onset thresholds at the frame threshold 0.5, then frame thresholds at the best onset one, then gaps.
     dev() {  # dev ONSET FRAME [GAP]: infer DEV (note ends not moved), one line of macro and pooled figures
         local gap="${3:-1}"
         "$bin/infer" dev dev-cats --model piano88.safetensors -o "dev-$1-$2-$gap" --onset-threshold "$1" --threshold "$2" \
