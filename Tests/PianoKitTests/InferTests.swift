@@ -122,6 +122,13 @@ import Testing
         #expect(decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80).map { Int(($0.offset * 100).rounded()) } == [30])
     }
 
+    /// The notes `decoder` finds in `outputs`, each as [pitch, onset, offset] with times in
+    /// hundredths of a second (steps of the 10 ms test grid).
+    func noteTriples(_ decoder: NoteDecoder, _ outputs: HeadOutputs) -> [[Int]] {
+        decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
+            .map { [$0.pitch, Int(($0.onset * 100).rounded()), Int(($0.offset * 100).rounded())] }
+    }
+
     /// Onset-gated decoding bridges dips of up to `onsetGatedGapSteps` (2) steps by default, frame-only
     /// decoding one step; a longer dip ends the note, and a note the gap makes long enough survives
     /// the minimum length.
@@ -138,10 +145,7 @@ import Testing
         #expect(decoder.gapSteps == NoteDecoder.onsetGatedGapSteps && decoder.gapSteps == 2)
         #expect(NoteDecoder(heads: [.frame]).gapSteps == NoteDecoder.defaultGapSteps && NoteDecoder.defaultGapSteps == 1)
         decoder.minNoteSeconds = 0.05  // 5 steps of the 10 ms grid
-        func notes() -> [[Int]] {
-            decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
-                .map { [$0.pitch, Int(($0.onset * 100).rounded()), Int(($0.offset * 100).rounded())] }
-        }
+        func notes() -> [[Int]] { noteTriples(decoder, outputs) }
         #expect(notes() == [[69, 5, 30]])  // A4 held across its dip; C4 ends after 3 steps, too short
         decoder.gapSteps = 3
         #expect(notes() == [[69, 5, 30], [60, 40, 55]])
@@ -164,10 +168,7 @@ import Testing
         var decoder = NoteDecoder(heads: [.frame, .onset])
         #expect(decoder.endThreshold == NoteDecoder.defaultEndThreshold && decoder.endThreshold == 0.6)
         decoder.minNoteSeconds = 0.05  // 5 steps of the 10 ms grid
-        func notes() -> [[Int]] {
-            decoder.notes(outputs, grid: grid, levels: nil, transform: transform, decibelRange: 80)
-                .map { [$0.pitch, Int(($0.onset * 100).rounded()), Int(($0.offset * 100).rounded())] }
-        }
+        func notes() -> [[Int]] { noteTriples(decoder, outputs) }
         #expect(notes() == [[69, 5, 15], [60, 40, 45]])  // A4's tail cut; C4 kept at the minimum length
         decoder.endThreshold = nil
         #expect(notes() == [[69, 5, 30], [60, 40, 50]])

@@ -178,7 +178,7 @@ import Testing
         for other in ["42.jpg", "0000042.jpg", "000042.png", "00004a.jpg", "000042.jpg.tmp", ".jpg", ""] {
             #expect(set.imageStep(Array(other.utf8)) == nil, "\(other)")
         }
-        #expect(set.imageStep(Array("000042.jpg".utf8)) == 42 && set.imageStep(Array("000042.jpg".utf8)) != 43)
+        #expect(set.imageStep(Array("000042.jpg".utf8)) == 42)
         #expect(try spectro(scratch, [scratch.path + "/maps"]).upToDate == 1)
         var every = SpectroOptions()
         every.every = 4

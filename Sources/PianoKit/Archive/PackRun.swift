@@ -281,7 +281,7 @@ public struct PackRun: Sendable {
             members.append(try writeImages(split, folders: folders, name: "\(name)_images.npy", geometry: geometry, writer: writer))
             members.append(try writeArray(labels, dtype: .uint8, shape: [split.count], name: "\(name)_labels.npy", writer: writer))
             members.append(try writeArray(notes, dtype: .uint8, shape: [split.count, keys], name: "\(name)_notes.npy", writer: writer))
-            members.append(try writeArray(source.withUnsafeBytes { Array($0) }, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
+            members.append(try writeArray(source, dtype: .int32, shape: [split.count, 2], name: "\(name)_source.npy", writer: writer))
             if onsets {
                 members.append(try writeArray(starts, dtype: .uint8, shape: [split.count, keys], name: "\(name)_onsets.npy", writer: writer))
             }
@@ -301,11 +301,12 @@ public struct PackRun: Sendable {
         try writer.finish()
     }
 
-    func writeArray(_ bytes: [UInt8], dtype: NPY.DType, shape: [Int], name: String, writer: ZipWriter) throws -> ArchiveManifest.MemberRecord {
+    /// Writes `values`' bytes as they lie in memory (little-endian here) behind an NPY header.
+    func writeArray<Element>(_ values: [Element], dtype: NPY.DType, shape: [Int], name: String, writer: ZipWriter) throws -> ArchiveManifest.MemberRecord {
         let header = NPY.header(dtype: dtype, shape: shape)
-        let record = try writer.addMember(name, size: header.count + bytes.count) { sink in
+        let record = try writer.addMember(name, size: header.count + values.count * MemoryLayout<Element>.stride) { sink in
             try sink.write(header)
-            try sink.write(bytes)
+            try values.withUnsafeBytes { try sink.write($0) }
         }
         return .init(name: name, dtype: dtype.rawValue, shape: shape, bytes: record.size, sha256: record.sha256)
     }
