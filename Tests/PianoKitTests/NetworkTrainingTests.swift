@@ -127,6 +127,26 @@ import Testing
         #expect(zip(results[0].1, results[1].1).allSatisfy { abs($0 - $1) <= 1e-4 * max(1e-2, abs($0)) })
     }
 
+    /// The count is per thread: another thread setting its own (as a second training run in the
+    /// same process does) leaves this one's alone, and the workers of `forEachPart` and
+    /// `parallelMap` see their caller's count while they work, and their own afterwards.
+    @Test func countIsPerThreadAndInherited() {
+        defer { setBLASThreads(1) }
+        setBLASThreads(3)
+        let other = Thread { setBLASThreads(7) }
+        other.start()
+        while !other.isFinished { usleep(1000) }
+        #expect(LayerThreads.count == 3)
+        let seen = LockedValues()
+        forEachPart(of: 4, threads: 2) { _ in seen.append(LayerThreads.count) }
+        _ = [1, 2, 3, 4].parallelMap(jobs: 2) { _ in seen.append(LayerThreads.count) }
+        #expect(seen.values == [Int](repeating: 3, count: 6))
+        setBLASThreads(5)
+        #expect(LayerThreads.count == 5)
+        LayerThreads.with(2) { #expect(LayerThreads.count == 2) }
+        #expect(LayerThreads.count == 5)
+    }
+
     /// After every stage's start has stopped OpenBLAS's idle threads, its products are still
     /// right, on one thread and when OpenBLAS is asked for two (it starts its threads again):
     /// a 200 x 150 x 300 product against the sum in double.
@@ -144,4 +164,12 @@ import Testing
             #expect(zip(c, reference).allSatisfy { abs(Double($0) - $1) <= 1e-4 * max(1, abs($1)) }, "OpenBLAS threads \(threads)")
         }
     }
+}
+
+/// Integers appended from several threads.
+private final class LockedValues: @unchecked Sendable {
+    private var stored: [Int] = []
+    private let lock = NSLock()
+    func append(_ value: Int) { lock.lock(); stored.append(value); lock.unlock() }
+    var values: [Int] { lock.lock(); defer { lock.unlock() }; return stored }
 }

@@ -76,7 +76,8 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha:
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
-/// Sets the number of threads the layers use. OpenBLAS itself runs single-threaded: the layers
+/// Sets the number of threads the layers use when called from this thread (see `LayerThreads`).
+/// OpenBLAS itself runs single-threaded: the layers
 /// split their matrix products and per-example loops over the batch themselves, which keeps
 /// OpenBLAS's worker threads from spinning between the many mid-sized products of a step.
 ///
@@ -145,8 +146,31 @@ func gemmSplittingReduction(_ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
 }
 
 /// How many threads the layers split their per-example loops over (see `setBLASThreads`).
+///
+/// A per-thread setting, 1 where never set: a training run's summation order (and so its bytes)
+/// depends on it, so two runs in one process (the tests run many at once) must not change each
+/// other's. The workers of `forEachPart` and `parallelMap` take their caller's value for the
+/// duration of their work, so a layer called from them splits as its caller would.
 public enum LayerThreads {
-    nonisolated(unsafe) static var count = 1
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// This thread's count, >= 1.
+    static var count: Int {
+        get { max(1, Int(bitPattern: pthread_getspecific(key))) }
+        set { pthread_setspecific(key, UnsafeRawPointer(bitPattern: max(1, newValue))) }
+    }
+
+    /// Runs `body` with this thread's count set to `count`, then restores the earlier value.
+    static func with<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
+        let saved = pthread_getspecific(key)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: max(1, count)))
+        defer { pthread_setspecific(key, saved) }
+        return try body()
+    }
 }
 
 /// The matrix-product speed the layers can reach: one square `cblas_sgemm` of `size`, its columns

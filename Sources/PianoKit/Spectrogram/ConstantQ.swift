@@ -247,10 +247,10 @@ private func dot(_ kernel: UnsafePointer<Float>, _ spectrum: UnsafePointer<Float
 func forEachPart(of count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
     let parts = max(1, min(threads, count))
     if parts == 1 { return body(0 ..< count) }
-    let chunk = (count + parts - 1) / parts
+    let chunk = (count + parts - 1) / parts, layerThreads = LayerThreads.count
     DispatchQueue.concurrentPerform(iterations: parts) { part in
         let range = (part * chunk) ..< min(count, (part + 1) * chunk)
-        if !range.isEmpty { body(range) }
+        if !range.isEmpty { LayerThreads.with(layerThreads) { body(range) } }
     }
 }
 

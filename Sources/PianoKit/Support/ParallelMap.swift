@@ -3,15 +3,19 @@ import Foundation
 extension Array where Element: Sendable {
     /// Maps `transform` over the elements with at most `jobs` running at once, keeping order.
     ///
-    /// Each worker takes the next unclaimed index, so long items do not hold up short ones.
+    /// Each worker takes the next unclaimed index, so long items do not hold up short ones. The
+    /// workers run with the caller's `LayerThreads` count.
     public func parallelMap<T: Sendable>(jobs: Int, _ transform: @Sendable (Element) -> T) -> [T] {
         let workers = Swift.max(1, Swift.min(jobs, count))
         if workers == 1 { return map(transform) }
         let results = ResultSlots<T>(count: count)
         let next = ResultSlots<Int>(count: 0)
+        let layerThreads = LayerThreads.count
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            while let index = next.claim(below: count) {
-                results.set(index, transform(self[index]))
+            LayerThreads.with(layerThreads) {
+                while let index = next.claim(below: count) {
+                    results.set(index, transform(self[index]))
+                }
             }
         }
         return results.values()
