@@ -3,10 +3,10 @@
 # seeded augmentation, leave one family out entirely, tune decoding on pianos that are not the
 # left-out one, and report on the left-out one beside basic-pitch 0.4.0 on the same files.
 #
-#   bench/pianos.sh [--out DIR] [--stage N] [--stop-stage N] [--steps N] [--arch SPEC]
+#   bench/pianos.sh [--out DIR] [--stage N] [--stop-stage N] [--steps N] [--arch SPEC] [--bass-cut SHARE]
 #
 # Stages:
-#   1  render: training pianos (TRAIN below; --augment) as demo-size ISOL plus full-size
+#   1  render: training pianos (TRAIN below; --augment, --bass-cut SHARE: default 0) as demo-size ISOL plus full-size
 #      RAND/UCHO/MUS; development pianos (DEV, clean, full: MUS in dev/, ISOL/RAND/UCHO in
 #      dev-cats/); left-out pianos (TEST, clean, full)
 #   2  ingest, spectro (88x16 thumbnails, one row per key) and pack the training pianos
@@ -25,7 +25,7 @@
 # Build first: swift build -c release. The left-out family is freepats (timidity); the
 # evaluation-only SoundFonts named in the developers' guide are never used.
 set -euo pipefail
-out=pianos stage=1 stop=9 steps=20000 arch=networks/piano88-deep2.json
+out=pianos stage=1 stop=9 steps=20000 arch=networks/piano88-deep2.json bassCut=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out="$2"; shift 2 ;;
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
         --stop-stage) stop="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --arch) arch="$2"; shift 2 ;;
+        --bass-cut) bassCut="$2"; shift 2 ;;
         -h|--help) sed -n '2,26p' "$0" | cut -c3-; exit 0 ;;
         *) echo "pianos.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -48,8 +49,8 @@ mkdir -p "$out" && cd "$out"
 run() { [ "$stage" -le "$1" ] && [ "$1" -le "$stop" ]; }
 
 if run 1; then
-    time "$bin/corpus" -o train-isol --size demo --categories ISOL --instruments "$TRAIN" --augment --seed 11
-    time "$bin/corpus" -o train-poly --size full --categories RAND,UCHO,MUS --instruments "$TRAIN" --augment --seed 12
+    time "$bin/corpus" -o train-isol --size demo --categories ISOL --instruments "$TRAIN" --augment --bass-cut "$bassCut" --seed 11
+    time "$bin/corpus" -o train-poly --size full --categories RAND,UCHO,MUS --instruments "$TRAIN" --augment --bass-cut "$bassCut" --seed 12
     time "$bin/corpus" -o dev --size full --categories MUS --instruments "$DEV" --seed 13
     time "$bin/corpus" -o dev-cats --size full --categories ISOL,RAND,UCHO --instruments "$DEV" --seed 15
     time "$bin/corpus" -o test --size full --instruments "$TEST" --seed 14

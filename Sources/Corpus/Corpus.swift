@@ -17,7 +17,8 @@ struct Corpus: ParsableCommand {
         on request the other FluidR3 pianos, the OPL3 FM pianos (fluidsynth), the freepats \
         pianos (timidity) and eight variants of the built-in additive piano (--instruments list \
         shows them). --augment renders each recording under its own seeded room, EQ, noise, \
-        compression, gain and detuning. Files go where MAPS puts them, e.g. \
+        compression, gain and detuning, and --bass-cut SHARE gives that share of them a high-pass \
+        that removes the lowest keys' fundamentals. Files go where MAPS puts them, e.g. \
         <output>/FR3Grand/ISOL/NO/MAPS_ISOL_NO_F_S0_M60_FR3Grand.{wav,mid,txt}; \
         <output>/corpus.json records the settings. Recordings already there are skipped unless \
         --force is given. The same seed and size give the same files on every machine.
@@ -42,9 +43,14 @@ struct Corpus: ParsableCommand {
     @Flag(help: "Render each recording under its seeded augmentation (room, EQ, noise, compression, gain, detuning).")
     var augment = false
 
+    @Option(help: ArgumentHelp("With --augment, the share (0...1) of recordings also given a bass cut: a 24 dB/octave high-pass at 35-140 Hz that takes the lowest keys' fundamentals away.", valueName: "share"))
+    var bassCut: Double = 0
+
     @OptionGroup var batch: BatchOptions
 
     func validate() throws {
+        guard (0 ... 1).contains(bassCut) else { throw ValidationError("--bass-cut must be between 0 and 1, not \(bassCut)") }
+        guard bassCut == 0 || augment else { throw ValidationError("--bass-cut needs --augment") }
         for category in categoryList where !CorpusPlan.categories.contains(category) {
             throw ValidationError("unknown category '\(category)' (choose from \(CorpusPlan.categories.joined(separator: ",")))")
         }
@@ -67,7 +73,7 @@ struct Corpus: ParsableCommand {
         }
         let chosen = Instrument.known.filter { instrumentCodes.contains($0.code) }
         let run = CorpusRun(root: batch.output, size: size, seed: seed, instruments: chosen, categories: categoryList,
-                            soundFont: soundfont, augment: augment, jobs: batch.jobs, force: batch.force)
+                            soundFont: soundfont, augment: augment, bassCut: bassCut, jobs: batch.jobs, force: batch.force)
         let summary = try run.run()
         if !summary.failures.isEmpty { throw ExitCode(1) }
     }

@@ -83,13 +83,16 @@ import Testing
          "soundFont": "FluidR3_GM.sf2", "soundFontBytes": 5, "renderer": "x", "sampleRate": 44100, "complete": true}
         """
         let old = try JSONDecoder().decode(CorpusManifest.self, from: Data(v1.utf8))
-        #expect(old.instruments[0].voice == .fluidsynth && old.augment == false)
+        #expect(old.instruments[0].voice == .fluidsynth && old.augment == false && old.bassCut == 0)
         let now = CorpusManifest(size: .demo, seed: 1, instruments: [Instrument.fluidR3[0]], categories: ["ISOL"], soundFont: "FluidR3_GM.sf2",
                                  soundFontBytes: 5, renderer: "y", sampleRate: 44100, augment: false)
         #expect(now.sameContent(as: old))
         var augmented = now
         augmented.augment = true
         #expect(!augmented.sameContent(as: old))
+        var cut = augmented
+        cut.bassCut = 0.3
+        #expect(!cut.sameContent(as: augmented))
     }
 
     /// The synth renders the same samples every time, and each variant differently.
@@ -110,6 +113,53 @@ import Testing
         #expect(drawn.allSatisfy { abs($0.tuningCents) <= 30 && $0.gain >= 0.25 && $0.gain <= 4 })
         #expect(drawn.contains { $0.reverb == nil } && drawn.contains { $0.reverb != nil } && drawn.contains { $0.noiseSNR != nil })
     }
+
+    /// The bass cut is drawn after everything else: a share of 0 gives no cut and the draws of
+    /// before; a share of 1 a cut in range on every recording, the rest unchanged; 0.3 about 30%.
+    @Test func bassCutIsDrawnLast() {
+        for i in 0 ..< 200 {
+            let none = Augmentation(seed: 3, stem: "s\(i)", sampleRate: 44100)
+            var all = Augmentation(seed: 3, stem: "s\(i)", sampleRate: 44100, bassCutShare: 1)
+            #expect(none.bassCut == nil)
+            #expect(all.bassCut.map(Augmentation.bassCutRange.contains) == true)
+            all.bassCut = nil
+            #expect(all == none)
+        }
+        let cut = (0 ..< 1000).filter { Augmentation(seed: 3, stem: "s\($0)", sampleRate: 44100, bassCutShare: 0.3).bassCut != nil }.count
+        #expect((240 ... 360).contains(cut))
+    }
+
+    /// A bass cut at 60 Hz takes a 30 Hz fundamental down by 24.1 dB (1 / (1 + 2^8) in power)
+    /// against 1 kHz, and leaves 2 kHz against 1 kHz as it was: a sum of three sines through
+    /// `apply`, each one's amplitude read from its DFT bin over the last second (the gain stage
+    /// normalises the peak, so components are compared with each other).
+    @Test func bassCutRemovesFundamentals() {
+        let frequencies = [30.0, 1000, 2000]
+        func levels(cut: Double?) -> [Double] {
+            var a = Augmentation(seed: 1, stem: "x", sampleRate: 44100)
+            a.equaliser = []; a.reverb = nil; a.compressor = nil; a.noiseSNR = nil; a.gain = 1; a.bassCut = cut
+            let n = 2 * 44100
+            var samples = [Float](repeating: 0, count: 2 * n)
+            for i in 0 ..< n {
+                let t = Double(i) / 44100
+                samples[2 * i] = Float(frequencies.map { sin(2 * Double.pi * $0 * t) }.reduce(0, +) / 3)
+                samples[2 * i + 1] = samples[2 * i]
+            }
+            a.apply(to: &samples, sampleRate: 44100)
+            return frequencies.map { f in
+                var re = 0.0, im = 0.0
+                for i in n / 2 ..< n {
+                    let w = 2 * Double.pi * f * Double(i) / 44100
+                    re += Double(samples[2 * i]) * cos(w); im += Double(samples[2 * i]) * sin(w)
+                }
+                return sqrt(re * re + im * im)
+            }
+        }
+        let clean = levels(cut: nil), cut = levels(cut: 60)
+        func change(_ k: Int) -> Double { 20 * log10((cut[k] / cut[1]) / (clean[k] / clean[1])) }
+        #expect(abs(change(0) + 24.1) < 0.5, "30 Hz against 1 kHz through a 60 Hz cut: \(change(0)) dB")
+        #expect(abs(change(2)) < 0.05, "2 kHz against 1 kHz through a 60 Hz cut: \(change(2)) dB")
+    }
 }
 
 @Suite struct BiquadTests {
@@ -129,6 +179,13 @@ import Testing
         #expect(abs(magnitude(low, at: 10) + 9) < 0.05 && abs(magnitude(low, at: 15000)) < 0.05)
         let high = Biquad.shelf(frequency: 4000, gain: 5, high: true, sampleRate: 44100)
         #expect(abs(magnitude(high, at: 20000) - 5) < 0.2 && abs(magnitude(high, at: 50)) < 0.05)
+        // Fourth-order Butterworth: |H|^2 = 1 / (1 + (fc/f)^8), so -3.01 dB at the cut-off,
+        // -24.1 dB an octave below, flat a decade above.
+        let cut = Biquad.butterworthHighPass(frequency: 100, sampleRate: 44100)
+        func butterworth(_ f: Double) -> Double { cut.map { magnitude($0, at: f) }.reduce(0, +) }
+        for f in [50.0, 100, 1000] {
+            #expect(abs(butterworth(f) + 10 * log10(1 + pow(100 / f, 8))) < 0.05, "at \(f) Hz: \(butterworth(f))")
+        }
         // Filtered, a unit step settles at the DC gain (unity for a peaking band).
         var step = [Float](repeating: 1, count: 20000)
         peak.process(&step)

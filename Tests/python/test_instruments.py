@@ -1,8 +1,10 @@
 """The corpus's other pianos, checked in the audio with NumPy: the note in the txt is the note
 you hear (its onset where the audio starts, its fundamental where the key's frequency is), for
 the timidity (freepats), OPL3 and synth voices; the synth's partials are stretched as a stiff
-string's are; augmentation is seeded and changes the audio, not the notes."""
+string's are; augmentation is seeded and changes the audio, not the notes; the bass cut takes the
+lowest keys' fundamentals away."""
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +16,14 @@ from conftest import _binary, run_tool
 
 @pytest.fixture(scope="module")
 def pianos(tmp_path_factory):
-    """A demo ISOL corpus of one piano of each voice, clean and (the synth) augmented twice."""
+    """A demo ISOL corpus of one piano of each voice, clean and (the synth) augmented twice, and
+    once more with a bass cut on every recording."""
     root = tmp_path_factory.mktemp("pianos")
     corpus = _binary("corpus")
     run_tool([corpus, "-o", root / "clean", "--categories", "ISOL", "--instruments", "FPGrand,OPL3Pno1,SynPno01"], "corpus clean")
     for name in ("aug1", "aug2"):
         run_tool([corpus, "-o", root / name, "--categories", "ISOL", "--instruments", "SynPno01", "--augment"], f"corpus {name}")
+    run_tool([corpus, "-o", root / "cut", "--categories", "ISOL", "--instruments", "SynPno01", "--augment", "--bass-cut", "1"], "corpus cut")
     return root
 
 
@@ -92,11 +96,45 @@ def test_augmentation_is_seeded_and_keeps_notes(pianos):
         differ += (one / f"{stem}.wav").read_bytes() != (clean / f"{stem}.wav").read_bytes()
     assert differ == len(stems)
     manifest = json.loads((pianos / "aug1" / "corpus.json").read_text())
-    assert manifest["augment"] is True and manifest["version"] == 2
+    assert manifest["augment"] is True and manifest["version"] == 3 and manifest["bassCut"] == 0
     # Detuned by at most 30 cents (+ the variant's stretch): the note is still the key.
     mono, rate, onset, _ = isolated(pianos / "aug1", "SynPno01", 60)
     found = strongest(mono, rate, onset + 0.02, hz(60) * 2 ** (-1.5 / 12), hz(60) * 2 ** (1.5 / 12))
     assert abs(1200 * np.log2(found / hz(60))) < 45
+
+
+def band_level(mono, rate, start, centre, seconds=0.4):
+    """The largest FFT magnitude within a semitone of `centre` Hz over `seconds` from `start`."""
+    piece = mono[int(start * rate): int((start + seconds) * rate)]
+    spectrum = np.abs(np.fft.rfft(piece * np.hanning(len(piece)), n=rate))
+    return spectrum[int(centre * 2 ** (-1 / 12)): int(centre * 2 ** (1 / 12)) + 1].max()
+
+
+@pytest.mark.parametrize("loudness", ["P", "F"])
+def test_bass_cut_takes_the_fundamental_away(pianos, loudness):
+    """Against the same augmentation without the cut (the cut is drawn last, the rest is the
+    same), A0's fundamental loses at least 8 dB against its 8th partial (a 35 Hz cut, the lowest
+    drawn, takes 8.8 dB from 27.5 Hz, and 0.0 from 220 Hz), and the notes stay as they were."""
+    pitch = 21
+    with_cut, rate, onset, _ = isolated(pianos / "cut", "SynPno01", pitch, loudness)
+    without, _, _, _ = isolated(pianos / "aug1", "SynPno01", pitch, loudness)
+    def ratio(mono):
+        return band_level(mono, rate, onset + 0.02, hz(pitch)) / band_level(mono, rate, onset + 0.02, 8 * hz(pitch))
+    drop = 20 * np.log10(ratio(with_cut) / ratio(without))
+    assert drop < -8, drop
+    stem = f"MAPS_ISOL_NO_{loudness}_S0_M{pitch}_SynPno01"
+    folder = Path("SynPno01") / "ISOL" / "NO"
+    assert (pianos / "cut" / folder / f"{stem}.txt").read_text() == (pianos / "clean" / folder / f"{stem}.txt").read_text()
+    manifest = json.loads((pianos / "cut" / "corpus.json").read_text())
+    assert manifest["augment"] is True and manifest["bassCut"] == 1
+
+
+@pytest.mark.parametrize("arguments,message", [(["--bass-cut", "0.3"], "--bass-cut needs --augment"),
+                                               (["--augment", "--bass-cut", "1.5"], "--bass-cut must be between 0 and 1")])
+def test_bass_cut_refused(tmp_path, arguments, message):
+    result = subprocess.run([_binary("corpus"), "-o", tmp_path / "x", *arguments], capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_instrument_list(tmp_path):

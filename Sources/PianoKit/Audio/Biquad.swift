@@ -26,6 +26,19 @@ public struct Biquad: Sendable, Equatable, Codable {
                       a0: (a + 1) + (a - 1) * c + root, a1: -2 * ((a - 1) + (a + 1) * c), a2: (a + 1) + (a - 1) * c - root)
     }
 
+    /// A second-order high-pass at `frequency` Hz (-3 dB there at `q` = 1/sqrt(2)), 12 dB per
+    /// octave below it, zero at DC.
+    public static func highPass(frequency: Double, q: Double, sampleRate: Double) -> Biquad {
+        let w = 2 * Double.pi * frequency / sampleRate, alpha = sin(w) / (2 * q), c = cos(w)
+        return Biquad(b0: (1 + c) / 2, b1: -(1 + c), b2: (1 + c) / 2, a0: 1 + alpha, a1: -2 * c, a2: 1 - alpha)
+    }
+
+    /// A fourth-order Butterworth high-pass at `frequency` Hz as two sections (Q 0.5412 and
+    /// 1.3066): -3 dB at `frequency`, 24 dB per octave below it, flat above.
+    public static func butterworthHighPass(frequency: Double, sampleRate: Double) -> [Biquad] {
+        [0.54119610, 1.30656296].map { highPass(frequency: frequency, q: $0, sampleRate: sampleRate) }
+    }
+
     init(b0: Double, b1: Double, b2: Double, a0: Double, a1: Double, a2: Double) {
         self.b0 = b0 / a0
         self.b1 = b1 / a0

@@ -4,8 +4,8 @@ import Foundation
 /// microphone, the recording chain. Drawn per recording from a generator seeded by the corpus seed
 /// and the stem, so the same corpus settings give the same audio everywhere.
 ///
-/// Applied in this order: detuning (by the renderer, as the instrument's fine tuning), body EQ,
-/// reverb, compression, noise, gain (the peak set to 0.3 full scale times 0.25...4, hard clipped
+/// Applied in this order: detuning (by the renderer, as the instrument's fine tuning), bass cut,
+/// body EQ, reverb, compression, noise, gain (the peak set to 0.3 full scale times 0.25...4, hard clipped
 /// at full scale, as an overdriven recorder does).
 public struct Augmentation: Sendable, Equatable {
     /// Tuning away from A440 in cents, -30...30.
@@ -40,9 +40,18 @@ public struct Augmentation: Sendable, Equatable {
     public var gain: Double
     /// The generator's state for the noise.
     var noiseSeed: UInt64
+    /// Cut-off in Hz, 35...140 (log-uniform), of a fourth-order high-pass that takes away the
+    /// fundamentals (and at the higher cut-offs the second partials) of the lowest keys, as small
+    /// speakers, distant microphones and some pianos' bass strings do; or nil.
+    public var bassCut: Double?
 
-    /// The augmentation of recording `stem` in a corpus of seed `seed`.
-    public init(seed: UInt64, stem: String, sampleRate: Double) {
+    /// The cut-offs `bassCut` is drawn from, in Hz.
+    public static let bassCutRange = 35.0 ... 140.0
+
+    /// The augmentation of recording `stem` in a corpus of seed `seed`, with a bass cut in a share
+    /// `bassCutShare` (0...1) of recordings. The bass cut is drawn last, so a share of 0 leaves
+    /// every other draw as it was before the bass cut existed.
+    public init(seed: UInt64, stem: String, sampleRate: Double, bassCutShare: Double = 0) {
         var rng = SeededGenerator(seed: seed, name: stem + "/augmentation")
         func logUniform(_ low: Double, _ high: Double) -> Double { exp(Double.random(in: log(low) ... log(high), using: &rng)) }
         func chance(_ p: Double) -> Bool { Double.random(in: 0 ..< 1, using: &rng) < p }
@@ -61,11 +70,13 @@ public struct Augmentation: Sendable, Equatable {
         noiseSNR = chance(0.5) ? Double.random(in: 25 ... 60, using: &rng) : nil
         gain = logUniform(0.25, 4)
         noiseSeed = rng.next()
+        bassCut = chance(bassCutShare) ? logUniform(Self.bassCutRange.lowerBound, Self.bassCutRange.upperBound) : nil
     }
 
     /// Applies everything but the tuning to interleaved stereo `samples`.
     public func apply(to samples: inout [Float], sampleRate: Int) {
-        for filter in equaliser {
+        let cut = bassCut.map { Biquad.butterworthHighPass(frequency: $0, sampleRate: Double(sampleRate)) } ?? []
+        for filter in cut + equaliser {
             filter.process(&samples, channel: 0, channels: 2)
             filter.process(&samples, channel: 1, channels: 2)
         }

@@ -10,8 +10,8 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
 
     /// Always `piano-corpus`.
     public var format = formatName
-    /// Format version: 2 adds each instrument's `voice`, `source` and `family` and `augment`.
-    public var version = 2
+    /// Format version: 2 adds each instrument's `voice`, `source` and `family` and `augment`; 3 adds `bassCut`.
+    public var version = 3
     /// demo or full.
     public var size: CorpusSize
     /// The composer's seed.
@@ -28,6 +28,8 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
     public var renderer: String
     /// Whether each recording was rendered under its seeded `Augmentation` (absent in version 1: false).
     public var augment: Bool
+    /// The share of augmented recordings rendered with a bass cut (`Augmentation.bassCut`), 0...1 (absent before version 3: 0).
+    public var bassCut: Double
     /// Output sample rate.
     public var sampleRate: Int
     /// Number of recordings, once the corpus is complete.
@@ -37,7 +39,7 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
 
     /// Creates a manifest.
     public init(size: CorpusSize, seed: UInt64, instruments: [Instrument], categories: [String], soundFont: String, soundFontBytes: Int,
-                renderer: String, sampleRate: Int, augment: Bool) {
+                renderer: String, sampleRate: Int, augment: Bool, bassCut: Double = 0) {
         self.size = size
         self.seed = seed
         self.instruments = instruments
@@ -47,10 +49,11 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
         self.renderer = renderer
         self.sampleRate = sampleRate
         self.augment = augment
+        self.bassCut = bassCut
     }
 
     enum CodingKeys: String, CodingKey {
-        case format, version, size, seed, instruments, categories, soundFont, soundFontBytes, renderer, sampleRate, augment, recordings, complete
+        case format, version, size, seed, instruments, categories, soundFont, soundFontBytes, renderer, sampleRate, augment, bassCut, recordings, complete
     }
 
     public init(from decoder: any Decoder) throws {
@@ -66,6 +69,7 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
         renderer = try container.decode(String.self, forKey: .renderer)
         sampleRate = try container.decode(Int.self, forKey: .sampleRate)
         augment = try container.decodeIfPresent(Bool.self, forKey: .augment) ?? false
+        bassCut = try container.decodeIfPresent(Double.self, forKey: .bassCut) ?? 0
         recordings = try container.decodeIfPresent(Int.self, forKey: .recordings)
         complete = try container.decode(Bool.self, forKey: .complete)
     }
@@ -74,7 +78,7 @@ public struct CorpusManifest: Codable, Sendable, Equatable {
     /// instruments' names, sources and families, which version 1 did not record).
     func sameContent(as other: CorpusManifest) -> Bool {
         func key(_ m: CorpusManifest) -> [String] {
-            [m.size.rawValue, String(m.seed), m.categories.joined(separator: ","), m.soundFont, String(m.soundFontBytes), String(m.sampleRate), String(m.augment)]
+            [m.size.rawValue, String(m.seed), m.categories.joined(separator: ","), m.soundFont, String(m.soundFontBytes), String(m.sampleRate), String(m.augment), String(m.bassCut)]
                 + m.instruments.map { "\($0.code) \($0.program) \($0.voice.rawValue)" }
         }
         return key(self) == key(other)
@@ -97,6 +101,8 @@ public struct CorpusRun: Sendable {
     public var soundFont: String?
     /// Whether to render each recording under its seeded `Augmentation`.
     public var augment: Bool
+    /// The share of augmented recordings given a bass cut, 0...1.
+    public var bassCut: Double
     /// Renderer runs in parallel.
     public var jobs: Int
     /// Whether to re-render existing files.
@@ -104,7 +110,7 @@ public struct CorpusRun: Sendable {
 
     /// Creates a run.
     public init(root: String, size: CorpusSize, seed: UInt64, instruments: [Instrument], categories: [String], soundFont: String? = nil,
-                augment: Bool = false, jobs: Int, force: Bool) {
+                augment: Bool = false, bassCut: Double = 0, jobs: Int, force: Bool) {
         self.root = root
         self.size = size
         self.seed = seed
@@ -112,6 +118,7 @@ public struct CorpusRun: Sendable {
         self.categories = categories
         self.soundFont = soundFont
         self.augment = augment
+        self.bassCut = bassCut
         self.jobs = jobs
         self.force = force
     }
@@ -138,7 +145,7 @@ public struct CorpusRun: Sendable {
         var augmentations: [String: Augmentation] = [:]
         if augment {
             for i in pieces.indices {
-                let drawn = Augmentation(seed: seed, stem: pieces[i].stem, sampleRate: Double(sampleRate))
+                let drawn = Augmentation(seed: seed, stem: pieces[i].stem, sampleRate: Double(sampleRate), bassCutShare: bassCut)
                 pieces[i].tuningCents = drawn.tuningCents
                 augmentations[pieces[i].stem] = drawn
             }
@@ -152,7 +159,8 @@ public struct CorpusRun: Sendable {
         }
         var manifest = CorpusManifest(size: size, seed: seed, instruments: instruments, categories: categories,
                                       soundFont: URL(fileURLWithPath: fluidR3).lastPathComponent, soundFontBytes: soundFontBytes,
-                                      renderer: versions.joined(separator: "; "), sampleRate: sampleRate, augment: augment)
+                                      renderer: versions.joined(separator: "; "), sampleRate: sampleRate, augment: augment,
+                                      bassCut: augment ? bassCut : 0)
         let manifestPath = root + "/" + CorpusManifest.fileName
         try AtomicWrite.prepareOutputDirectory(root)  // an unwritable root fails now, before any rendering
         if !force, let data = FileManager.default.contents(atPath: manifestPath) {
