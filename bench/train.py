@@ -34,7 +34,7 @@ torch.set_num_threads(threads)
 batch = 128
 root = Path(__file__).resolve().parent.parent
 NETWORKS = [("simple", "simple", 32, 32), ("original", "original", 32, 32),
-            ("piano88-slide", str(root / "networks/piano88-slide.json"), 88, 16)]
+            ("piano88-deep2", str(root / "networks/piano88-deep2.json"), 88, 16)]
 
 
 class FastNetwork(PianoNetwork):
