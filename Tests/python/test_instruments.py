@@ -4,7 +4,6 @@ the timidity (freepats), OPL3 and synth voices; the synth's partials are stretch
 string's are; augmentation is seeded and changes the audio, not the notes; the bass cut takes the
 lowest keys' fundamentals away."""
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 import soundfile
 
 from conftest import _binary, run_tool
+from test_bad_inputs import run
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,19 @@ def audible_start(mono, rate):
     return np.argmax(rms >= rms.max() / 30) * frame / rate
 
 
+def spectrum(mono, rate, start, seconds=0.4):
+    """FFT magnitudes of `seconds` from `start` (Hann window, zero-padded to 1 Hz bins)."""
+    piece = mono[int(start * rate): int((start + seconds) * rate)]
+    return np.abs(np.fft.rfft(piece * np.hanning(len(piece)), n=rate))
+
+
 def strongest(mono, rate, start, low, high, seconds=0.4):
     """The frequency of the largest FFT peak between low and high Hz over `seconds` from `start`
-    (Hann window, zero-padded to 1 Hz bins, parabolic interpolation)."""
-    piece = mono[int(start * rate): int((start + seconds) * rate)]
-    spectrum = np.abs(np.fft.rfft(piece * np.hanning(len(piece)), n=rate))
+    (`spectrum`, parabolic interpolation)."""
+    magnitudes = spectrum(mono, rate, start, seconds)
     band = np.arange(int(low), int(high))
-    k = band[np.argmax(spectrum[band])]
-    a, b, c = np.log(spectrum[k - 1: k + 2] + 1e-30)
+    k = band[np.argmax(magnitudes[band])]
+    a, b, c = np.log(magnitudes[k - 1: k + 2] + 1e-30)
     return k + 0.5 * (a - c) / (a - 2 * b + c)
 
 
@@ -103,11 +108,9 @@ def test_augmentation_is_seeded_and_keeps_notes(pianos):
     assert abs(1200 * np.log2(found / hz(60))) < 45
 
 
-def band_level(mono, rate, start, centre, seconds=0.4):
-    """The largest FFT magnitude within a semitone of `centre` Hz over `seconds` from `start`."""
-    piece = mono[int(start * rate): int((start + seconds) * rate)]
-    spectrum = np.abs(np.fft.rfft(piece * np.hanning(len(piece)), n=rate))
-    return spectrum[int(centre * 2 ** (-1 / 12)): int(centre * 2 ** (1 / 12)) + 1].max()
+def band_level(mono, rate, start, centre):
+    """The largest `spectrum` magnitude within a semitone of `centre` Hz from `start`."""
+    return spectrum(mono, rate, start)[int(centre * 2 ** (-1 / 12)): int(centre * 2 ** (1 / 12)) + 1].max()
 
 
 @pytest.mark.parametrize("loudness", ["P", "F"])
@@ -132,7 +135,7 @@ def test_bass_cut_takes_the_fundamental_away(pianos, loudness):
 @pytest.mark.parametrize("arguments,message", [(["--bass-cut", "0.3"], "--bass-cut needs --augment"),
                                                (["--augment", "--bass-cut", "1.5"], "--bass-cut must be between 0 and 1")])
 def test_bass_cut_refused(tmp_path, arguments, message):
-    result = subprocess.run([_binary("corpus"), "-o", tmp_path / "x", *arguments], capture_output=True, text=True)
+    result = run("corpus", "-o", tmp_path / "x", *arguments)
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert not (tmp_path / "x").exists()
 

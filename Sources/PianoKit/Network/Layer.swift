@@ -77,9 +77,9 @@ func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha:
 }
 
 /// Sets the number of threads the layers use when called from this thread (see `LayerThreads`).
-/// OpenBLAS itself runs single-threaded: the layers
-/// split their matrix products and per-example loops over the batch themselves, which keeps
-/// OpenBLAS's worker threads from spinning between the many mid-sized products of a step.
+/// OpenBLAS itself runs single-threaded: the layers split their matrix products and per-example
+/// loops over the batch themselves, which keeps OpenBLAS's worker threads from spinning between
+/// the many mid-sized products of a step.
 ///
 /// It also raises glibc's mmap threshold: every layer allocates activation buffers of a few MB
 /// per batch, and above the default threshold (128 KiB) each one is a fresh mmap whose pages
@@ -166,9 +166,9 @@ public enum LayerThreads {
 
     /// Runs `body` with this thread's count set to `count`, then restores the earlier value.
     static func with<R>(_ count: Int, _ body: () throws -> R) rethrows -> R {
-        let saved = pthread_getspecific(key)
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: max(1, count)))
-        defer { pthread_setspecific(key, saved) }
+        let saved = self.count
+        self.count = count
+        defer { self.count = saved }
         return try body()
     }
 }
