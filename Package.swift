@@ -33,9 +33,11 @@ let package = Package(
         .target(name: "CConvKernels"),
         // A deflate stream's block boundaries, for pack's parallel compression: Sources/CDeflateScan.
         .target(name: "CDeflateScan"),
+        // Baseline grayscale JPEG decoding without libjpeg's per-image set-up, libjpeg-turbo's pixels: Sources/CBaselineJPEG.
+        .target(name: "CBaselineJPEG"),
         .target(
             name: "PianoKit",
-            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS", "CConvKernels", "CDeflateScan"],
+            dependencies: ["CSndfile", "CSoxr", "CFFTW3", "CTurboJPEG", "CZlib", "CDeflate", "CCrypto", "COpenBLAS", "CConvKernels", "CDeflateScan", "CBaselineJPEG"],
             resources: [.copy("Resources/piano-keys88.safetensors")]
         ),
         // What every stage's command line shares: -o/--output, --jobs, --force, --version, the `error:` prefix.

@@ -8,7 +8,7 @@
 import PackageDescription
 
 /// The fuzz targets: one executable per reader, each a single main.swift defining LLVMFuzzerTestOneInput.
-let targets = ["FuzzMIDI", "FuzzMAPS", "FuzzWav", "FuzzArchive", "FuzzManifest", "FuzzSafeTensors"]
+let targets = ["FuzzMIDI", "FuzzMAPS", "FuzzWav", "FuzzArchive", "FuzzManifest", "FuzzSafeTensors", "FuzzJPEG"]
 
 let package = Package(
     name: "PianoFuzz",

@@ -19,7 +19,11 @@ python=python3
 [ -x .venv/bin/python ] && python=.venv/bin/python
 seeds=Fuzz/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{FuzzMIDI,FuzzMAPS,FuzzWav,FuzzArchive,FuzzManifest,FuzzSafeTensors}
+mkdir -p "$seeds"/{FuzzMIDI,FuzzMAPS,FuzzWav,FuzzArchive,FuzzManifest,FuzzSafeTensors,FuzzJPEG}
+
+# JPEG: two real thumbnails as spectro writes them (an isolated note and a busy RAND chord).
+cp "$run/thumbs/MAPS_ISOL_NO_M_S1_M56_FR3Brght/000075.jpg" "$seeds/FuzzJPEG/thumb-isol.jpg"
+cp "$(ls -S "$run"/thumbs/MAPS_RAND_P4_M21-108_I32-96_S0_n1_FR3Grand/[0-9]*.jpg | head -1)" "$seeds/FuzzJPEG/thumb-rand.jpg"
 
 # MIDI and MAPS txt: whole real files, format 0 and 1, with and without pedal, plus infer's output.
 stems=(

@@ -2,8 +2,8 @@
 # Builds the libFuzzer targets of Fuzz/ (one per file reader) and runs them.
 #
 # Usage: scripts/fuzz.sh [TARGET|all] [SECONDS | -runs=N] [LIBFUZZER_FLAG...]
-#   TARGET   FuzzMIDI, FuzzMAPS, FuzzWav, FuzzArchive, FuzzManifest or FuzzSafeTensors
-#            (the short names midi, maps, wav, archive, manifest, safetensors work too);
+#   TARGET   FuzzMIDI, FuzzMAPS, FuzzWav, FuzzArchive, FuzzManifest, FuzzSafeTensors or FuzzJPEG
+#            (the short names midi, maps, wav, archive, manifest, safetensors, jpeg work too);
 #            default all, one after another
 #   SECONDS  how long each target runs (default 60); -runs=N runs N inputs instead
 #   the rest is passed to libFuzzer as is (e.g. -jobs=2, -max_len=65536)
@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(FuzzMIDI FuzzMAPS FuzzWav FuzzArchive FuzzManifest FuzzSafeTensors)
+all=(FuzzMIDI FuzzMAPS FuzzWav FuzzArchive FuzzManifest FuzzSafeTensors FuzzJPEG)
 target=${1:-all}
 shift || true
 case "$target" in
@@ -35,6 +35,7 @@ case "$target" in
   archive) targets=(FuzzArchive) ;;
   manifest) targets=(FuzzManifest) ;;
   safetensors) targets=(FuzzSafeTensors) ;;
+  jpeg) targets=(FuzzJPEG) ;;
   Fuzz*) targets=("$target") ;;
   *) echo "fuzz.sh: unknown target '$target' (expected all or one of ${all[*]})" >&2; exit 2 ;;
 esac

@@ -352,11 +352,12 @@ public struct PackRun: Sendable {
                                     try data.withUnsafeBytes { raw in
                                         let jpeg = UnsafeRawBufferPointer(rebasing: raw[0 ..< length])
                                         let size: (width: Int, height: Int)
-                                        do { size = try decoder.grayHeader(jpeg) } catch { throw FileError.wrap(error, path: file) }
+                                        do {
+                                            size = try decoder.decodeGray(jpeg, into: out.pointer + i * pixels, ifSize: (geometry.columns, geometry.rows))
+                                        } catch { throw FileError.wrap(error, path: file) }
                                         guard size.width == geometry.columns, size.height == geometry.rows else {
                                             throw FileError(file, "thumbnail is \(size.height)x\(size.width) (rows x columns), thumbs.json says \(geometry)")
                                         }
-                                        do { try decoder.decodeGray(jpeg, into: out.pointer + i * pixels, width: size.width, height: size.height) } catch { throw FileError.wrap(error, path: file) }
                                     }
                                 } catch {
                                     bad.add(part[i].recording, FileError.wrap(error, path: file))  // this recording is left out

@@ -3,18 +3,13 @@ import CDeflateScan
 import CZlib
 import Foundation
 
-/// CRC-32 (the zip/zlib polynomial) over byte buffers, through zlib.
+/// CRC-32 (the zip/zlib polynomial) over byte buffers: libdeflate's (carry-less multiplication
+/// where the CPU has it; several times zlib 1.2's speed here), combined through zlib.
 public enum CRC32 {
     /// Continues `crc` over `bytes`.
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var value = UInt(crc)
-        var offset = 0
-        while offset < bytes.count {  // zlib takes 32-bit lengths
-            let length = min(bytes.count - offset, 1 << 30)
-            value = crc32(value, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), UInt32(length))
-            offset += length
-        }
-        return UInt32(value)
+        guard let base = bytes.baseAddress else { return crc }
+        return libdeflate_crc32(crc, base, bytes.count)
     }
 
     /// The CRC-32 of `data`.
