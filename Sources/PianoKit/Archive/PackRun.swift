@@ -333,18 +333,20 @@ public struct PackRun: Sendable {
                             var openFolder = -1, directory = AT_FDCWD
                             defer { if directory != AT_FDCWD { close(directory) } }
                             for i in range {
-                                let folder = folders[part[i].recording], row = folder.rows[part[i].row]
-                                var file: String { folder.path + "/" + row.file }  // for messages: built only when one is needed
-                                if part[i].recording != openFolder {
+                                // The name only, not copies of the folder or row: those would retain their
+                                // arrays, an atomic count both threads contend for.
+                                let recording = part[i].recording, name = folders[recording].rows[part[i].row].file
+                                var file: String { folders[recording].path + "/" + name }  // for messages: built only when one is needed
+                                if recording != openFolder {
                                     if directory != AT_FDCWD { close(directory) }
-                                    let fd = open(folder.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                                    let fd = open(folders[recording].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                                     directory = fd >= 0 ? fd : AT_FDCWD  // else by the whole path, which reports the problem
-                                    openFolder = part[i].recording
+                                    openFolder = recording
                                 }
                                 do {
                                     let length: Int
                                     do {
-                                        length = try Paths.readSmallFile(directory == AT_FDCWD ? file : row.file, into: &data, limit: 1 << 24,
+                                        length = try Paths.readSmallFile(directory == AT_FDCWD ? file : name, into: &data, limit: 1 << 24,
                                                                          relativeTo: directory)
                                     } catch let error as FileError {
                                         throw FileError(file, "cannot read thumbnail: \(error.message)")
@@ -360,7 +362,7 @@ public struct PackRun: Sendable {
                                         }
                                     }
                                 } catch {
-                                    bad.add(part[i].recording, FileError.wrap(error, path: file))  // this recording is left out
+                                    bad.add(recording, FileError.wrap(error, path: file))  // this recording is left out
                                 }
                             }
                         } catch {
