@@ -27,12 +27,16 @@ with np.load(archive, allow_pickle=False) as data:
 examples = sum(len(arrays[f"{s}_labels"]) for s in ("train", "valid", "test"))
 raw = sum(a.nbytes for a in arrays.values())
 
-# pack and numpy alternate, so that a slow spell of a shared machine falls on both.
+# pack and numpy alternate, so that a slow spell of a shared machine falls on both; both flush
+# their archive to disk (pack fsyncs it), else one's unflushed pages would slow the other's flush.
 pack_times, numpy_times = [], []
 for _ in range(repeats):
     pack_times.append(seconds([bin_dir / "pack", thumbs, "-o", archive]))
     start = time.perf_counter()
-    np.savez_compressed(work / "numpy.npz", **arrays)
+    with open(work / "numpy.npz", "wb") as file:  # flushed to disk as pack flushes its archive
+        np.savez_compressed(file, **arrays)
+        file.flush()
+        os.fsync(file.fileno())
     numpy_times.append(time.perf_counter() - start)
 pack_seconds, numpy_seconds = statistics.median(pack_times), statistics.median(numpy_times)
 numpy_size = os.path.getsize(work / "numpy.npz")
