@@ -9,6 +9,17 @@
 
 enum { LOOKAHEAD = 10, PAD = 512 };
 
+// The inverse DCT is vectorised by the compiler; on x86-64 Linux it is also built for AVX2 and
+// the loader picks the version the CPU runs (an ifunc), elsewhere it is built once.
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define IDCT_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef IDCT_CLONES
+#define IDCT_CLONES
+#endif
+
 typedef struct {
     uint16_t fast[1 << LOOKAHEAD];  // (code length << 8) | symbol for codes of up to LOOKAHEAD bits; 0: longer
     // For an AC table: where a code and the value bits after it fit in LOOKAHEAD bits and the
@@ -265,7 +276,7 @@ static inline __attribute__((always_inline)) void transpose(const int32_t in[8][
 // each within +-4096) into out (8x8, row stride `stride`); returns 0 where a result falls outside
 // -512...511 before the +128 (see `limit`), with `out` partly written. 32-bit arithmetic where the
 // first pass's results allow it (always, for blocks of 8-bit images), else 64-bit as libjpeg's JLONG.
-__attribute__((target_clones("avx2", "default")))
+IDCT_CLONES
 static int idct_block(const int32_t values[64], uint8_t *out, size_t stride) {
     int32_t work[8][8], turned[8][8], result[8][8];
     idct8x8_32((const int32_t (*)[8])values, work, CONST_BITS - PASS1_BITS);

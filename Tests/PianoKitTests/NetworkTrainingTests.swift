@@ -27,12 +27,20 @@ import Testing
             let analytic = p.gradient
             for _ in 0 ..< 6 {
                 let i = Int.random(in: 0 ..< p.value.count, using: &rng)
-                let saved = p.value[i], step: Float = 1e-3
-                p.value[i] = saved + step; let plus = loss()
-                p.value[i] = saved - step; let minus = loss()
-                p.value[i] = saved
-                let numeric = (plus - minus) / (2 * Double(step))
-                let error = abs(numeric - Double(analytic[i])) / max(abs(numeric), abs(Double(analytic[i])), 1e-2)
+                func check(step: Float) -> (error: Double, numeric: Double) {
+                    let saved = p.value[i]
+                    p.value[i] = saved + step; let plus = loss()
+                    p.value[i] = saved - step; let minus = loss()
+                    p.value[i] = saved
+                    let numeric = (plus - minus) / (2 * Double(step))
+                    return (abs(numeric - Double(analytic[i])) / max(abs(numeric), abs(Double(analytic[i])), 1e-2), numeric)
+                }
+                // A second, larger step where the first misses: a loss near 6 in float32 moves by
+                // about 5e-7 from rounding alone, 2.5e-4 of a difference quotient at step 1e-3 (seen:
+                // original's conv2.weight[52444], analytic -0.003596, numeric -0.003088 at 1e-3 and
+                // -0.003589 at 4e-3, on a CPU whose OpenBLAS kernel rounds differently).
+                var (error, numeric) = check(step: 1e-3)
+                if error >= 5e-2 { (error, numeric) = check(step: 4e-3) }
                 #expect(error < 5e-2, "\(architecture) \(labels.map(\.rawValue)) \(p.name)[\(i)]: numeric \(numeric), analytic \(analytic[i])")
             }
         }
