@@ -124,18 +124,21 @@ public final class Transcriber: @unchecked Sendable {
     public func thumbnails(of image: LevelImage, threads: Int) throws -> [UInt8] {
         let geometry = record.geometry, steps = image.frames, quality = record.quality
         let thumbnailer = Thumbnailer(image, geometry: record.geometry)
-        // One encoder and decoder (TurboJPEG handles) per chunk of steps, chunks in parallel.
+        // One encoder and decoder per chunk of steps, chunks in parallel.
         let chunk = max(1, (steps + threads - 1) / max(1, threads))
         let chunks = stride(from: 0, to: steps, by: chunk).map { $0 ..< min(steps, $0 + chunk) }
         let parts: [Result<[UInt8], any Error>] = chunks.parallelMap(jobs: threads) { range in
             Result {
                 let encoder = try JPEGEncoder(quality: quality), decoder = try JPEGDecoder()
-                var pixels: [UInt8] = []
-                pixels.reserveCapacity(range.count * geometry.pixels)
-                for k in range {
-                    let decoded = try decoder.decodeGray(try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: geometry.columns, height: geometry.rows))
-                    guard decoded.width == geometry.columns, decoded.height == geometry.rows else { throw FormatError("JPEG round trip changed the thumbnail size") }
-                    pixels += decoded.pixels
+                var pixels = [UInt8](repeating: 0, count: range.count * geometry.pixels)
+                try pixels.withUnsafeMutableBufferPointer { out in
+                    for (n, k) in range.enumerated() {
+                        let jpeg = try encoder.encode(gray: thumbnailer.thumbnail(step: k), width: geometry.columns, height: geometry.rows)
+                        let size = try jpeg.withUnsafeBytes {
+                            try decoder.decodeGray($0, into: out.baseAddress! + n * geometry.pixels, ifSize: (geometry.columns, geometry.rows))
+                        }
+                        guard size == (geometry.columns, geometry.rows) else { throw FormatError("JPEG round trip changed the thumbnail size") }
+                    }
                 }
                 return pixels
             }
