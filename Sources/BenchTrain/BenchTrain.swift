@@ -7,7 +7,7 @@ import StageOptions
 /// bench/train.sh to set beside PyTorch: prints "train IMAGES_PER_SECOND infer IMAGES_PER_SECOND".
 @main
 struct BenchTrain: ParsableCommand {
-    static func main() { stageMain() }
+    static func main() { stageMain(usesBLAS: true) }
 
     static let configuration = CommandConfiguration(commandName: "bench-train", abstract: "Images/s of training steps and inference on random data.", version: toolkitVersion)
 

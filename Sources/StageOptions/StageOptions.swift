@@ -56,8 +56,11 @@ extension ParsableCommand {
     public static var toolkitVersion: String { Toolkit.version }
 
     /// Runs the command as ArgumentParser's `main()` does, but with one error prefix for the whole
-    /// toolkit: `error:` in lower case, as the stages' own per-file lines have it.
-    public static func stageMain() {
+    /// toolkit: `error:` in lower case, as the stages' own per-file lines have it. `usesBLAS`: the
+    /// stage's time goes to OpenBLAS, which then runs the fastest kernels the CPU has
+    /// (`BLASCore.useFastKernels`, which may start the process again).
+    public static func stageMain(usesBLAS: Bool = false) {
+        if usesBLAS { BLASCore.useFastKernels() }
         stopIdleBLASThreads()
         do {
             var command = try parseAsRoot()

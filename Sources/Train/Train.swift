@@ -5,7 +5,7 @@ import StageOptions
 
 @main
 struct Train: ParsableCommand {
-    static func main() { stageMain() }
+    static func main() { stageMain(usesBLAS: true) }
 
     static let configuration = CommandConfiguration(
         commandName: "train",
