@@ -174,49 +174,6 @@ static inline __attribute__((always_inline)) int receive_extend(Bits *b, int s) 
 #define FIX_2_053119869 16819
 #define FIX_2_562915447 20995
 #define FIX_3_072711026 25172
-#define DESCALE(x, n) (((x) + ((int64_t)1 << ((n) - 1))) >> (n))
-
-// The 8-point 1-D inverse DCT shared by both passes: in[0..7] at stride `step`; out gets
-// (result + rounding) >> shift. The even part keeps in[0], in[4] scaled by 2^13.
-static inline void idct8(const int64_t in[8], int64_t out[8]) {
-    int64_t z2 = in[2], z3 = in[6];
-    int64_t z1 = (z2 + z3) * FIX_0_541196100;
-    int64_t tmp2 = z1 + z3 * -FIX_1_847759065;
-    int64_t tmp3 = z1 + z2 * FIX_0_765366865;
-    int64_t tmp0 = (in[0] + in[4]) * (1 << CONST_BITS);
-    int64_t tmp1 = (in[0] - in[4]) * (1 << CONST_BITS);
-    int64_t tmp10 = tmp0 + tmp3, tmp13 = tmp0 - tmp3, tmp11 = tmp1 + tmp2, tmp12 = tmp1 - tmp2;
-    tmp0 = in[7];
-    tmp1 = in[5];
-    tmp2 = in[3];
-    tmp3 = in[1];
-    z1 = tmp0 + tmp3;
-    z2 = tmp1 + tmp2;
-    z3 = tmp0 + tmp2;
-    int64_t z4 = tmp1 + tmp3;
-    int64_t z5 = (z3 + z4) * FIX_1_175875602;
-    tmp0 *= FIX_0_298631336;
-    tmp1 *= FIX_2_053119869;
-    tmp2 *= FIX_3_072711026;
-    tmp3 *= FIX_1_501321110;
-    z1 *= -FIX_0_899976223;
-    z2 *= -FIX_2_562915447;
-    z3 = z3 * -FIX_1_961570560 + z5;
-    z4 = z4 * -FIX_0_390180644 + z5;
-    tmp0 += z1 + z3;
-    tmp1 += z2 + z4;
-    tmp2 += z2 + z3;
-    tmp3 += z1 + z4;
-    out[0] = tmp10 + tmp3;
-    out[7] = tmp10 - tmp3;
-    out[1] = tmp11 + tmp2;
-    out[6] = tmp11 - tmp2;
-    out[2] = tmp12 + tmp1;
-    out[5] = tmp12 - tmp1;
-    out[3] = tmp13 + tmp0;
-    out[4] = tmp13 - tmp0;
-}
-
 // A sample from the second pass's value v, within -512...511: v + 128 clamped to 0...255. There
 // libjpeg's C range limiting (v masked to 10 bits, read as signed) and its SIMD code's (saturation)
 // agree; outside it they differ, and idct_block declines.
@@ -273,26 +230,19 @@ static inline __attribute__((always_inline)) void transpose(const int32_t in[8][
 }
 
 // Dequantizes and inverse-transforms one block (values = coefficient x quantizer, natural order,
-// each within +-4096) into out (8x8, row stride `stride`); returns 0 where a result falls outside
-// -512...511 before the +128 (see `limit`), with `out` partly written. 32-bit arithmetic where the
-// first pass's results allow it (always, for blocks of 8-bit images), else 64-bit as libjpeg's JLONG.
+// each within +-4096) into out (8x8, row stride `stride`); returns 0, with `out` partly written,
+// where a first-pass value leaves +-8192 (beyond what blocks of 8-bit images give; libjpeg-turbo's
+// SIMD code keeps them in 16 bits, its C code in 32) or a result leaves -512...511 before the +128
+// (see `limit`). In 32-bit arithmetic, exact within those bounds.
 IDCT_CLONES
 static int idct_block(const int32_t values[64], uint8_t *out, size_t stride) {
     int32_t work[8][8], turned[8][8], result[8][8];
     idct8x8_32((const int32_t (*)[8])values, work, CONST_BITS - PASS1_BITS);
     uint32_t big = 0;
     for (int i = 0; i < 64; i++) big |= (uint32_t)(work[i / 8][i % 8] + 8192) > 16384u;
-    if (!big) {
-        transpose(work, turned);
-        idct8x8_32(turned, result, CONST_BITS + PASS1_BITS + 3);  // result[column][row]
-    } else {
-        int64_t in[8], res[8];
-        for (int r = 0; r < 8; r++) {
-            for (int c = 0; c < 8; c++) in[c] = work[r][c];
-            idct8(in, res);
-            for (int c = 0; c < 8; c++) result[c][r] = (int32_t)DESCALE(res[c], CONST_BITS + PASS1_BITS + 3);  // fits: 18 bits shifted off
-        }
-    }
+    if (big) return 0;
+    transpose(work, turned);
+    idct8x8_32(turned, result, CONST_BITS + PASS1_BITS + 3);  // result[column][row]
     uint32_t outside = 0;
     uint8_t samples[8][8];
     for (int c = 0; c < 8; c++)
