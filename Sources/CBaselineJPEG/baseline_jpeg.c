@@ -25,11 +25,10 @@ typedef struct {
     // For an AC table: where a code and the value bits after it fit in LOOKAHEAD bits and the
     // value is not 0, (value << 16) | (run << 8) | bits used; else 0.
     int32_t fastAC[1 << LOOKAHEAD];
-    int32_t maxcode[18];            // largest code of each length, -1 where none; [17] a sentinel
-    int32_t valoffset[18];          // symbol index = code + valoffset[length]
-    uint8_t symbols[256];
+    int32_t maxcode[17];            // largest code of each length, -1 where none
+    int32_t valoffset[17];          // symbol index (into raw + 16) = code + valoffset[length]
     int count;                      // number of symbols
-    uint8_t raw[16 + 256];          // the DHT bytes the table was derived from (counts, then symbols)
+    uint8_t raw[16 + 256];          // the DHT bytes the table was derived from: 16 counts, then the symbols
     int rawSize;                    // 0: not defined
     int derived;                    // raw's tables derived
 } HuffTable;
@@ -56,6 +55,9 @@ static const uint8_t natural[64] = {
     35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 };
 
+// `s` received bits `v` as a signed value (T.81 F.2.2.1 EXTEND); s in 1...15.
+static inline int extend(int v, int s) { return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v; }
+
 // The canonical code of each symbol (T.81 C.2) and the decoding tables; 0 when the counts describe
 // no valid prefix code (libjpeg's "bogus Huffman table"), or a DC table has a symbol above 15.
 static int derive(HuffTable *t, int isDC) {
@@ -63,7 +65,6 @@ static int derive(HuffTable *t, int isDC) {
     int n = 0;
     for (int l = 0; l < 16; l++) n += counts[l];
     if (n > 256) return 0;
-    memcpy(t->symbols, symbols, (size_t)n);
     t->count = n;
     memset(t->fast, 0, sizeof t->fast);
     int32_t code = 0;
@@ -86,14 +87,12 @@ static int derive(HuffTable *t, int isDC) {
         }
         code <<= 1;
     }
-    t->maxcode[17] = 0x7FFFFFFF;
     for (int i = 0; i < (1 << LOOKAHEAD); i++) {
         t->fastAC[i] = 0;
         unsigned e = t->fast[i];
         int length = (int)(e >> 8), run = (int)(e & 0xFF) >> 4, size = (int)(e & 15);
         if (isDC || !e || !size || length + size > LOOKAHEAD) continue;
-        int raw = (i >> (LOOKAHEAD - length - size)) & ((1 << size) - 1);
-        int value = raw < (1 << (size - 1)) ? raw - (1 << size) + 1 : raw;
+        int value = extend((i >> (LOOKAHEAD - length - size)) & ((1 << size) - 1), size);
         t->fastAC[i] = (int32_t)((uint32_t)value << 16) | (run << 8) | (length + size);
     }
     t->derived = 1;
@@ -150,14 +149,14 @@ static inline __attribute__((always_inline)) int decode_symbol(const HuffTable *
     int index = (code16 >> (16 - l)) + t->valoffset[l];
     if (index < 0 || index >= t->count) return -1;
     consume(b, l);
-    return t->symbols[index];
+    return t->raw[16 + index];
 }
 
-// `s` bits as a signed value (T.81 F.2.2.1 EXTEND); s in 1...15, and as many bits in the buffer.
+// The next `s` bits as a signed value (`extend`); s in 1...15, and as many bits in the buffer.
 static inline __attribute__((always_inline)) int receive_extend(Bits *b, int s) {
     int v = (int)(b->buffer >> (64 - s));
     consume(b, s);
-    return v < (1 << (s - 1)) ? v - (1 << s) + 1 : v;
+    return extend(v, s);
 }
 
 #define CONST_BITS 13

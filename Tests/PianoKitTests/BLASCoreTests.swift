@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 import Testing
 @testable import PianoKit
 
@@ -15,11 +16,18 @@ import Testing
         }
     }
 
-    /// This process's OpenBLAS (the test runner does not start itself again): its core name is
-    /// one `override` reads, and the CPU's vector level one it knows.
+    /// This process's OpenBLAS has a core name, and the vector level agrees with the kernel's
+    /// own view of the CPU: the flags line of /proc/cpuinfo.
     @Test func readsTheLibrarysCoreAndTheCPUsLevel() throws {
         let name = try #require(openblas_get_corename())
         #expect(!String(cString: name).isEmpty)
-        #expect((0 ... 2).contains(pk_blas_vector_level()))
+        #if arch(x86_64) && os(Linux)
+        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try #require(info.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(line.split(separator: " ").map(String.init))
+        let expected = ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) ? 2
+            : flags.contains("avx2") && flags.contains("fma") ? 1 : 0
+        #expect(pk_blas_vector_level() == Int32(expected), "flags: \(flags.sorted().joined(separator: " "))")
+        #endif
     }
 }
