@@ -12,54 +12,101 @@ int pk_direct_available(void) {
     return __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
 
-/// Output pixels per register tile: 12 accumulators of 16 channels (of 32 vector registers).
-#define TILE 12
+/// One register tile of the forward kernel: P output pixels x V blocks of 16 channels from
+/// channel f, P x V accumulators. `rows[a]` is pixel a's first tap, or with `contiguous` pixel a
+/// reads rows[0] + a (one address register for the whole tile). Pixels from n on repeat pixel
+/// n - 1 (computed, not stored).
+__attribute__((target("avx512f"), always_inline))
+static inline void forward_tile(const int P, const int V, const int contiguous, const float *const *rows, int n, const int32_t *offset,
+                                int taps, const float *w, int channels, int f, const float *bias, float *out) {
+    __m512 acc[12][4];  // P <= 12, V <= 4 (fixed sizes: a variable-length array would live on the stack)
+    for (int v = 0; v < V; v++) {
+        __m512 start = bias ? _mm512_loadu_ps(bias + f + 16 * v) : _mm512_setzero_ps();
+        for (int a = 0; a < P; a++) acc[a][v] = start;
+    }
+    const float *wf = w + f, *r0 = rows[0];
+    for (int k = 0; k < taps; k++) {
+        __m512 wk[4];
+        for (int v = 0; v < V; v++) wk[v] = _mm512_loadu_ps(wf + (long)k * channels + 16 * v);
+        int o = offset[k];
+        for (int a = 0; a < P; a++) {
+            __m512 xa = _mm512_set1_ps(contiguous ? r0[o + a] : rows[a][o]);
+            for (int v = 0; v < V; v++) acc[a][v] = _mm512_fmadd_ps(xa, wk[v], acc[a][v]);
+        }
+    }
+    for (int a = 0; a < n; a++)
+        for (int v = 0; v < V; v++) _mm512_storeu_ps(out + (long)a * channels + f + 16 * v, acc[a][v]);
+}
 
+/// All pixels in tiles of P (the last one short), each tile over all channels V blocks at a time.
+#define FORWARD_TILES(P, V)                                                                                   \
+    for (int p0 = 0; p0 < pixels; p0 += P) {                                                                  \
+        int n = pixels - p0 < P ? pixels - p0 : P, contiguous = n == P;                                      \
+        const float *rows[P];                                                                                 \
+        for (int a = 0; a < P; a++) {                                                                         \
+            rows[a] = x + base[p0 + (a < n ? a : n - 1)];                                                     \
+            contiguous &= rows[a] == rows[0] + a;                                                             \
+        }                                                                                                     \
+        for (int f = 0; f < channels; f += 16 * V) {                                                          \
+            if (contiguous) forward_tile(P, V, 1, rows, n, offset, taps, w, channels, f, bias, out + (long)p0 * channels); \
+            else forward_tile(P, V, 0, rows, n, offset, taps, w, channels, f, bias, out + (long)p0 * channels);           \
+        }                                                                                                     \
+    }
+
+/// Tiles by channel count: 6 pixels x 4 blocks where 64 divide the channels (10 loads per 24
+/// multiply-adds: about 1.35x the 12 x 1 tile's speed on 64-filter layers, single-thread
+/// microbenchmark, 2026-12-07), 12 x 2 for 32, else 12 x 1 (13 loads per 12).
 __attribute__((target("avx512f")))
 void pk_direct_forward(const float *x, const int32_t *base, int pixels, const int32_t *offset, int taps,
                        const float *w, int channels, const float *bias, float *out) {
-    for (int p0 = 0; p0 < pixels; p0 += TILE) {
-        int n = pixels - p0 < TILE ? pixels - p0 : TILE;
-        // A short last tile repeats its last pixel, computed and not stored.
-        const float *rows[TILE];
-        for (int a = 0; a < TILE; a++) rows[a] = x + base[p0 + (a < n ? a : n - 1)];
-        for (int f = 0; f < channels; f += 16) {
-            __m512 start = bias ? _mm512_loadu_ps(bias + f) : _mm512_setzero_ps();
-            __m512 acc[TILE];
-            for (int a = 0; a < TILE; a++) acc[a] = start;
-            const float *wf = w + f;
-            for (int k = 0; k < taps; k++) {
-                __m512 wk = _mm512_loadu_ps(wf + (long)k * channels);
-                int o = offset[k];
-                for (int a = 0; a < TILE; a++) acc[a] = _mm512_fmadd_ps(_mm512_set1_ps(rows[a][o]), wk, acc[a]);
-            }
-            for (int a = 0; a < n; a++) _mm512_storeu_ps(out + (long)(p0 + a) * channels + f, acc[a]);
+    if (channels % 64 == 0) { FORWARD_TILES(6, 4) }
+    else if (channels % 32 == 0) { FORWARD_TILES(12, 2) }
+    else { FORWARD_TILES(12, 1) }
+}
+
+/// One register tile of the weight gradient: T taps from k0 x V blocks of 16 channels from
+/// channel f, T x V accumulators, summed over all pixels in order. Taps from n on repeat tap
+/// n - 1 (computed, not stored).
+__attribute__((target("avx512f"), always_inline))
+static inline void gradient_tile(const int T, const int V, const float *x, const int32_t *base, int pixels, const int32_t *offset,
+                                 int k0, int n, const float *dy, int channels, int f, float *dw) {
+    int32_t o[12];
+    for (int a = 0; a < T; a++) o[a] = offset[k0 + (a < n ? a : n - 1)];
+    __m512 acc[12][4];  // T <= 12, V <= 4
+    for (int a = 0; a < T; a++)
+        for (int v = 0; v < V; v++) acc[a][v] = _mm512_setzero_ps();
+    for (int p = 0; p < pixels; p++) {
+        __m512 g[4];
+        for (int v = 0; v < V; v++) g[v] = _mm512_loadu_ps(dy + (long)p * channels + f + 16 * v);
+        const float *row = x + base[p];
+        for (int a = 0; a < T; a++) {
+            __m512 xa = _mm512_set1_ps(row[o[a]]);
+            for (int v = 0; v < V; v++) acc[a][v] = _mm512_fmadd_ps(xa, g[v], acc[a][v]);
+        }
+    }
+    for (int a = 0; a < n; a++) {
+        for (int v = 0; v < V; v++) {
+            float *target = dw + (long)(k0 + a) * channels + f + 16 * v;
+            _mm512_storeu_ps(target, _mm512_add_ps(_mm512_loadu_ps(target), acc[a][v]));
         }
     }
 }
 
+/// All taps in tiles of T (the last one short), each tile over all channels V blocks at a time.
+#define GRADIENT_TILES(T, V)                                                                         \
+    for (int k0 = 0; k0 < taps; k0 += T) {                                                           \
+        int n = taps - k0 < T ? taps - k0 : T;                                                       \
+        for (int f = 0; f < channels; f += 16 * V) gradient_tile(T, V, x, base, pixels, offset, k0, n, dy, channels, f, dw); \
+    }
+
+/// Tiles as the forward kernel's (6 x 4: about 1.5x on 64-channel layers), but 8 taps x 1 block
+/// for 16 channels, whose 8 tap offsets stay in registers (12 did not: a few % slower).
 __attribute__((target("avx512f")))
 void pk_direct_weight_gradient(const float *x, const int32_t *base, int pixels, const int32_t *offset, int taps,
                                const float *dy, int channels, float *dw) {
-    for (int k0 = 0; k0 < taps; k0 += TILE) {
-        int n = taps - k0 < TILE ? taps - k0 : TILE;
-        // A short last tile repeats its last tap, computed and not stored.
-        int32_t o[TILE];
-        for (int a = 0; a < TILE; a++) o[a] = offset[k0 + (a < n ? a : n - 1)];
-        for (int f = 0; f < channels; f += 16) {
-            __m512 acc[TILE];
-            for (int a = 0; a < TILE; a++) acc[a] = _mm512_setzero_ps();
-            for (int p = 0; p < pixels; p++) {
-                __m512 g = _mm512_loadu_ps(dy + (long)p * channels + f);
-                const float *row = x + base[p];
-                for (int a = 0; a < TILE; a++) acc[a] = _mm512_fmadd_ps(_mm512_set1_ps(row[o[a]]), g, acc[a]);
-            }
-            for (int a = 0; a < n; a++) {
-                float *target = dw + (long)(k0 + a) * channels + f;
-                _mm512_storeu_ps(target, _mm512_add_ps(_mm512_loadu_ps(target), acc[a]));
-            }
-        }
-    }
+    if (channels % 64 == 0) { GRADIENT_TILES(6, 4) }
+    else if (channels % 32 == 0) { GRADIENT_TILES(12, 2) }
+    else { GRADIENT_TILES(8, 1) }
 }
 
 __attribute__((target("avx512f")))

@@ -9,32 +9,39 @@ import Testing
     static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] { GradientCheckTests.random(count, seed: seed, scale: scale) }
 
     /// Forward values against the definition in double, and every gradient coordinate against
-    /// central differences: 16 filters over 16 channels (so the input gradient is direct too),
-    /// kernels with "same", "valid" and mixed padding, odd and even.
-    @Test(arguments: [(Padding2D(.same), 3, 3), (Padding2D(.valid), 3, 2), (Padding2D(rows: .same, columns: .valid), 2, 4)])
-    func againstDefinitionAndDifferences(padding: Padding2D, kh: Int, kw: Int) {
+    /// central differences: over 16 channels (so the input gradient is direct too), kernels with
+    /// "same", "valid" and mixed padding, odd and even, and 1 x 1 (these two read in place, no padded copy);
+    /// 16 filters (tiles of 12 pixels x 16 filters), 32 (12 x 32), 48 (three 12 x 16 blocks) and
+    /// 64 (6 x 64); 30 pixels, so every tile size leaves a short last tile.
+    @Test(arguments: [(Padding2D(.same), 3, 3, 16), (Padding2D(.valid), 3, 2, 16), (Padding2D(rows: .same, columns: .valid), 2, 4, 16),
+                      (Padding2D(.same), 3, 3, 64), (Padding2D(.valid), 1, 1, 64), (Padding2D(rows: .same, columns: .valid), 5, 1, 32),
+                      (Padding2D(.same), 1, 3, 48)])
+    func againstDefinitionAndDifferences(padding: Padding2D, kh: Int, kw: Int, filters: Int) {
         let shape = ActivationShape(channels: 16, height: 5, width: 6)
-        let layer = Convolution(name: "c", input: shape, filters: 16, kernel: (kh, kw), padding: padding) { count, _ in Self.random(count, seed: 31, scale: 0.3) }
-        layer.bias.value = Self.random(16, seed: 32)
+        let layer = Convolution(name: "c", input: shape, filters: filters, kernel: (kh, kw), padding: padding) { count, _ in Self.random(count, seed: 31, scale: 0.3) }
+        layer.bias.value = Self.random(filters, seed: 32)
+        #expect(layer.needsPadding == ((kh > 1 && padding.rows == .same) || (kw > 1 && padding.columns == .same)))
         #expect(layer.usesDirect)
         let x = Self.random(2 * shape.count, seed: 33)
         let (_, padY) = padding.rows.axis(input: 5, window: kh, stride: 1)!, (_, padX) = padding.columns.axis(input: 6, window: kw, stride: 1)!
         let reference = GradientCheckTests.convolutionByDefinition(layer, x, batch: 2, pad: (padY, padX))
         #expect(GradientCheckTests.worstDifference(layer.forward(x, batch: 2), reference) < 1e-5)
         // The layer is linear in its input and in its weights, so a large step is exact and keeps
-        // float32 rounding of the 960-output loss small beside the difference.
+        // float32 rounding of the loss (up to 3,840 outputs) small beside the difference.
         GradientCheckTests().check(layer, input: x, batch: 2, step: 0.1)
     }
 
     /// The same outputs and gradients as the unrolled path (within float rounding) on the layers
-    /// the direct path is for: the bundled model's three (the first without an input gradient, 8
-    /// channels) and the paper's two 5x5x64 (the first without an input gradient), at 1 and 2
-    /// threads.
+    /// the direct path is for: the bundled model's (the first without an input gradient, 8
+    /// channels; its 25 x 1 at 32 and 64 filters; its 1 x 1, read in place) and the paper's two
+    /// 5x5x64 (the first without an input gradient), at 1 and 2 threads.
     @Test func matchesUnrolled() {
         let cases: [(ActivationShape, Int, (Int, Int), Padding2D, Bool)] = [
             (ActivationShape(channels: 8, height: 88, width: 16), 16, (3, 3), Padding2D(rows: .same, columns: .valid), false),
             (ActivationShape(channels: 16, height: 88, width: 7), 16, (3, 4), Padding2D(rows: .same, columns: .valid), true),
             (ActivationShape(channels: 16, height: 88, width: 2), 32, (25, 1), Padding2D(.same), true),
+            (ActivationShape(channels: 16, height: 88, width: 2), 64, (25, 1), Padding2D(.same), true),
+            (ActivationShape(channels: 64, height: 88, width: 2), 64, (1, 1), Padding2D(.same), true),
             (ActivationShape(channels: 1, height: 24, width: 24), 64, (5, 5), Padding2D(.same), false),
             (ActivationShape(channels: 64, height: 12, width: 12), 64, (5, 5), Padding2D(.same), true),
         ]

@@ -2,9 +2,10 @@ import CConvKernels
 
 /// The direct path of `Convolution` (stride 1, filters a multiple of 16, a CPU with AVX-512F): no
 /// unrolled matrix and no matrix product. Each example is copied into its zero-padded planes
-/// (`pad`), and `pk_direct_forward` sums over the patch's taps for 12 output pixels x 16 filters
-/// at a time in registers, one fused multiply-add per tap with the input value broadcast, writing
-/// pixel-major rows that are then transposed into the NCHW planes.
+/// (`pad`; read in place where the kernel needs none, as 1 x 1), and `pk_direct_forward` sums
+/// over the patch's taps for a tile of output pixels x filters at a time in registers (12 x 16,
+/// or 6 x 64 where 64 divide the filters), one fused multiply-add per tap and filter block with
+/// the input value broadcast, writing pixel-major rows that are then transposed into the NCHW planes.
 ///
 /// Backward: the weight gradient (`pk_direct_weight_gradient`) sums tap by tap over an example's
 /// pixels against dY transposed to pixel-major; the input gradient is the forward kernel again,
@@ -119,27 +120,45 @@ extension Convolution {
         func deallocate() { padded.deallocate(); pixelMajor.deallocate(); gradientPlanes?.deallocate(); inputMajor?.deallocate() }
     }
 
+    /// Whether the padded planes differ from the input's own (false for a 1 x 1 kernel, or a
+    /// kernel one row or column long along an axis padded "valid", whatever the other axis).
+    var needsPadding: Bool { padded.height != input.height || padded.width != input.width }
+
+    /// The planes the direct kernels read for example `x`: `x` itself where no padding is needed,
+    /// else `s.padded` filled by `pad`.
+    func directSource(_ x: UnsafePointer<Float>, _ s: DirectScratch) -> UnsafePointer<Float> {
+        guard needsPadding else { return x }
+        pad(x, into: s.padded)
+        return UnsafePointer(s.padded)
+    }
+
     /// One example's output (NCHW planes `y`, bias added) through the direct path; `weights` tap-major.
     func directForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                        _ tables: DirectTables, _ s: DirectScratch) {
-        pad(x, into: s.padded)
+        let source = directSource(x, s)
         let pixels = self.pixels, filters = self.filters
-        pk_direct_forward(s.padded, tables.outputBases, Int32(pixels), tables.inputTaps, Int32(patch), weights, Int32(filters), bias, s.pixelMajor)
+        pk_direct_forward(source, tables.outputBases, Int32(pixels), tables.inputTaps, Int32(patch), weights, Int32(filters), bias, s.pixelMajor)
         pk_transpose(s.pixelMajor, Int32(pixels), Int32(filters), y, 0)
     }
 
-    /// One example's weight gradient (added into `dW`, tap-major [patch][filters]) and input
+    /// One example's weight gradient (added into `dW`, tap-major [patch][filters]), bias gradient
+    /// (added into `dB`: each filter's pixels summed in order, 16 filters per vector) and input
     /// gradient (added into `dx`, when given; `flipped` from `flippedWeights`) through the direct path.
     func directBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, flipped: UnsafePointer<Float>?, dW: UnsafeMutablePointer<Float>,
-                        dx: UnsafeMutablePointer<Float>?, _ tables: DirectTables, _ s: DirectScratch) {
-        pad(x, into: s.padded)
+                        dB: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?, _ tables: DirectTables, _ s: DirectScratch) {
+        let source = directSource(x, s)
         let pixels = self.pixels, filters = self.filters
         pk_transpose(dy, Int32(filters), Int32(pixels), s.pixelMajor, 0)
-        pk_direct_weight_gradient(s.padded, tables.outputBases, Int32(pixels), tables.inputTaps, Int32(patch), s.pixelMajor, Int32(filters), dW)
+        FloatRows.addColumnSums(dB, s.pixelMajor, rows: pixels, blocks: filters / 16)
+        pk_direct_weight_gradient(source, tables.outputBases, Int32(pixels), tables.inputTaps, Int32(patch), s.pixelMajor, Int32(filters), dW)
         guard let dx, let flipped, let planes = s.gradientPlanes, let inputMajor = s.inputMajor else { return }
         // dY into the interior of its padded planes (the border stays zero from the allocation).
         let (hq, wq) = gradientPlanes, ow = outputShape.width, kh = kernel.height, kw = kernel.width
         for f in 0 ..< filters {
+            if kw == 1 {  // the plane's rows are dY's rows: one run
+                FloatRows.copy(planes + (f * hq + kh - 1) * wq, dy + f * pixels, pixels)
+                continue
+            }
             for r in 0 ..< outputShape.height {
                 FloatRows.copy(planes + (f * hq + r + kh - 1) * wq + kw - 1, dy + f * pixels + r * ow, ow)
             }

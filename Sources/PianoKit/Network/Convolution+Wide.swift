@@ -21,12 +21,25 @@ extension Convolution {
     var padsRowsOnly: Bool { padBefore.width == 0 && padded.width == input.width }
 
     /// Copies an example into its zero-padded planes (`padded` must hold `paddedCount` floats).
+    /// Without column padding (`padsRowsOnly`) each channel's rows are one run, and only the pad
+    /// rows are zeroed.
     func pad(_ x: UnsafePointer<Float>, into padded: UnsafeMutablePointer<Float>) {
         let (hp, wp) = self.padded, h = input.height, w = input.width
-        padded.initialize(repeating: 0, count: paddedCount)
-        for c in 0 ..< input.channels {
-            for y in 0 ..< h { FloatRows.copy(padded + (c * hp + y + padBefore.height) * wp + padBefore.width, x + (c * h + y) * w, w) }
+        guard padsRowsOnly else {
+            padded.initialize(repeating: 0, count: paddedCount)
+            for c in 0 ..< input.channels {
+                for y in 0 ..< h { FloatRows.copy(padded + (c * hp + y + padBefore.height) * wp + padBefore.width, x + (c * h + y) * w, w) }
+            }
+            return
         }
+        let above = padBefore.height * w, below = (hp - h - padBefore.height) * w
+        for c in 0 ..< input.channels {
+            let plane = padded + c * hp * w
+            FloatRows.zero(plane, above)
+            FloatRows.copy(plane + above, x + c * h * w, h * w)
+            FloatRows.zero(plane + above + h * w, below)
+        }
+        FloatRows.zero(padded + input.channels * hp * w, paddedCount - input.channels * hp * w)
     }
 
     /// Adds the interior of padded planes (the input gradient in padded layout) into an example's input gradient.

@@ -268,7 +268,8 @@ public final class Convolution: Layer, @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: parts) { part in
                 let examples = part * chunk ..< min(batch, (part + 1) * chunk)
                 let dW = partial.pointer + part * (filters * patch + filters), dB = dW + filters * patch
-                for n in examples {
+                // The bias gradient: on the direct path from dY transposed (`directBackward`).
+                for n in examples where tables == nil {
                     let dyn = g.pointer + n * outputCount
                     for f in 0 ..< filters {
                         let plane = dyn + f * pixels
@@ -284,7 +285,7 @@ public final class Convolution: Layer, @unchecked Sendable {
                     tapMajor.initialize(repeating: 0, count: patch * filters)
                     flipped.withUnsafeBufferPointer { fp in
                         for n in examples {
-                            self.directBackward(x.pointer + n * inputCount, g.pointer + n * outputCount, flipped: fp.baseAddress, dW: tapMajor,
+                            self.directBackward(x.pointer + n * inputCount, g.pointer + n * outputCount, flipped: fp.baseAddress, dW: tapMajor, dB: dB,
                                                 dx: d.map { $0.pointer + n * inputCount }, tables, scratch)
                         }
                     }

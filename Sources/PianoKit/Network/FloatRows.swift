@@ -136,6 +136,19 @@ enum FloatRows {
         }, scalar: { k in dst[k] = src[k] * src[k] })
     }
 
+    /// dst[j] += the sum over i < rows of m[i * 16 blocks + j], in order of i, for j < 16 blocks: the
+    /// column sums of a row-major rows x (16 blocks) matrix, 16 columns per vector, each column's
+    /// sum exactly as a scalar loop over i would make it (starting from 0, then added to dst[j]).
+    @inline(__always)
+    static func addColumnSums(_ dst: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, rows: Int, blocks: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(m), width = 16 * blocks
+        for b in 0 ..< blocks {
+            var sum = SIMD16<Float>()
+            for i in 0 ..< rows { sum += s.loadUnaligned(fromByteOffset: 4 * (i * width + 16 * b), as: SIMD16<Float>.self) }
+            d.storeBytes(of: d.loadUnaligned(fromByteOffset: 64 * b, as: SIMD16<Float>.self) + sum, toByteOffset: 64 * b, as: SIMD16<Float>.self)
+        }
+    }
+
     /// vector(k) for k = 0, 8, 16, ... while eight values fit before n; when n is 8 or more and not
     /// a multiple of 8, once more at n - 8, overlapping the previous vector (for steps that change
     /// nothing when repeated, as a running maximum); scalar(k) for each k when n < 8.
