@@ -23,8 +23,9 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     }
 
     public func forward(_ input: [Float], batch: Int) -> [Float] {
-        var scale = [Float](repeating: 0, count: input.count)
-        var factor = [Float](repeating: 0, count: input.count)
+        // `normalize` writes every scale and factor, so no zero-fill first.
+        var scale = [Float](unsafeUninitializedCapacity: input.count) { _, initialized in initialized = input.count }
+        var factor = [Float](unsafeUninitializedCapacity: input.count) { _, initialized in initialized = input.count }
         let out = scale.withUnsafeMutableBufferPointer { sc in
             factor.withUnsafeMutableBufferPointer { fa in normalize(input, batch: batch, keep: (sc.baseAddress!, fa.baseAddress!)) }
         }
@@ -112,11 +113,15 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     }
 
     /// dx_c = dy_c s_c^-b - 2 a b x_c sum over j with |j - c| <= r of dy_j x_j s_j^(-b-1).
+    ///
+    /// Per example: t_j = dy_j x_j factor_j / s_j over all channels, then the window sums of t
+    /// plane by plane as `normalize` makes its sums (channel c's is channel c - 1's plus the plane
+    /// entering the window minus the one leaving it), on SIMD vectors.
     public func backward(_ dy: [Float]) -> [Float] {
         let channels = outputShape.channels, plane = outputShape.height * outputShape.width, batch = x.count / outputShape.count
         let radius = self.radius, coefficient = 2 * alpha * beta
-        var dx = [Float](repeating: 0, count: x.count)
-        // t_j = dy_j x_j s_j^(-b-1) = dy_j x_j factor_j / s_j, then window sums as in forward.
+        // Every value is written below, so no zero-fill first.
+        var dx = [Float](unsafeUninitializedCapacity: x.count) { _, initialized in initialized = x.count }
         dy.withUnsafeBufferPointer { gb in
         x.withUnsafeBufferPointer { xb in
         scale.withUnsafeBufferPointer { scb in
@@ -126,24 +131,22 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
             let sc = SendablePointer(UnsafeMutablePointer(mutating: scb.baseAddress!)), fa = SendablePointer(UnsafeMutablePointer(mutating: fab.baseAddress!))
             let d = SendablePointer(db.baseAddress!)
             forEachPart(of: batch, threads: LayerThreads.count) { examples in
-            var t = [Float](repeating: 0, count: channels * plane)
-            t.withUnsafeMutableBufferPointer { tp in
-            let g = g.pointer, xp = xp.pointer, sc = sc.pointer, fa = fa.pointer, d = d.pointer
-            for n in examples {
-                let base = n * channels * plane
-                for i in 0 ..< channels * plane { tp[i] = g[base + i] * xp[base + i] * fa[base + i] / sc[base + i] }
-                for c in 0 ..< channels {
-                    let lo = max(0, c - radius), hi = min(channels - 1, c + radius)
-                    let k = base + c * plane, dc = d + k
-                    for p in 0 ..< plane { dc[p] = tp[lo * plane + p] }
-                    for j in lo + 1 ..< hi + 1 {
-                        let row = tp.baseAddress! + j * plane
-                        for p in 0 ..< plane { dc[p] += row[p] }
+                let t = UnsafeMutablePointer<Float>.allocate(capacity: channels * plane)
+                let sum = UnsafeMutablePointer<Float>.allocate(capacity: plane)
+                defer { t.deallocate(); sum.deallocate() }
+                let g = g.pointer, xp = xp.pointer, sc = sc.pointer, fa = fa.pointer, d = d.pointer
+                for n in examples {
+                    let base = n &* channels &* plane
+                    Self.gradientTerms(dy: g + base, x: xp + base, factor: fa + base, scale: sc + base, into: t, channels &* plane)
+                    sum.initialize(repeating: 0, count: plane)
+                    for j in 0 ..< min(radius, channels) { FloatRows.add(sum, t + j &* plane, plane) }
+                    for c in 0 ..< channels {
+                        if c + radius < channels { FloatRows.add(sum, t + (c &+ radius) &* plane, plane) }
+                        if c - radius - 1 >= 0 { FloatRows.subtract(sum, t + (c &- radius &- 1) &* plane, plane) }
+                        let k = base &+ c &* plane
+                        Self.inputGradient(dy: g + k, factor: fa + k, x: xp + k, sum: sum, coefficient: coefficient, into: d + k, plane)
                     }
-                    for p in 0 ..< plane { dc[p] = g[k + p] * fa[k + p] - coefficient * xp[k + p] * dc[p] }
                 }
-            }
-            }
             }
         }
         }
@@ -152,5 +155,30 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
         }
         return dx
     }
-}
 
+    /// t = dy x factor / scale over `n` values, on SIMD vectors.
+    @inline(__always)
+    static func gradientTerms(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, factor: UnsafePointer<Float>, scale: UnsafePointer<Float>,
+                              into t: UnsafeMutablePointer<Float>, _ n: Int) {
+        let g = UnsafeRawPointer(dy), xs = UnsafeRawPointer(x), f = UnsafeRawPointer(factor), s = UnsafeRawPointer(scale), o = UnsafeMutableRawPointer(t)
+        FloatRows.lanes(n, vector: { k in
+            let b = 4 * k
+            let v = g.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self) * xs.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self)
+                * f.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self) / s.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self)
+            o.storeBytes(of: v, toByteOffset: b, as: SIMD8<Float>.self)
+        }, scalar: { k in t[k] = dy[k] * x[k] * factor[k] / scale[k] })
+    }
+
+    /// dx = dy factor - coefficient x sum over `n` values, on SIMD vectors.
+    @inline(__always)
+    static func inputGradient(dy: UnsafePointer<Float>, factor: UnsafePointer<Float>, x: UnsafePointer<Float>, sum: UnsafePointer<Float>,
+                              coefficient: Float, into dx: UnsafeMutablePointer<Float>, _ n: Int) {
+        let g = UnsafeRawPointer(dy), f = UnsafeRawPointer(factor), xs = UnsafeRawPointer(x), s = UnsafeRawPointer(sum), o = UnsafeMutableRawPointer(dx)
+        FloatRows.lanes(n, vector: { k in
+            let b = 4 * k
+            let v = g.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self) * f.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self)
+                - coefficient * xs.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self) * s.loadUnaligned(fromByteOffset: b, as: SIMD8<Float>.self)
+            o.storeBytes(of: v, toByteOffset: b, as: SIMD8<Float>.self)
+        }, scalar: { k in dx[k] = dy[k] * factor[k] - coefficient * x[k] * sum[k] })
+    }
+}

@@ -23,9 +23,12 @@ public final class MaxPool: Layer, @unchecked Sendable {
     }
 
     public func forward(_ x: [Float], batch: Int) -> [Float] {
-        var winners = [Int](repeating: 0, count: batch * outputShape.count)
-        let out = winners.withUnsafeMutableBufferPointer { pool(x, batch: batch, winners: $0.baseAddress!) }
-        self.winners = winners
+        var out: [Float] = []
+        // `pool` writes every winner, so no zero-fill first.
+        winners = [Int](unsafeUninitializedCapacity: batch * outputShape.count) { wb, initialized in
+            out = pool(x, batch: batch, winners: wb.baseAddress!)
+            initialized = wb.count
+        }
         return out
     }
 
@@ -163,7 +166,14 @@ public final class MaxPool: Layer, @unchecked Sendable {
 
     public func backward(_ dy: [Float]) -> [Float] {
         var dx = [Float](repeating: 0, count: winners.count / outputShape.count * input.count)
-        for (k, at) in winners.enumerated() { dx[at] += dy[k] }
+        precondition(dy.count == winners.count, "MaxPool.backward: dY has \(dy.count) values for \(winners.count) outputs")
+        dx.withUnsafeMutableBufferPointer { d in
+            dy.withUnsafeBufferPointer { g in
+                winners.withUnsafeBufferPointer { w in
+                    for k in 0 ..< w.count { d[w[k]] += g[k] }  // each winner lies in its own example's planes
+                }
+            }
+        }
         return dx
     }
 }
