@@ -137,25 +137,44 @@ static inline void transpose16(__m512 r[16]) {
         r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
     }
 }
+/// One element of the output as `mode` makes it from value v (and its mask value m).
+static inline float transpose_one(float v, float m, float old, int mode) {
+    switch (mode) {
+    case PK_TRANSPOSE_ADD: return old + v;
+    case PK_TRANSPOSE_RELU: return 0 >= v ? 0 : v;  // Swift's max(v, 0): NaN stays NaN, -0 becomes 0
+    case PK_TRANSPOSE_MASKED: return m > 0 ? v : 0;
+    default: return v;
+    }
+}
+
 __attribute__((target("avx512f")))
-void pk_transpose(const float *a, int rows, int columns, float *b, int accumulate) {
+void pk_transpose(const float *a, int rows, int columns, float *b, int mode, const float *mask) {
     int fullRows = rows - rows % 16, fullColumns = columns - columns % 16;
+    const __m512 zero = _mm512_setzero_ps();
     for (int i0 = 0; i0 < fullRows; i0 += 16) {
         for (int j0 = 0; j0 < fullColumns; j0 += 16) {
             __m512 r[16];
-            for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(a + (long)(i0 + i) * columns + j0);
+            for (int i = 0; i < 16; i++) {
+                long at = (long)(i0 + i) * columns + j0;
+                r[i] = _mm512_loadu_ps(a + at);
+                if (mode == PK_TRANSPOSE_MASKED)
+                    r[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(mask + at), zero, _CMP_GT_OQ), r[i]);
+                // Kept where !(v <= 0) (NaN too), else +0: as the scalar edge and Swift's max(v, 0).
+                else if (mode == PK_TRANSPOSE_RELU) r[i] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(r[i], zero, _CMP_NLE_UQ), r[i]);
+            }
             transpose16(r);
             for (int j = 0; j < 16; j++) {
                 float *target = b + (long)(j0 + j) * rows + i0;
-                _mm512_storeu_ps(target, accumulate ? _mm512_add_ps(_mm512_loadu_ps(target), r[j]) : r[j]);
+                _mm512_storeu_ps(target, mode == PK_TRANSPOSE_ADD ? _mm512_add_ps(_mm512_loadu_ps(target), r[j]) : r[j]);
             }
         }
     }
     // The edges: rows past the last full block (all columns), columns past it (full-block rows).
     for (int i = 0; i < rows; i++) {
         for (int j = i < fullRows ? fullColumns : 0; j < columns; j++) {
+            long from = (long)i * columns + j;
             float *target = b + (long)j * rows + i;
-            *target = accumulate ? *target + a[(long)i * columns + j] : a[(long)i * columns + j];
+            *target = transpose_one(a[from], mode == PK_TRANSPOSE_MASKED ? mask[from] : 0, *target, mode);
         }
     }
 }
@@ -175,6 +194,6 @@ void pk_direct_weight_gradient(const float *x, const int32_t *base, int pixels, 
     __builtin_trap();
 }
 
-void pk_transpose(const float *a, int rows, int columns, float *b, int accumulate) { __builtin_trap(); }
+void pk_transpose(const float *a, int rows, int columns, float *b, int mode, const float *mask) { __builtin_trap(); }
 
 #endif

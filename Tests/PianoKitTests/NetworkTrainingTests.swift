@@ -46,6 +46,33 @@ import Testing
         }
     }
 
+    /// A convolution that rectifies its own output (the ReLU after it fused, as `Network` builds
+    /// it) gives the same logits, inference outputs and parameter gradients bit for bit as the
+    /// convolution and the ReLU run apart, on the direct path and on the unrolled ones (which a
+    /// CPU without AVX-512 takes).
+    @Test(arguments: [NetworkSpec.Named.original, .simple], [true, false])
+    func fusedReLUsChangeNothing(architecture: NetworkSpec.Named, direct: Bool) throws {
+        let spec = NetworkSpec.named(architecture, heads: [.single, .frame])
+        let images = GradientCheckTests.random(2 * 24 * 24, seed: 7)
+        func run(fused: Bool) throws -> (logits: [[Float]], inferred: [[Float]], gradients: [[Float]]) {
+            let network = try Network(spec, input: ActivationShape(channels: 1, height: 24, width: 24), seed: 8)
+            let convolutions = network.layers.compactMap { $0 as? Convolution }, relus = network.layers.compactMap { $0 as? ReLU }
+            #expect(convolutions.contains(where: \.rectifies) && relus.contains(where: \.fused))  // not those after dense layers
+            for conv in convolutions {
+                if !fused { conv.rectifies = false }
+                if !direct { conv.usesDirect = false }
+            }
+            if !fused { for relu in relus { relu.fused = false } }
+            network.zeroGradients()
+            let logits = network.forward(images, batch: 2)
+            network.backward(network.loss(logits, targets: Self.targets()).gradients)
+            return (logits, network.infer(images, batch: 2), network.parameters.map(\.gradient))
+        }
+        let fused = try run(fused: true), apart = try run(fused: false)
+        #expect(fused.logits == apart.logits && fused.inferred == apart.inferred)
+        #expect(fused.gradients == apart.gradients)
+    }
+
     /// Two examples' targets: classes 3 and 77, a few sounding and starting keys.
     static func targets() -> TargetBatch {
         var targets = TargetBatch()

@@ -23,8 +23,17 @@ void pk_direct_forward(const float *x, const int32_t *base, int pixels, const in
 void pk_direct_weight_gradient(const float *x, const int32_t *base, int pixels, const int32_t *offset, int taps,
                                const float *dy, int channels, float *dw);
 
-/// b[j * rows + i] = a[i * columns + j] (or += when accumulate is nonzero), for i < rows and
-/// j < columns: a row-major matrix transposed, in 16 x 16 blocks in registers.
-void pk_transpose(const float *a, int rows, int columns, float *b, int accumulate);
+/// What `pk_transpose` does with each value v = a[i * columns + j] it moves to b[j * rows + i].
+enum {
+    PK_TRANSPOSE_STORE = 0,   ///< b = v
+    PK_TRANSPOSE_ADD = 1,     ///< b += v
+    PK_TRANSPOSE_RELU = 2,    ///< b = max(0, v) (NaN stays NaN)
+    PK_TRANSPOSE_MASKED = 3,  ///< b = v where mask[i * columns + j] > 0, else 0 (ReLU's backward pass)
+};
+
+/// b[j * rows + i] = a[i * columns + j] as `mode` says (one of the PK_TRANSPOSE values; `mask`,
+/// laid out as a, is read only by PK_TRANSPOSE_MASKED and may be NULL otherwise), for i < rows
+/// and j < columns: a row-major matrix transposed, in 16 x 16 blocks in registers.
+void pk_transpose(const float *a, int rows, int columns, float *b, int mode, const float *mask);
 
 #endif

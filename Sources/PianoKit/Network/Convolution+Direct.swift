@@ -138,34 +138,38 @@ extension Convolution {
         let source = directSource(x, s)
         let pixels = self.pixels, filters = self.filters
         pk_direct_forward(source, tables.outputBases, Int32(pixels), tables.inputTaps, Int32(patch), weights, Int32(filters), bias, s.pixelMajor)
-        pk_transpose(s.pixelMajor, Int32(pixels), Int32(filters), y, 0)
+        pk_transpose(s.pixelMajor, Int32(pixels), Int32(filters), y, Int32(rectifies ? PK_TRANSPOSE_RELU : PK_TRANSPOSE_STORE), nil)
     }
 
     /// One example's weight gradient (added into `dW`, tap-major [patch][filters]), bias gradient
     /// (added into `dB`: each filter's pixels summed in order, 16 filters per vector) and input
-    /// gradient (added into `dx`, when given; `flipped` from `flippedWeights`) through the direct path.
-    func directBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, flipped: UnsafePointer<Float>?, dW: UnsafeMutablePointer<Float>,
-                        dB: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?, _ tables: DirectTables, _ s: DirectScratch) {
+    /// gradient (added into `dx`, when given; `flipped` from `flippedWeights`) through the direct
+    /// path; with `mask` (the example's rectified output, when `rectifies`), dY is taken as zero
+    /// where the mask is not positive (the fused ReLU's backward pass).
+    func directBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, mask: UnsafePointer<Float>?, flipped: UnsafePointer<Float>?,
+                        dW: UnsafeMutablePointer<Float>, dB: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                        _ tables: DirectTables, _ s: DirectScratch) {
         let source = directSource(x, s)
         let pixels = self.pixels, filters = self.filters
-        pk_transpose(dy, Int32(filters), Int32(pixels), s.pixelMajor, 0)
+        pk_transpose(dy, Int32(filters), Int32(pixels), s.pixelMajor, Int32(mask == nil ? PK_TRANSPOSE_STORE : PK_TRANSPOSE_MASKED), mask)
         FloatRows.addColumnSums(dB, s.pixelMajor, rows: pixels, blocks: filters / 16)
         pk_direct_weight_gradient(source, tables.outputBases, Int32(pixels), tables.inputTaps, Int32(patch), s.pixelMajor, Int32(filters), dW)
         guard let dx, let flipped, let planes = s.gradientPlanes, let inputMajor = s.inputMajor else { return }
         // dY into the interior of its padded planes (the border stays zero from the allocation).
         let (hq, wq) = gradientPlanes, ow = outputShape.width, kh = kernel.height, kw = kernel.width
+        func copy(_ to: UnsafeMutablePointer<Float>, _ from: Int, _ n: Int) {
+            if let mask { FloatRows.copy(to, dy + from, where: mask + from, n) } else { FloatRows.copy(to, dy + from, n) }
+        }
         for f in 0 ..< filters {
             if kw == 1 {  // the plane's rows are dY's rows: one run
-                FloatRows.copy(planes + (f * hq + kh - 1) * wq, dy + f * pixels, pixels)
+                copy(planes + (f * hq + kh - 1) * wq, f * pixels, pixels)
                 continue
             }
-            for r in 0 ..< outputShape.height {
-                FloatRows.copy(planes + (f * hq + r + kh - 1) * wq + kw - 1, dy + f * pixels + r * ow, ow)
-            }
+            for r in 0 ..< outputShape.height { copy(planes + (f * hq + r + kh - 1) * wq + kw - 1, f * pixels + r * ow, ow) }
         }
         let channels = input.channels, inputPixels = input.height * input.width
         pk_direct_forward(planes, tables.inputBases, Int32(inputPixels), tables.gradientTaps, Int32(filters * kh * kw), flipped, Int32(channels), nil, inputMajor)
-        pk_transpose(inputMajor, Int32(inputPixels), Int32(channels), dx, 1)
+        pk_transpose(inputMajor, Int32(inputPixels), Int32(channels), dx, Int32(PK_TRANSPOSE_ADD), nil)
     }
 
 }

@@ -26,6 +26,12 @@ public final class Convolution: Layer, @unchecked Sendable {
     public var parameters: [Parameter] { [weight, bias] }
     /// Whether `backward` returns the input gradient; the first layer's (the image's) is not needed.
     public var computesInputGradient = true
+    /// Whether the output is max(0, value): the ReLU after this layer fused in (`Network` sets it
+    /// with the ReLU's `fused`). Forward rectifies as it writes the output (the direct path as it
+    /// transposes it), backward takes dY as zero where the output is not positive (the direct path
+    /// as it reads dY).
+    public var rectifies = false
+    private var lastOutput: [Float] = []  // the last forward's output, when `rectifies`
     private var batch = 0
 
     /// Creates a layer with weights drawn from `initialise` (given the count and the fan-in);
@@ -240,6 +246,10 @@ public final class Convolution: Layer, @unchecked Sendable {
                 }
             }
         }
+        if rectifies {
+            if !usesDirect { ReLU.rectify(&out) }  // the direct path rectified as it transposed
+            lastOutput = out
+        }
         return out
     }
 
@@ -247,23 +257,28 @@ public final class Convolution: Layer, @unchecked Sendable {
     /// again, dW += dY_tile . cols^T and dcols = W^T . dY_tile, col2im. Weight and bias gradients
     /// go into one buffer per thread, added to the parameters' in thread order (so a run at one
     /// thread count is deterministic).
-    public func backward(_ dy: [Float]) -> [Float] {
+    public func backward(_ gradient: [Float]) -> [Float] {
+        let direct = usesDirect && (!computesInputGradient || input.channels % 16 == 0)
+        // The fused ReLU's backward pass: on the direct path as it reads dY, else here.
+        let dy = rectifies && !direct ? ReLU.masked(gradient, by: lastOutput) : gradient
         let pixels = self.pixels, ow = outputShape.width, oh = outputShape.height, tile = rowsPerTile, patch = self.patch
         let filters = self.filters, inputCount = input.count, outputCount = outputShape.count, batch = self.batch
         let parts = max(1, min(LayerThreads.count, batch)), inputGradient = computesInputGradient
         var dx = [Float](repeating: 0, count: inputGradient ? batch * inputCount : 0)
         var partials = [Float](repeating: 0, count: parts * (filters * patch + filters))
-        let direct = usesDirect && (!inputGradient || input.channels % 16 == 0)
         let tables = direct ? directTables : nil
+        let mask = rectifies && direct ? lastOutput : []
         let flipped = direct && inputGradient ? flippedWeights() : []
         dy.withUnsafeBufferPointer { gp in
         lastInput.withUnsafeBufferPointer { xp in
         weight.value.withUnsafeBufferPointer { wp in
         dx.withUnsafeMutableBufferPointer { dxp in
+        mask.withUnsafeBufferPointer { mp in
         partials.withUnsafeMutableBufferPointer { pp in
             let g = SendablePointer(UnsafeMutablePointer(mutating: gp.baseAddress!)), x = SendablePointer(UnsafeMutablePointer(mutating: xp.baseAddress!))
             let w = SendablePointer(UnsafeMutablePointer(mutating: wp.baseAddress!)), partial = SendablePointer(pp.baseAddress!)
             let d = inputGradient ? SendablePointer(dxp.baseAddress!) : nil
+            let m = mask.isEmpty ? nil : SendablePointer(UnsafeMutablePointer(mutating: mp.baseAddress!))
             let chunk = (batch + parts - 1) / parts, wide = unrollsWide
             DispatchQueue.concurrentPerform(iterations: parts) { part in
                 let examples = part * chunk ..< min(batch, (part + 1) * chunk)
@@ -285,11 +300,11 @@ public final class Convolution: Layer, @unchecked Sendable {
                     tapMajor.initialize(repeating: 0, count: patch * filters)
                     flipped.withUnsafeBufferPointer { fp in
                         for n in examples {
-                            self.directBackward(x.pointer + n * inputCount, g.pointer + n * outputCount, flipped: fp.baseAddress, dW: tapMajor, dB: dB,
-                                                dx: d.map { $0.pointer + n * inputCount }, tables, scratch)
+                            self.directBackward(x.pointer + n * inputCount, g.pointer + n * outputCount, mask: m.map { UnsafePointer($0.pointer + n * outputCount) },
+                                                flipped: fp.baseAddress, dW: tapMajor, dB: dB, dx: d.map { $0.pointer + n * inputCount }, tables, scratch)
                         }
                     }
-                    pk_transpose(tapMajor, Int32(patch), Int32(filters), dW, 0)
+                    pk_transpose(tapMajor, Int32(patch), Int32(filters), dW, Int32(PK_TRANSPOSE_STORE), nil)
                     return
                 }
                 if wide {
@@ -319,6 +334,7 @@ public final class Convolution: Layer, @unchecked Sendable {
                     }
                 }
             }
+        }
         }
         }
         }

@@ -116,6 +116,17 @@ enum FloatRows {
         }, scalar: { k in if !(y[k] > 0) { g[k] = 0 } })
     }
 
+    /// dst[k] = src[k] where y[k] is positive, else 0, for k < n (a copy through ReLU's backward pass).
+    @inline(__always)
+    static func copy(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, where y: UnsafePointer<Float>, _ n: Int) {
+        let d = UnsafeMutableRawPointer(dst), s = UnsafeRawPointer(src), m = UnsafeRawPointer(y)
+        lanes(n, vector: { k in
+            var x = s.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self)
+            x.replace(with: 0, where: .!(m.loadUnaligned(fromByteOffset: 4 * k, as: SIMD8<Float>.self) .> 0))
+            d.storeBytes(of: x, toByteOffset: 4 * k, as: SIMD8<Float>.self)
+        }, scalar: { k in dst[k] = y[k] > 0 ? src[k] : 0 })
+    }
+
     /// dst[0 ..< n] -= src[0 ..< n].
     @inline(__always)
     static func subtract(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {

@@ -87,6 +87,20 @@ public final class Network {
         // Nothing learns below the image: the first layer's input gradient is never needed (nor
         // that of a convolution behind a row flip only).
         (trunk.first { !($0 is FlipRows || $0 is RowShifts) } as? Convolution)?.computesInputGradient = false
+        Self.fuseReLUs(trunk)
+        for head in heads { Self.fuseReLUs(head.layers) }
+    }
+
+    /// Each convolution directly followed by a ReLU rectifies its own output, and the ReLU passes
+    /// values through (`Convolution.rectifies`, `ReLU.fused`): the same values and gradients bit
+    /// for bit, without the ReLU's passes over the activations.
+    static func fuseReLUs(_ layers: [Layer]) {
+        for (layer, next) in zip(layers, layers.dropFirst()) {
+            if let conv = layer as? Convolution, let relu = next as? ReLU {
+                conv.rectifies = true
+                relu.fused = true
+            }
+        }
     }
 
     /// Builds a named paper network for `size` x `size` images with one head of `labels`' kind.

@@ -4,12 +4,16 @@ import Foundation
 public final class ReLU: Layer, @unchecked Sendable {
     public let outputShape: ActivationShape
     public var parameters: [Parameter] { [] }
+    /// Whether the convolution before this layer rectifies its own output (`Convolution.rectifies`,
+    /// set together by `Network`): then this layer passes values and gradients through unchanged.
+    public var fused = false
     private var output: [Float] = []  // the last forward's output: positive where the input was
 
     /// Creates a ReLU for inputs of `shape`.
     public init(_ shape: ActivationShape) { outputShape = shape }
 
     public func forward(_ x: [Float], batch: Int) -> [Float] {
+        if fused { return x }
         output = infer(x, batch: batch)
         return output
     }
@@ -17,7 +21,8 @@ public final class ReLU: Layer, @unchecked Sendable {
     /// max(0, x) into a new array, one pass (not a copy of x rectified in place: x is still
     /// referenced by the caller, so that would copy it first).
     public func infer(_ x: [Float], batch: Int) -> [Float] {
-        x.withUnsafeBufferPointer { xb in
+        if fused { return x }
+        return x.withUnsafeBufferPointer { xb in
             [Float](unsafeUninitializedCapacity: xb.count) { ob, initialized in
                 let i = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), o = SendablePointer(ob.baseAddress!)
                 forEachPart(of: xb.count, threads: LayerThreads.count) { range in
@@ -28,7 +33,10 @@ public final class ReLU: Layer, @unchecked Sendable {
         }
     }
 
-    public func backward(_ dy: [Float]) -> [Float] {
+    public func backward(_ dy: [Float]) -> [Float] { fused ? dy : Self.masked(dy, by: output) }
+
+    /// dy where `output` is positive, else 0 (ReLU's backward pass from its output).
+    static func masked(_ dy: [Float], by output: [Float]) -> [Float] {
         var dx = dy
         dx.withUnsafeMutableBufferPointer { db in
             output.withUnsafeBufferPointer { ob in
@@ -39,5 +47,15 @@ public final class ReLU: Layer, @unchecked Sendable {
             }
         }
         return dx
+    }
+
+    /// x = max(x, 0) in place, over the layer threads.
+    static func rectify(_ x: inout [Float]) {
+        x.withUnsafeMutableBufferPointer { xb in
+            let p = SendablePointer(xb.baseAddress!)
+            forEachPart(of: xb.count, threads: LayerThreads.count) { range in
+                for k in range { p.pointer[k] = max(p.pointer[k], 0) }  // branch-free, so it vectorises
+            }
+        }
     }
 }
