@@ -120,8 +120,8 @@ extension Convolution {
         func deallocate() { padded.deallocate(); pixelMajor.deallocate(); gradientPlanes?.deallocate(); inputMajor?.deallocate() }
     }
 
-    /// Whether the padded planes differ from the input's own (false for a 1 x 1 kernel, or a
-    /// kernel one row or column long along an axis padded "valid", whatever the other axis).
+    /// Whether the padded planes differ from the input's own: false where neither axis is padded,
+    /// each being "valid" or 1 long in the kernel (a 1 x 1 kernel, for one).
     var needsPadding: Bool { padded.height != input.height || padded.width != input.width }
 
     /// The planes the direct kernels read for example `x`: `x` itself where no padding is needed,

@@ -61,11 +61,7 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
                 for n in examples {
                     let base = n &* channels &* plane
                     FloatRows.square(squares, x + base, channels &* plane)
-                    sum.initialize(repeating: 0, count: plane)
-                    for j in 0 ..< min(radius, channels) { FloatRows.add(sum, squares + j &* plane, plane) }
-                    for c in 0 ..< channels {
-                        if c + radius < channels { FloatRows.add(sum, squares + (c &+ radius) &* plane, plane) }
-                        if c - radius - 1 >= 0 { FloatRows.subtract(sum, squares + (c &- radius &- 1) &* plane, plane) }
+                    Self.forEachWindowSum(of: squares, channels: channels, plane: plane, radius: radius, into: sum) { c in
                         let k = base &+ c &* plane
                         Self.scale(x + k, by: sum, into: o + k, keep: keep.map { ($0.0.pointer + k, $0.1.pointer + k) },
                                    plane, bias: bias, alpha: alpha, beta: beta, threeQuarters: threeQuarters)
@@ -74,6 +70,21 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
             }
             initialized = input.count
         } }
+    }
+
+    /// For each channel c in order, `sum` (one plane) set to the sum of `values`' planes j with
+    /// |j - c| <= radius, then body(c): channel c's sum is channel c - 1's plus the plane entering
+    /// the window minus the one leaving it, on SIMD vectors.
+    @inline(__always)
+    static func forEachWindowSum(of values: UnsafePointer<Float>, channels: Int, plane: Int, radius: Int, into sum: UnsafeMutablePointer<Float>,
+                                 _ body: (Int) -> Void) {
+        sum.initialize(repeating: 0, count: plane)
+        for j in 0 ..< min(radius, channels) { FloatRows.add(sum, values + j &* plane, plane) }
+        for c in 0 ..< channels {
+            if c + radius < channels { FloatRows.add(sum, values + (c &+ radius) &* plane, plane) }
+            if c - radius - 1 >= 0 { FloatRows.subtract(sum, values + (c &- radius &- 1) &* plane, plane) }
+            body(c)
+        }
     }
 
     /// out = x (bias + alpha sum)^-beta over `n` values; with `keep`, also the scale
@@ -115,8 +126,7 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
     /// dx_c = dy_c s_c^-b - 2 a b x_c sum over j with |j - c| <= r of dy_j x_j s_j^(-b-1).
     ///
     /// Per example: t_j = dy_j x_j factor_j / s_j over all channels, then the window sums of t
-    /// plane by plane as `normalize` makes its sums (channel c's is channel c - 1's plus the plane
-    /// entering the window minus the one leaving it), on SIMD vectors.
+    /// as `normalize` makes its sums (`forEachWindowSum`), on SIMD vectors.
     public func backward(_ dy: [Float]) -> [Float] {
         let channels = outputShape.channels, plane = outputShape.height * outputShape.width, batch = x.count / outputShape.count
         let radius = self.radius, coefficient = 2 * alpha * beta
@@ -138,11 +148,7 @@ public final class LocalResponseNorm: Layer, @unchecked Sendable {
                 for n in examples {
                     let base = n &* channels &* plane
                     Self.gradientTerms(dy: g + base, x: xp + base, factor: fa + base, scale: sc + base, into: t, channels &* plane)
-                    sum.initialize(repeating: 0, count: plane)
-                    for j in 0 ..< min(radius, channels) { FloatRows.add(sum, t + j &* plane, plane) }
-                    for c in 0 ..< channels {
-                        if c + radius < channels { FloatRows.add(sum, t + (c &+ radius) &* plane, plane) }
-                        if c - radius - 1 >= 0 { FloatRows.subtract(sum, t + (c &- radius &- 1) &* plane, plane) }
+                    Self.forEachWindowSum(of: t, channels: channels, plane: plane, radius: radius, into: sum) { c in
                         let k = base &+ c &* plane
                         Self.inputGradient(dy: g + k, factor: fa + k, x: xp + k, sum: sum, coefficient: coefficient, into: d + k, plane)
                     }
