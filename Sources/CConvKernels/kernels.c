@@ -138,9 +138,8 @@ static inline void transpose16(__m512 r[16]) {
     }
 }
 /// One element of the output as `mode` makes it from value v (and its mask value m).
-static inline float transpose_one(float v, float m, float old, int mode) {
+static inline float transpose_one(float v, float m, int mode) {
     switch (mode) {
-    case PK_TRANSPOSE_ADD: return old + v;
     case PK_TRANSPOSE_RELU: return 0 >= v ? 0 : v;  // Swift's max(v, 0): NaN stays NaN, -0 becomes 0
     case PK_TRANSPOSE_MASKED: return m > 0 ? v : 0;
     default: return v;
@@ -165,7 +164,7 @@ void pk_transpose(const float *a, int rows, int columns, float *b, int mode, con
             transpose16(r);
             for (int j = 0; j < 16; j++) {
                 float *target = b + (long)(j0 + j) * rows + i0;
-                _mm512_storeu_ps(target, mode == PK_TRANSPOSE_ADD ? _mm512_add_ps(_mm512_loadu_ps(target), r[j]) : r[j]);
+                _mm512_storeu_ps(target, r[j]);
             }
         }
     }
@@ -173,8 +172,7 @@ void pk_transpose(const float *a, int rows, int columns, float *b, int mode, con
     for (int i = 0; i < rows; i++) {
         for (int j = i < fullRows ? fullColumns : 0; j < columns; j++) {
             long from = (long)i * columns + j;
-            float *target = b + (long)j * rows + i;
-            *target = transpose_one(a[from], mode == PK_TRANSPOSE_MASKED ? mask[from] : 0, *target, mode);
+            b[(long)j * rows + i] = transpose_one(a[from], mode == PK_TRANSPOSE_MASKED ? mask[from] : 0, mode);
         }
     }
 }

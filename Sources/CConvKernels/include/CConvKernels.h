@@ -26,9 +26,8 @@ void pk_direct_weight_gradient(const float *x, const int32_t *base, int pixels, 
 /// What `pk_transpose` does with each value v = a[i * columns + j] it moves to b[j * rows + i].
 enum {
     PK_TRANSPOSE_STORE = 0,   ///< b = v
-    PK_TRANSPOSE_ADD = 1,     ///< b += v
-    PK_TRANSPOSE_RELU = 2,    ///< b = max(0, v) (NaN stays NaN)
-    PK_TRANSPOSE_MASKED = 3,  ///< b = v where mask[i * columns + j] > 0, else 0 (ReLU's backward pass)
+    PK_TRANSPOSE_RELU = 1,    ///< b = max(0, v) (NaN stays NaN)
+    PK_TRANSPOSE_MASKED = 2,  ///< b = v where mask[i * columns + j] > 0, else 0 (ReLU's backward pass)
 };
 
 /// b[j * rows + i] = a[i * columns + j] as `mode` says (one of the PK_TRANSPOSE values; `mask`,

@@ -143,7 +143,7 @@ extension Convolution {
 
     /// One example's weight gradient (added into `dW`, tap-major [patch][filters]), bias gradient
     /// (added into `dB`: each filter's pixels summed in order, 16 filters per vector) and input
-    /// gradient (added into `dx`, when given; `flipped` from `flippedWeights`) through the direct
+    /// gradient (written into `dx`, when given; `flipped` from `flippedWeights`) through the direct
     /// path; with `mask` (the example's rectified output, when `rectifies`), dY is taken as zero
     /// where the mask is not positive (the fused ReLU's backward pass).
     func directBackward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, mask: UnsafePointer<Float>?, flipped: UnsafePointer<Float>?,
@@ -169,7 +169,7 @@ extension Convolution {
         }
         let channels = input.channels, inputPixels = input.height * input.width
         pk_direct_forward(planes, tables.inputBases, Int32(inputPixels), tables.gradientTaps, Int32(filters * kh * kw), flipped, Int32(channels), nil, inputMajor)
-        pk_transpose(inputMajor, Int32(inputPixels), Int32(channels), dx, Int32(PK_TRANSPOSE_ADD), nil)
+        pk_transpose(inputMajor, Int32(inputPixels), Int32(channels), dx, Int32(PK_TRANSPOSE_STORE), nil)
     }
 
 }

@@ -264,7 +264,11 @@ public final class Convolution: Layer, @unchecked Sendable {
         let pixels = self.pixels, ow = outputShape.width, oh = outputShape.height, tile = rowsPerTile, patch = self.patch
         let filters = self.filters, inputCount = input.count, outputCount = outputShape.count, batch = self.batch
         let parts = max(1, min(LayerThreads.count, batch)), inputGradient = computesInputGradient
-        var dx = [Float](repeating: 0, count: inputGradient ? batch * inputCount : 0)
+        // The direct path writes each example's input gradient whole (one transposition), the
+        // unrolled paths add into it: zeros first only for them.
+        let dxCount = inputGradient ? batch * inputCount : 0
+        var dx = direct ? [Float](unsafeUninitializedCapacity: dxCount) { _, initialized in initialized = dxCount }
+                        : [Float](repeating: 0, count: dxCount)
         var partials = [Float](repeating: 0, count: parts * (filters * patch + filters))
         let tables = direct ? directTables : nil
         let mask = rectifies && direct ? lastOutput : []
