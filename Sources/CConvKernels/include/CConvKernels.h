@@ -14,7 +14,8 @@ int pk_direct_available(void);
 
 /// out[p * channels + f] = bias[f] + sum over k < taps of x[base[p] + offset[k]] * w[k * channels + f],
 /// for p < pixels and f < channels; channels a multiple of 16; bias may be NULL (zero). Each sum
-/// runs over k in order, one fused multiply-add per tap.
+/// runs over k in order, one fused multiply-add per tap. Both kernels read denormal inputs as zero
+/// and flush denormal results to zero (MXCSR's DAZ and FTZ, restored before they return).
 void pk_direct_forward(const float *x, const int32_t *base, int pixels, const int32_t *offset, int taps,
                        const float *w, int channels, const float *bias, float *out);
 
