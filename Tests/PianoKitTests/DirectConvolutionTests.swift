@@ -96,4 +96,23 @@ import Testing
         let a = pass(), b = pass()
         #expect(a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern })
     }
+
+    /// Denormal weights (a trained model's dead filters decay into them) are read as zero by the
+    /// kernels, which set MXCSR's DAZ and FTZ only while they run: outputs and gradients stay those
+    /// of the definition, and the thread's own arithmetic afterwards still makes denormals.
+    @Test func denormalsFlushedInsideTheKernelsOnly() {
+        let shape = ActivationShape(channels: 16, height: 6, width: 5)
+        let layer = Convolution(name: "c", input: shape, filters: 64, kernel: (3, 3)) { count, _ in Self.random(count, seed: 70, scale: 0.3) }
+        for k in Swift.stride(from: 0, to: layer.weight.value.count, by: 7) { layer.weight.value[k] = Float.leastNormalMagnitude / 64 }
+        #expect(layer.weight.value.contains { $0.isSubnormal } && layer.usesDirect)
+        let x = Self.random(2 * shape.count, seed: 71)
+        let reference = GradientCheckTests.convolutionByDefinition(layer, x, batch: 2, pad: (1, 1))
+        let out = layer.forward(x, batch: 2)
+        #expect(GradientCheckTests.worstDifference(out, reference) < 1e-5)
+        _ = layer.backward(Self.random(out.count, seed: 72))
+        // Runtime values, so that the compiler cannot fold the products: halving the smallest
+        // normal float gives a denormal unless FTZ leaked out of the kernels into this thread.
+        let halves = Self.random(8, seed: 73).map { (abs($0) + 1) * Float.leastNormalMagnitude / 4 }
+        #expect(halves.allSatisfy { $0.isSubnormal })
+    }
 }
