@@ -247,7 +247,9 @@ public final class Convolution: Layer, @unchecked Sendable {
             }
         }
         if rectifies {
-            if !usesDirect { ReLU.rectify(&out) }  // the direct path rectified as it transposed
+            if !usesDirect {  // the direct path rectified as it transposed
+                out.withUnsafeMutableBufferPointer { o in ReLU.rectify(o.baseAddress!, into: o.baseAddress!, count: o.count) }
+            }
             lastOutput = out
         }
         return out

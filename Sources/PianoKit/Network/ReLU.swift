@@ -24,10 +24,7 @@ public final class ReLU: Layer, @unchecked Sendable {
         if fused { return x }
         return x.withUnsafeBufferPointer { xb in
             [Float](unsafeUninitializedCapacity: xb.count) { ob, initialized in
-                let i = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), o = SendablePointer(ob.baseAddress!)
-                forEachPart(of: xb.count, threads: LayerThreads.count) { range in
-                    for k in range { o.pointer[k] = max(i.pointer[k], 0) }  // branch-free, so it vectorises
-                }
+                if let from = xb.baseAddress, let to = ob.baseAddress { Self.rectify(from, into: to, count: xb.count) }
                 initialized = xb.count
             }
         }
@@ -49,13 +46,11 @@ public final class ReLU: Layer, @unchecked Sendable {
         return dx
     }
 
-    /// x = max(x, 0) in place, over the layer threads.
-    static func rectify(_ x: inout [Float]) {
-        x.withUnsafeMutableBufferPointer { xb in
-            let p = SendablePointer(xb.baseAddress!)
-            forEachPart(of: xb.count, threads: LayerThreads.count) { range in
-                for k in range { p.pointer[k] = max(p.pointer[k], 0) }  // branch-free, so it vectorises
-            }
+    /// out[k] = max(x[k], 0) for k < count, over the layer threads; `x` may be `out` (in place).
+    static func rectify(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
+        let i = SendablePointer(UnsafeMutablePointer(mutating: x)), o = SendablePointer(out)
+        forEachPart(of: count, threads: LayerThreads.count) { range in
+            for k in range { o.pointer[k] = max(i.pointer[k], 0) }  // branch-free, so it vectorises
         }
     }
 }
