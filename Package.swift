@@ -8,7 +8,7 @@ func cLibrary(_ name: String, pkgConfig: String, apt: String) -> Target {
 
 let stages: [(target: String, executable: String)] = [
     ("Ingest", "ingest"), ("Spectro", "spectro"), ("Pack", "pack"),
-    ("Train", "train"), ("Infer", "infer"), ("Corpus", "corpus"),
+    ("Train", "train"), ("TrainStage", "train-stage"), ("Infer", "infer"), ("Corpus", "corpus"),
     ("BenchCQT", "bench-cqt"), ("BenchArchive", "bench-archive"), ("BenchTrain", "bench-train"),
 ]
 

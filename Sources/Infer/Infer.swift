@@ -93,6 +93,9 @@ extension Infer {
         @Flag(help: "Also write <stem>.thumbnails.npy (uint8 steps x size x size: the network's input pixels) and <stem>.outputs.npy (float32 steps x outputs: its probabilities).")
         var saveArrays = false
 
+        @Flag(help: "Also read the paper's single label of every step (the key held, or silence) through the model's temporal stage (train-stage adds one; the bundled model has one): writes <stem>.steps.txt, <stem>.stage.npy with --save-arrays (float32 steps x 88: the probability each key is held), and the single-label step accuracy with a reference.")
+        var singleLabel = false
+
         @OptionGroup var forceOption: ForceOption
 
         func validate() throws {
@@ -144,6 +147,10 @@ extension Infer {
             options.evaluation = evaluation
             if let reason = transcriber.refusal(evaluation) { throw FileError(model, "--evaluation sliding: \(reason)") }
             options.saveArrays = saveArrays
+            if singleLabel, transcriber.stage == nil {
+                throw FileError(model, "--single-label: the model has no temporal stage (add one with train-stage)")
+            }
+            options.singleLabel = singleLabel
             let found = InferRun.items(audio, reference: reference, findReferences: !noReference)
             if found.items.isEmpty {
                 for problem in found.problems { printError("error: \(problem)") }
@@ -155,7 +162,8 @@ extension Infer {
                 print(InferSummary(model: model, files: metrics).table, terminator: "")
             }
             guard summary.made + summary.upToDate > 0 else { throw ExitCode(1) }
-            print("outputs in \(output): <stem>.mid, <stem>.txt, <stem>.roll.svg" + (metrics.isEmpty ? "" : ", <stem>.metrics.json, \(InferRun.summaryName)"))
+            print("outputs in \(output): <stem>.mid, <stem>.txt, <stem>.roll.svg" + (singleLabel ? ", <stem>.steps.txt" : "")
+                  + (metrics.isEmpty ? "" : ", <stem>.metrics.json, \(InferRun.summaryName)"))
             if !summary.failures.isEmpty { throw ExitCode(1) }
         }
     }

@@ -10,8 +10,9 @@ public enum ModelFile {
     /// of a spec) are still read.
     public static let currentVersion = 2
 
-    /// The file's bytes.
-    public static func encode(_ network: Network, frontEnd: ArchiveManifest.FrontEndRecord, extra: [String: String] = [:]) throws -> Data {
+    /// The file's bytes: the network, and `stage` beside it when given.
+    public static func encode(_ network: Network, frontEnd: ArchiveManifest.FrontEndRecord, extra: [String: String] = [:],
+                              stage: TemporalStage? = nil) throws -> Data {
         var metadata = extra
         metadata["format"] = formatName
         metadata["version"] = String(currentVersion)
@@ -20,6 +21,11 @@ public enum ModelFile {
         metadata["frontEnd"] = try SafeTensors.jsonString(frontEnd)
         var tensors: [String: Tensor] = [:]
         for p in network.parameters { tensors[p.name] = Tensor(shape: p.shape, values: p.value) }
+        if let stage {
+            if let refusal = TemporalStage.refusal(frontEnd) { throw FormatError(refusal) }
+            metadata[TemporalStage.metadataKey] = try SafeTensors.jsonString(stage.settings)
+            tensors.merge(stage.tensors) { $1 }
+        }
         return try SafeTensors.encode(tensors, metadata: metadata)
     }
 
@@ -49,9 +55,17 @@ public enum ModelFile {
     /// Reads a model file: checks its metadata, checks the tensors' size against the spec's before
     /// building anything, rebuilds the network and loads every tensor.
     public static func read(path: String) throws -> (network: Network, frontEnd: ArchiveManifest.FrontEndRecord, metadata: [String: String]) {
+        let model = try readWithStage(path: path)
+        return (model.network, model.frontEnd, model.metadata)
+    }
+
+    /// `read(path:)`, and the temporal stage stored beside the network (nil when there is none),
+    /// checked as the network is: settings, tensor names and shapes, front end.
+    public static func readWithStage(path: String) throws -> (network: Network, frontEnd: ArchiveManifest.FrontEndRecord, metadata: [String: String],
+                                                               stage: TemporalStage?) {
         let bytes = try Paths.readBytes(path, limit: 1 << 30)
         do {
-            let (tensors, metadata): ([String: Tensor], [String: String])
+            var (tensors, metadata): ([String: Tensor], [String: String])
             do {
                 (tensors, metadata) = try SafeTensors.decode(Data(bytes))
             } catch {
@@ -67,6 +81,7 @@ public enum ModelFile {
             guard let frontEndText = metadata["frontEnd"],
                   let frontEnd = try? JSONDecoder().decode(ArchiveManifest.FrontEndRecord.self, from: Data(frontEndText.utf8))
             else { throw FormatError("model metadata lacks a valid frontEnd") }
+            let stage = try TemporalStage.take(from: &tensors, metadata: metadata, frontEnd: frontEnd)
             let needed = try spec.plan(input: input).parameters
             let stored = tensors.values.reduce(0) { $0 + $1.values.count }
             guard stored == needed else {
@@ -82,7 +97,7 @@ public enum ModelFile {
                 guard tensor.shape == p.shape else { throw FormatError("tensor \(p.name) has shape \(tensor.shape), expected \(p.shape)") }
                 p.value = tensor.values
             }
-            return (network, frontEnd, metadata)
+            return (network, frontEnd, metadata, stage)
         } catch let error as FormatError {
             throw FileError(path, error.message)
         }

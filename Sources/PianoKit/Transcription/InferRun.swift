@@ -20,6 +20,10 @@ public struct RecordingMetrics: Codable, Sendable, Equatable {
     public var audioSeconds: Double
     /// The paper's measure: steps whose raw prediction equals the reference label.
     public var stepAccuracy: Double
+    /// The paper's single-label measure read through the model's temporal stage (`infer
+    /// --single-label`): steps whose stage label (`TemporalStage.labels`) equals the highest
+    /// sounding key (0 for none); nil without it.
+    public var singleLabelStepAccuracy: Double?
     /// Notes by onset and pitch.
     public var note: NoteScore
     /// Notes by onset, pitch and offset.
@@ -56,6 +60,9 @@ public struct InferOptions: Codable, Sendable, Equatable {
     public var evaluation = InferenceMode.auto
     /// Also write `<stem>.thumbnails.npy` (the network's input pixels) and `<stem>.outputs.npy` (its probabilities).
     public var saveArrays = false
+    /// Read a single label per step through the model's temporal stage: `<stem>.steps.txt`, with
+    /// `saveArrays` `<stem>.stage.npy`, and with a reference `singleLabelStepAccuracy`.
+    public var singleLabel = false
 
     /// Defaults for a model with `heads`.
     public init(heads: [HeadKind]) { decoder = NoteDecoder(heads: heads) }
@@ -135,9 +142,11 @@ public struct InferRun: Sendable {
     }
 
     /// The output paths of a recording.
-    public func outputs(_ stem: String) -> (midi: String, notes: String, roll: String, metrics: String, thumbnails: String, probabilities: String) {
+    public func outputs(_ stem: String) -> (midi: String, notes: String, roll: String, metrics: String, thumbnails: String, probabilities: String,
+                                            steps: String, stage: String) {
         let base = outputDirectory + "/" + stem
-        return (base + ".mid", base + ".txt", base + ".roll.svg", base + ".metrics.json", base + ".thumbnails.npy", base + ".outputs.npy")
+        return (base + ".mid", base + ".txt", base + ".roll.svg", base + ".metrics.json", base + ".thumbnails.npy", base + ".outputs.npy",
+                base + ".steps.txt", base + ".stage.npy")
     }
 
     /// Transcribes every item, printing errors, `warnings` and the summary line on stderr; returns
@@ -165,6 +174,7 @@ public struct InferRun: Sendable {
             let inputs = [transcriber.path, item.audio] + (item.reference.map { [$0] } ?? [])
             let made = [outputs.midi, outputs.notes, outputs.roll] + (item.reference == nil ? [] : [outputs.metrics])
                 + (run.options.saveArrays ? [outputs.thumbnails, outputs.probabilities] : [])
+                + (run.options.singleLabel ? [outputs.steps] + (run.options.saveArrays ? [outputs.stage] : []) : [])
             let identity = Settings.Input(item)
             // Up to date: same settings, made from this very audio and reference, and newer than them and the model.
             if !run.force, record.madeFrom(item.stem) == identity, made.allSatisfy({ Paths.isNewer($0, than: inputs) }) {
@@ -242,6 +252,14 @@ public struct InferRun: Sendable {
             try AtomicWrite.write(NPY.header(dtype: .uint8, shape: [image.frames, geometry.rows, geometry.columns]) + Data(pixels ?? []), to: paths.thumbnails)
             try AtomicWrite.write(NPY.encode(all.values, shape: [image.frames, all.width]), to: paths.probabilities)
         }
+        // The single-label reading through the temporal stage (`Infer` checks the model has one).
+        var singleLabels: [Int]?
+        if options.singleLabel, let stage = transcriber.stage, let held = transcriber.stageProbabilities(outputs, of: image) {
+            let labels = stage.labels(held)
+            if options.saveArrays { try AtomicWrite.write(NPY.encode(held, shape: [image.frames, pianoKeys.count]), to: paths.stage) }
+            try AtomicWrite.write(Data(StepLabelList.format(labels, grid: grid).utf8), to: paths.steps)
+            singleLabels = labels
+        }
         try AtomicWrite.write(Data(MIDIWriter.encode(NoteFiles.midiFile(notes, name: item.stem))), to: paths.midi)
         try AtomicWrite.write(Data(MAPSNoteList.format(notes).utf8), to: paths.notes)
         let roll = PianoRoll().svg(estimate: notes, reference: referenceNotes, duration: reader.info.duration, title: item.stem,
@@ -260,6 +278,7 @@ public struct InferRun: Sendable {
         let score = TranscriptionMetrics.score(estimate: notes, reference: referenceNotes, parameters: options.metrics)
         let metrics = RecordingMetrics(stem: item.stem, audio: item.audio, model: transcriber.path, reference: reference,
                                        steps: image.frames, audioSeconds: reader.info.duration, stepAccuracy: stepAccuracy,
+                                       singleLabelStepAccuracy: singleLabels.map { TranscriptionMetrics.stepAccuracy($0, expected.single) },
                                        note: score.note, noteWithOffset: score.noteWithOffset, frame: score.frame, parameters: options.metrics)
         try AtomicWrite.write(try metrics.prettyJSON(), to: paths.metrics)
         return (metrics, reader.info.duration)
@@ -354,6 +373,8 @@ public struct InferSummary: Codable, Sendable, Equatable {
     public struct Means: Codable, Sendable, Equatable {
         /// Mean step accuracy.
         public var stepAccuracy: Double
+        /// Mean single-label step accuracy through the temporal stage, when every recording has one.
+        public var singleLabelStepAccuracy: Double?
         /// Mean note (onset) precision, recall, F1.
         public var note: [String: Double]
         /// Mean note-with-offset precision, recall, F1.
@@ -371,7 +392,9 @@ public struct InferSummary: Codable, Sendable, Equatable {
         func prf(_ p: (RecordingMetrics) -> Double, _ r: (RecordingMetrics) -> Double, _ f: (RecordingMetrics) -> Double) -> [String: Double] {
             ["precision": average(p), "recall": average(r), "f1": average(f)]
         }
+        let single = files.compactMap(\.singleLabelStepAccuracy)
         mean = Means(stepAccuracy: average(\.stepAccuracy),
+                     singleLabelStepAccuracy: single.count == files.count && !files.isEmpty ? single.reduce(0, +) / n : nil,
                      note: prf(\.note.precision, \.note.recall, \.note.f1),
                      noteWithOffset: prf(\.noteWithOffset.precision, \.noteWithOffset.recall, \.noteWithOffset.f1),
                      frame: prf(\.frame.precision, \.frame.recall, \.frame.f1))
@@ -395,6 +418,7 @@ public struct InferSummary: Codable, Sendable, Equatable {
         }
         text += row(["mean of \(files.count)", "", "", "", figure(mean.stepAccuracy), figure(mean.note["f1"]!),
                      figure(mean.noteWithOffset["f1"]!), figure(mean.frame["f1"]!)])
+        if let single = mean.singleLabelStepAccuracy { text += "single-label step accuracy through the temporal stage, mean: \(figure(single))\n" }
         return text
     }
 }

@@ -19,12 +19,15 @@ public final class Transcriber: @unchecked Sendable {
     /// The network over whole recordings, when it qualifies (`SlidingEvaluator.refusal`) and its
     /// input is the whole thumbnail.
     public let sliding: SlidingEvaluator?
+    /// The temporal stage stored with the network, if any: the single-label reading of its outputs.
+    public let stage: TemporalStage?
 
     /// Loads `path` and rebuilds its front end; refuses a model whose front end this code cannot reproduce.
     public init(modelPath path: String) throws {
-        let model = try ModelFile.read(path: path)
+        let model = try ModelFile.readWithStage(path: path)
         self.path = path
         network = model.network
+        stage = model.stage
         record = model.frontEnd
         let t = record.transform
         do {
@@ -55,6 +58,7 @@ public final class Transcriber: @unchecked Sendable {
         record = other.record
         frontEnd = other.frontEnd
         pipeline = other.pipeline
+        stage = other.stage
         network = try other.network.copy()
         sliding = Self.slidingEvaluator(network, geometry: record.geometry)
     }
@@ -102,6 +106,15 @@ public final class Transcriber: @unchecked Sendable {
             }
         }
         return (result, pixels)
+    }
+
+    /// The temporal stage's probabilities (steps x 88: the probability that each key is held, 0 for
+    /// keys that are not candidates) for `outputs` of `image`; nil without a stage or without the
+    /// frame and onset heads it reads.
+    public func stageProbabilities(_ outputs: HeadOutputs, of image: LevelImage) -> [Float]? {
+        guard let stage, let strip = Thumbnailer(image, geometry: record.geometry).strip(before: 0, after: 0),
+              let inputs = TemporalStage.Inputs(outputs: outputs, strip: strip) else { return nil }
+        return stage.probabilities(inputs)
     }
 
     /// The time grid the model's outputs lie on.
