@@ -3,6 +3,7 @@ recording's reference, on the model's step grid.
 
     python3 bench/isol_steps.py INFER_OUT
     python3 bench/isol_steps.py INFER_OUT --argmax DEV_INFER_OUT
+    python3 bench/isol_steps.py INFER_OUT --stage
 
 Each step k (time k * hop / rate, from the model's front end) is labelled with the highest key
 sounding by the rule onset <= time < offset (StepLabels), 0 for none, in the reference. The
@@ -12,7 +13,9 @@ estimate's label comes from:
     --save-arrays): the key of the step's largest frame probability when it reaches a threshold,
     else 0, the single-label reading of a multi-label model. The threshold is the one of
     THRESHOLDS with the best step accuracy on DEV_INFER_OUT (another infer run, made with
-    --save-arrays and references on development pianos), never chosen on INFER_OUT.
+    --save-arrays and references on development pianos), never chosen on INFER_OUT;
+  - with --stage, the single labels `infer --single-label` wrote (<stem>.steps.txt: the model's
+    temporal stage, its threshold chosen on development pianos by train-stage).
 The figure is the share of steps that agree, over all files. Wrong steps are split into
 note/silence confusions (notes too long or too short), semitone and octave errors, and the rest;
 then per instrument (the stem's last field) and, for wrong keys, per octave of the reference
@@ -81,7 +84,13 @@ def kind(a, b):
             else "octave" if abs(a - b) % 12 == 0 else "other")
 
 
-def recordings(folder, argmax):
+def stage_labels(path, steps):
+    """The labels of a <stem>.steps.txt (infer --single-label), padded or cut to `steps`."""
+    out = [int(line.split("\t")[1]) for line in open(path).read().splitlines()[1:] if line.strip()]
+    return (out + [0] * steps)[:steps]
+
+
+def recordings(folder, argmax, stage=False):
     """Per recording of an infer output folder: its instrument (the stem's last field), its
     reference labels, and either the labels of infer's notes or (argmax) its frame-head outputs."""
     import numpy as np
@@ -92,6 +101,7 @@ def recordings(folder, argmax):
         steps = f["steps"]
         reference = labels(read(f["reference"]), steps, seconds_per_step)
         estimate = (np.load(f"{folder}/{f['stem']}.outputs.npy")[:, columns] if argmax
+                    else stage_labels(f"{folder}/{f['stem']}.steps.txt", steps) if stage
                     else labels(read(f"{folder}/{f['stem']}.txt"), steps, seconds_per_step))
         out.append((f["stem"].split("_")[-1], reference, estimate))
     return out
@@ -122,6 +132,7 @@ def main():
     parser.add_argument("folder", help="infer output folder (made with references)")
     parser.add_argument("--argmax", metavar="DEV_INFER_OUT",
                         help="label steps by the frame head's argmax; threshold chosen on this folder")
+    parser.add_argument("--stage", action="store_true", help="label steps by <stem>.steps.txt (infer --single-label)")
     args = parser.parse_args()
     threshold = None
     if args.argmax:
@@ -131,7 +142,7 @@ def main():
             print(f"dev {args.argmax}: frame threshold {t}: step accuracy {a:.4f}")
         threshold = max(grid)[1]
         print(f"chosen on dev: frame threshold {threshold}")
-    files, pooled, per_instrument, octaves = score(recordings(args.folder, argmax=threshold is not None), threshold)
+    files, pooled, per_instrument, octaves = score(recordings(args.folder, argmax=threshold is not None, stage=args.stage), threshold)
     total = sum(pooled.values())
     print(f"{files} files, {total} steps: step accuracy {accuracy(pooled):.4f}; wrong: "
           + ", ".join(f"{k} {pooled[k]}" for k in ("note/silence", "semitone", "octave", "other")))

@@ -12,7 +12,9 @@
 #   4 train    the CNN on the archive                                -> DIR/model.safetensors (+ log, loss curve)
 #   5 infer    transcribe the held-out instrument's pieces (MUS)    -> DIR/infer (MIDI, note lists, piano rolls, metrics)
 #   6 bundled  the bundled model (docs/model-card.md) on pieces played by the freepats piano,
-#              a sample set neither model ever heard (rendered by timidity) -> DIR/infer-bundled
+#              a sample set neither model ever heard (rendered by timidity) -> DIR/infer-bundled;
+#              and the paper's single-label task on that piano's isolated notes, read through
+#              the bundled model's temporal stage (infer --single-label) -> DIR/infer-bundled-isol
 #
 # Build first (swift build -c release); scripts/demo.sh installs, builds and runs this.
 set -euo pipefail
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
         --steps) steps="$2"; shift 2 ;;
         --arch) arch="$2"; shift 2 ;;
         --labels) labels="$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -46,7 +48,7 @@ run() {  # run N NAME COMMAND...: run a stage when N is within --stage..--stop-s
 }
 
 run 0 corpus "$bin/corpus" --size demo -o "$out/corpus"
-run 0 corpus-freepats "$bin/corpus" --size demo --categories MUS --instruments FPGrand -o "$out/corpus-freepats"
+run 0 corpus-freepats "$bin/corpus" --size demo --categories ISOL,MUS --instruments FPGrand -o "$out/corpus-freepats"
 run 1 ingest "$bin/ingest" "$out/corpus" -o "$out/notemaps"
 run 2 spectro "$bin/spectro" "$out/notemaps" -o "$out/thumbs"
 run 3 pack "$bin/pack" "$out/thumbs" -o "$out/data.npz" --test-instruments "$test_instrument"
@@ -55,6 +57,8 @@ run 4 train "$bin/train" "$out/data.npz" -o "$out/model.safetensors" --arch "$ar
     --steps "$steps" --eval-every 250
 run 5 infer "$bin/infer" "$out/model.safetensors" "$out/corpus/$test_instrument/MUS" -o "$out/infer" --force
 run 6 bundled "$bin/infer" "$out/corpus-freepats/FPGrand/MUS" -o "$out/infer-bundled" --force
+last_lines() { "$@" | tail -2; }  # infer's table has a row per note: its mean line and where the outputs are
+run 6 bundled-single-label last_lines "$bin/infer" "$out/corpus-freepats/FPGrand/ISOL" -o "$out/infer-bundled-isol" --single-label --force
 
 if [ "$stop_stage" -ge 5 ]; then
     echo
@@ -63,4 +67,5 @@ if [ "$stop_stage" -ge 5 ]; then
 fi
 if [ "$stop_stage" -ge 6 ]; then
     echo "the bundled model's transcriptions of the freepats piano's pieces in $out/infer-bundled"
+    echo "its single labels of that piano's isolated notes, step by step, in $out/infer-bundled-isol: <stem>.steps.txt"
 fi

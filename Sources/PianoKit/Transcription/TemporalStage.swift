@@ -86,12 +86,14 @@ public struct TemporalStage: Sendable, Equatable {
     // MARK: - Inputs
 
     /// Why a model with this front end cannot carry a stage (its thumbnails need one row per piano
-    /// key, A0 to C8, the highest first), or nil.
+    /// key, A0 to C8, the highest first, and one column per frame, so that a key's level at a step
+    /// is one pixel of the strip), or nil.
     public static func refusal(_ frontEnd: ArchiveManifest.FrontEndRecord) -> String? {
         let t = frontEnd.transform
         let keys = t.binsPerOctave > 0 && t.bins * 12 % t.binsPerOctave == 0 ? t.bins * 12 / t.binsPerOctave : 0
-        guard frontEnd.geometry.rows == pianoKeys.count, abs(t.fmin - 27.5) < 0.01, keys == pianoKeys.count else {
-            return "a temporal stage needs thumbnails of one row per key (88 rows, fmin 27.5 Hz, 88 semitones of bins); this model's are \(frontEnd.geometry.rows) rows from \(t.fmin) Hz over \(t.bins) bins at \(t.binsPerOctave) per octave"
+        let g = frontEnd.geometry
+        guard g.rows == pianoKeys.count, abs(t.fmin - 27.5) < 0.01, keys == pianoKeys.count, g.columns == g.context else {
+            return "a temporal stage needs thumbnails of one row per key (88 rows, fmin 27.5 Hz, 88 semitones of bins) and one column per frame; this model's are \(g.rows) x \(g.columns) over \(g.context) frames, from \(t.fmin) Hz over \(t.bins) bins at \(t.binsPerOctave) per octave"
         }
         return nil
     }
