@@ -115,6 +115,11 @@ import Testing
         metadata["temporalStage"] = nil
         try SafeTensors.encode(tensors, metadata: metadata).write(to: URL(fileURLWithPath: path))
         #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("belong to a temporal stage") }
+        // A network without an onset head cannot carry one.
+        var frameOnly = spec
+        frameOnly.heads.removeAll { $0.kind == .onset }
+        try AtomicWrite.write(try ModelFile.encode(Network(frameOnly, input: network.input, seed: 1), frontEnd: frontEnd, stage: stage), to: path)
+        #expect { try ModelFile.read(path: path) } throws: { "\($0)".contains("reads frame and onset heads") }
         // A front end without a row per key cannot carry one.
         var square = frontEnd
         square.geometry = ThumbnailGeometry(size: 32)

@@ -82,6 +82,9 @@ public enum ModelFile {
                   let frontEnd = try? JSONDecoder().decode(ArchiveManifest.FrontEndRecord.self, from: Data(frontEndText.utf8))
             else { throw FormatError("model metadata lacks a valid frontEnd") }
             let stage = try TemporalStage.take(from: &tensors, metadata: metadata, frontEnd: frontEnd)
+            if stage != nil, !Set([HeadKind.frame, .onset]).isSubset(of: spec.heads.map(\.kind)) {
+                throw FormatError("a temporal stage reads frame and onset heads; the \(spec.name) network has \(spec.heads.map(\.kind.rawValue))")
+            }
             let needed = try spec.plan(input: input).parameters
             let stored = tensors.values.reduce(0) { $0 + $1.values.count }
             guard stored == needed else {
