@@ -23,7 +23,7 @@ extension TemporalStage {
     /// How a stage is trained.
     public struct Training: Sendable, Equatable {
         /// Passes over every (recording, candidate key, step) row, each in a new shuffled order.
-        public var epochs = 6
+        public var epochs = 24
         /// Rows per Adam step.
         public var batch = 1024
         /// Adam's learning rate (no weight decay).
