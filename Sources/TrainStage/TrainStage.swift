@@ -66,7 +66,9 @@ struct TrainStage: ParsableCommand {
         var settings = TemporalStage.Settings()
         (settings.window, settings.memory, settings.hidden, settings.candidateFloor) = (window, memory, hidden, candidateFloor)
         if let problem = settings.problem { throw ValidationError(problem) }
-        guard !ModelFile.isModelName(output) || output != model else { throw ValidationError("--output must differ from the model") }
+        guard URL(fileURLWithPath: output).standardized != URL(fileURLWithPath: model).standardized else {
+            throw ValidationError("--output must differ from the model")
+        }
         guard ModelFile.isModelName(output) else { throw ValidationError("--output must end in .safetensors") }
     }
 

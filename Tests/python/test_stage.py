@@ -164,3 +164,21 @@ def test_single_label_needs_a_stage(stage_run, tmp_path):
     assert result.returncode != 0
     assert str(stage_run.base) in result.stderr and "no temporal stage" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_train_stage_refuses_what_it_cannot_use(stage_run, end_to_end, tmp_path):
+    """A model without a row per key (the paper's 32x32 `simple`), and training audio without
+    references, are refused naming the file; nothing is written."""
+    wav = next(iter(stage_run.references.values())).with_suffix(".wav")
+    out = tmp_path / "out.safetensors"
+    result = subprocess.run([str(_binary("train-stage")), str(end_to_end.model), "--train", str(wav), "--dev", str(wav), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and str(end_to_end.model) in result.stderr and "one row per key" in result.stderr
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / wav.name).write_bytes(wav.read_bytes())  # no reference beside it
+    result = subprocess.run([str(_binary("train-stage")), str(stage_run.base), "--train", str(bare), "--dev", str(wav), "-o", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert f"{bare / wav.name}: no reference" in result.stderr and "no recording with a reference" in result.stderr
+    assert not out.exists()

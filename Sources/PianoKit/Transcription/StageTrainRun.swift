@@ -69,6 +69,7 @@ public struct StageTrainRun: Sendable {
             problems.append(FileError(item.audio, "no reference (<stem>.txt or <stem>.mid beside it); skipped"))
             return false
         }
+        for problem in problems { printError("error: \(problem)") }
         let pool = try TranscriberPool(transcriber, count: max(1, min(threads, items.count)))
         let collected = Collected()
         let summary = BatchRunner.run(items, jobs: pool.count, label: label, unit: .audioSeconds, weight: InferRun.duration, name: \.audio) { item, _ in
