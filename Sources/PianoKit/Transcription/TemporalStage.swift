@@ -169,7 +169,7 @@ public struct TemporalStage: Sendable, Equatable {
             var out = [Float](repeating: 0, count: 3 * steps)
             let maxima = RangeMaxima(frame)
             // Sliding maximum over the padded onsets (span zeros, then the recording): a deque of
-            // padded indices whose values decrease strictly, so its front is the earliest maximum.
+            // padded indices whose values never increase, so its front is the earliest maximum.
             var deque = [Int](repeating: 0, count: span + steps), head = 0, tail = 0
             func value(_ i: Int) -> Float { i < span ? 0 : onset[i - span] }
             for i in 0 ..< span + steps {
