@@ -63,8 +63,6 @@ struct TrainStage: ParsableCommand {
     func validate() throws {
         guard !train.isEmpty, !development.isEmpty else { throw ValidationError("give training (--train) and development (--dev) recordings") }
         guard epochs > 0, batch > 0, learningRate > 0 else { throw ValidationError("--epochs, --batch and --learning-rate must be positive") }
-        var settings = TemporalStage.Settings()
-        (settings.window, settings.memory, settings.hidden, settings.candidateFloor) = (window, memory, hidden, candidateFloor)
         if let problem = settings.problem { throw ValidationError(problem) }
         guard URL(fileURLWithPath: output).standardized != URL(fileURLWithPath: model).standardized else {
             throw ValidationError("--output must differ from the model")
@@ -72,13 +70,20 @@ struct TrainStage: ParsableCommand {
         guard ModelFile.isModelName(output) else { throw ValidationError("--output must end in .safetensors") }
     }
 
+    /// The stage's shape from the options (its threshold is chosen by the run).
+    var settings: TemporalStage.Settings {
+        var settings = TemporalStage.Settings()
+        (settings.window, settings.memory, settings.hidden, settings.candidateFloor) = (window, memory, hidden, candidateFloor)
+        return settings
+    }
+
     func run() throws {
         var run = StageTrainRun()
-        (run.settings.window, run.settings.memory, run.settings.hidden, run.settings.candidateFloor) = (window, memory, hidden, candidateFloor)
+        run.settings = settings
         (run.training.epochs, run.training.batch, run.training.learningRate, run.training.seed) = (epochs, batch, learningRate, seed)
         run.threads = jobsOption.jobs
         let record = try run.run(model: model, train: train, development: development, output: output)
-        let best = record.development.max { ($0.accuracy, $0.threshold) < ($1.accuracy, $1.threshold) }
+        let best = TemporalStage.best(record.development)
         print(String(format: "wrote %@: temporal stage trained on %d recordings (%d rows), development single-label step accuracy %.4f", output,
                      record.trainingRecordings, record.rows, best?.accuracy ?? 0))
     }

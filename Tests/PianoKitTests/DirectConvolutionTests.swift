@@ -98,8 +98,9 @@ import Testing
     }
 
     /// Denormal weights (a trained model's dead filters decay into them) are read as zero by the
-    /// kernels, which set MXCSR's DAZ and FTZ only while they run: outputs and gradients stay those
-    /// of the definition, and the thread's own arithmetic afterwards still makes denormals.
+    /// kernels, which set MXCSR's DAZ and FTZ only while they run: the outputs stay those of the
+    /// definition, and after a forward and a backward pass (both kernels) the thread's own
+    /// arithmetic still makes denormals.
     @Test func denormalsFlushedInsideTheKernelsOnly() {
         let shape = ActivationShape(channels: 16, height: 6, width: 5)
         let layer = Convolution(name: "c", input: shape, filters: 64, kernel: (3, 3)) { count, _ in Self.random(count, seed: 70, scale: 0.3) }

@@ -44,6 +44,13 @@ public final class Parameter {
     }
 }
 
+extension Array where Element == Parameter {
+    /// Clears the accumulated gradients.
+    func zeroGradients() {
+        for p in self { p.gradient = [Float](repeating: 0, count: p.value.count) }
+    }
+}
+
 /// One layer of a network, processing a batch of examples stored back to back (NCHW).
 ///
 /// `forward` keeps what `backward` needs; `backward` takes the loss gradient with respect to the

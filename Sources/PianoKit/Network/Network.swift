@@ -182,9 +182,7 @@ public final class Network {
     }
 
     /// Clears the accumulated gradients.
-    public func zeroGradients() {
-        for p in parameters { p.gradient = [Float](repeating: 0, count: p.value.count) }
-    }
+    public func zeroGradients() { parameters.zeroGradients() }
 
     /// The data loss of a batch: each head's mean loss, their weighted sum, and each head's
     /// gradient with respect to its logits (scaled by its weight).

@@ -20,8 +20,7 @@ public struct StageTrainRun: Sendable {
         public var epochs: Int, batch: Int, learningRate: Float, seed: UInt64
         public var epochLosses: [Double]
         /// Development step accuracy at each threshold tried.
-        public var development: [Threshold]
-        public struct Threshold: Codable, Sendable { public var threshold: Float, accuracy: Double }
+        public var development: [TemporalStage.ThresholdAccuracy]
     }
 
     /// The metadata key of the `Record`.
@@ -43,15 +42,15 @@ public struct StageTrainRun: Sendable {
         let (stage, report) = try TemporalStage.train(settings, on: trainExamples, development: devExamples, training: training) { epoch, loss in
             say(String(format: "train-stage: epoch %d of %d: mean loss %.5f", epoch, training.epochs, loss))
         }
-        for (threshold, accuracy) in report.development {
-            say(String(format: "train-stage: development single-label step accuracy at threshold %.2f: %.4f", threshold, accuracy))
+        for entry in report.development {
+            say(String(format: "train-stage: development single-label step accuracy at threshold %.2f: %.4f", entry.threshold, entry.accuracy))
         }
         say(String(format: "train-stage: threshold %.2f chosen on the development recordings", stage.settings.threshold))
         let record = Record(trainingRecordings: trainExamples.count, developmentRecordings: devExamples.count, rows: report.rows,
                             positiveShare: report.positiveShare, epochs: training.epochs, batch: training.batch,
                             learningRate: training.learningRate, seed: training.seed, epochLosses: report.epochLosses,
-                            development: report.development.map { Record.Threshold(threshold: $0.threshold, accuracy: $0.accuracy) })
-        var metadata = try ModelFile.read(path: model).metadata
+                            development: report.development)
+        var metadata = transcriber.metadata
         metadata[Self.recordKey] = try SafeTensors.jsonString(record)
         metadata["toolkitVersion"] = Toolkit.version
         try AtomicWrite.write(try ModelFile.encode(transcriber.network, frontEnd: transcriber.record, extra: metadata, stage: stage), to: output)
@@ -92,8 +91,7 @@ public struct StageTrainRun: Sendable {
         try transcriber.check(reader.info, path: item.audio)
         let image = transcriber.levels(of: try reader.readMono(resampledTo: transcriber.record.transform.sampleRate), threads: 1)
         let (outputs, _) = try transcriber.outputs(of: image, evaluation: .auto, batch: 256, threads: 1, keepPixels: false)
-        let strip = Thumbnailer(image, geometry: transcriber.record.geometry).strip(before: 0, after: 0)!
-        let inputs = TemporalStage.Inputs(outputs: outputs, strip: strip)!
+        let inputs = transcriber.stageInputs(outputs, of: image)!  // `run` checked the front end and the heads
         let labels = StepLabels(notes: notes, grid: transcriber.grid, steps: image.frames).single
         return TemporalStage.Example(inputs: inputs, labels: labels, name: item.audio)
     }

@@ -45,7 +45,7 @@ extension TemporalStage {
         /// Mean loss of each epoch.
         public var epochLosses: [Double]
         /// Single-label step accuracy on the development recordings at each threshold tried.
-        public var development: [(threshold: Float, accuracy: Double)]
+        public var development: [ThresholdAccuracy]
     }
 
     /// Trains a stage of `settings` (its threshold replaced by the one chosen) on `examples`, then
@@ -73,10 +73,9 @@ extension TemporalStage {
             let bound = 1 / Float(fanIn).squareRoot()  // PyTorch's default for linear layers
             return (0 ..< count).map { _ in Float.random(in: -bound ... bound, using: &generator) }
         }
-        let hiddenLayer = Dense(name: "temporal.hidden", inputs: n, outputs: h, initialise: uniform)
-        let relu = ReLU(ActivationShape(channels: h, height: 1, width: 1))
-        let outputLayer = Dense(name: "temporal.output", inputs: h, outputs: 1, initialise: uniform)
-        let parameters = hiddenLayer.parameters + outputLayer.parameters
+        let initial = try TemporalStage(settings: settings, hiddenWeight: uniform(h * n, n), hiddenBias: [Float](repeating: 0, count: h),
+                                        outputWeight: uniform(h, h), outputBias: 0)
+        let perceptron = initial.perceptron(), parameters = perceptron.parameters
         let adam = Adam(weightDecay: 0)
         var x = [Float](repeating: 0, count: training.batch * n), y = [Float](repeating: 0, count: training.batch)
         var losses: [Double] = []
@@ -92,10 +91,10 @@ extension TemporalStage {
                         y[i] = targets[s][t]
                     }
                 }
-                for p in parameters { p.gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-                let logits = outputLayer.forward(relu.forward(hiddenLayer.forward(Array(x[0 ..< count * n]), batch: count), batch: count), batch: count)
+                parameters.zeroGradients()
+                let logits = perceptron.forward(Array(x[0 ..< count * n]), batch: count)
                 let (loss, gradient) = Loss.sigmoidCrossEntropy(logits, targets: Array(y[0 ..< count]), batch: count)
-                _ = hiddenLayer.backward(relu.backward(outputLayer.backward(gradient)))
+                perceptron.backward(gradient)
                 adam.step(parameters, learningRate: training.learningRate)
                 sum += loss
                 batches += 1
@@ -103,20 +102,22 @@ extension TemporalStage {
             losses.append(sum / Double(batches))
             progress(epoch, sum / Double(batches))
         }
-        var stage = try TemporalStage(settings: settings, hiddenWeight: hiddenLayer.weight.value, hiddenBias: hiddenLayer.bias.value,
-                                      outputWeight: outputLayer.weight.value, outputBias: outputLayer.bias.value[0])
-        let estimates = development.map { stage.probabilities($0.inputs) }
+        var stage = try TemporalStage(settings: settings, perceptron)
+        let estimates = development.map { stage.probabilities($0.inputs) }, references = development.flatMap(\.labels)
         let grid = training.thresholds.map { threshold in
-            (threshold: threshold, accuracy: Self.stepAccuracy(zip(estimates, development).map { (Self.labels($0, threshold: threshold), $1.labels) }))
+            ThresholdAccuracy(threshold: threshold, accuracy: TranscriptionMetrics.stepAccuracy(estimates.flatMap { Self.labels($0, threshold: threshold) }, references))
         }
-        if let best = grid.max(by: { ($0.accuracy, $0.threshold) < ($1.accuracy, $1.threshold) }) { stage.settings.threshold = best.threshold }
+        if let best = Self.best(grid) { stage.settings.threshold = best.threshold }
         return (stage, Report(rows: rows.count, positiveShare: Double(positives) / Double(rows.count), epochLosses: losses, development: grid))
     }
 
-    /// The share of steps, over all pairs, whose estimated label equals the reference's.
-    public static func stepAccuracy(_ pairs: [(estimate: [Int], reference: [Int])]) -> Double {
-        let right = pairs.reduce(0) { sum, pair in sum + zip(pair.estimate, pair.reference).filter { $0 == $1 }.count }
-        let total = pairs.reduce(0) { $0 + $1.reference.count }
-        return total == 0 ? 0 : Double(right) / Double(total)
+    /// The single-label step accuracy (pooled over steps) at one threshold.
+    public struct ThresholdAccuracy: Codable, Sendable, Equatable {
+        public var threshold: Float, accuracy: Double
+    }
+
+    /// The entry of highest accuracy, of equal ones the highest threshold: the one `train` keeps.
+    public static func best(_ grid: [ThresholdAccuracy]) -> ThresholdAccuracy? {
+        grid.max { ($0.accuracy, $0.threshold) < ($1.accuracy, $1.threshold) }
     }
 }

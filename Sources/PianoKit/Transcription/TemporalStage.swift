@@ -198,22 +198,38 @@ public struct TemporalStage: Sendable, Equatable {
 
     // MARK: - Outputs
 
-    /// The logits of `rows` feature rows (rows x `Settings.features`, row-major): one per row.
-    func logits(_ features: UnsafePointer<Float>, rows: Int) -> [Float] {
-        let h = settings.hidden, n = settings.features
-        var hidden = [Float](repeating: 0, count: rows * h)
-        for r in 0 ..< rows { for j in 0 ..< h { hidden[r * h + j] = hiddenBias[j] } }
-        hiddenWeight.withUnsafeBufferPointer { w in
-            hidden.withUnsafeMutableBufferPointer { y in
-                // Y (rows x hidden) += X (rows x features) . W^T
-                gemm(false, true, rows, h, n, 1, features, n, w.baseAddress!, n, 1, y.baseAddress!, h)
-            }
+    /// The perceptron as the network library's layers, holding these weights: a `Dense` of
+    /// `hidden` units, a `ReLU`, a `Dense` of one output (the logit). What `train` updates and
+    /// `probabilities` runs; the layers keep a batch's activations, so each use builds its own.
+    struct Perceptron {
+        let hidden: Dense, relu: ReLU, output: Dense
+
+        /// The parameters: hidden weight and bias, output weight and bias.
+        var parameters: [Parameter] { hidden.parameters + output.parameters }
+
+        /// The logits of `batch` feature rows (batch x features, row-major).
+        func forward(_ x: [Float], batch: Int) -> [Float] {
+            output.forward(relu.forward(hidden.forward(x, batch: batch), batch: batch), batch: batch)
         }
-        return (0 ..< rows).map { r in
-            var z = outputBias
-            for j in 0 ..< h { z += outputWeight[j] * max(0, hidden[r * h + j]) }
-            return z
-        }
+
+        /// Adds the parameter gradients of the loss whose gradient with respect to the logits is `dz`.
+        func backward(_ dz: [Float]) { _ = hidden.backward(relu.backward(output.backward(dz))) }
+    }
+
+    /// The perceptron holding this stage's weights.
+    func perceptron() -> Perceptron {
+        let h = settings.hidden
+        let hidden = Dense(name: Self.names.hiddenLayer, inputs: settings.features, outputs: h) { _, _ in hiddenWeight }
+        let output = Dense(name: Self.names.outputLayer, inputs: h, outputs: 1) { _, _ in outputWeight }
+        hidden.bias.value = hiddenBias
+        output.bias.value = [outputBias]
+        return Perceptron(hidden: hidden, relu: ReLU(ActivationShape(channels: h, height: 1, width: 1)), output: output)
+    }
+
+    /// A stage of `settings` holding the perceptron's weights.
+    init(settings: Settings, _ perceptron: Perceptron) throws {
+        try self.init(settings: settings, hiddenWeight: perceptron.hidden.weight.value, hiddenBias: perceptron.hidden.bias.value,
+                      outputWeight: perceptron.output.weight.value, outputBias: perceptron.output.bias.value[0])
     }
 
     /// Per step and key (steps x 88, step-major) the probability that the key is held; 0 for keys
@@ -221,17 +237,16 @@ public struct TemporalStage: Sendable, Equatable {
     public func probabilities(_ inputs: Inputs) -> [Float] {
         let keys = pianoKeys.count, steps = inputs.steps, span = settings.span, n = settings.features
         var out = [Float](repeating: 0, count: steps * keys)
-        let chunk = 4096
-        var rows = [Float](repeating: 0, count: min(steps, chunk) * n)
+        let chunk = 4096, perceptron = perceptron()
         for key in inputs.candidates(floor: settings.candidateFloor) {
             let series = KeySeries(inputs, key: key, settings: settings)
             for start in stride(from: 0, to: steps, by: chunk) {
                 let count = min(chunk, steps - start)
-                rows.withUnsafeMutableBufferPointer { r in
+                let rows = [Float](unsafeUninitializedCapacity: count * n) { r, initialized in
                     for i in 0 ..< count { series.features(at: start + i, into: r.baseAddress! + i * n, span: span) }
+                    initialized = count * n
                 }
-                let z = rows.withUnsafeBufferPointer { logits($0.baseAddress!, rows: count) }
-                let p = KeySetRule(kind: .frame).probabilities(z[...])
+                let p = KeySetRule(kind: .frame).probabilities(perceptron.forward(rows, batch: count)[...])
                 for i in 0 ..< count { out[(start + i) * keys + key] = p[i] }
             }
         }
@@ -283,7 +298,8 @@ extension TemporalStage {
     /// The model metadata key holding the stage's settings (JSON).
     public static let metadataKey = "temporalStage"
     /// Tensor names: the hidden and output layers' weights and biases.
-    static let names = (hiddenWeight: "temporal.hidden.weight", hiddenBias: "temporal.hidden.bias",
+    static let names = (hiddenLayer: "temporal.hidden", outputLayer: "temporal.output",
+                        hiddenWeight: "temporal.hidden.weight", hiddenBias: "temporal.hidden.bias",
                         outputWeight: "temporal.output.weight", outputBias: "temporal.output.bias")
 
     /// The stage's tensors as the model file stores them.

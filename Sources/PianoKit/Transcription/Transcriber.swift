@@ -21,6 +21,8 @@ public final class Transcriber: @unchecked Sendable {
     public let sliding: SlidingEvaluator?
     /// The temporal stage stored with the network, if any: the single-label reading of its outputs.
     public let stage: TemporalStage?
+    /// The model file's metadata (Schemas/model.md).
+    public let metadata: [String: String]
 
     /// Loads `path` and rebuilds its front end; refuses a model whose front end this code cannot reproduce.
     public init(modelPath path: String) throws {
@@ -28,6 +30,7 @@ public final class Transcriber: @unchecked Sendable {
         self.path = path
         network = model.network
         stage = model.stage
+        metadata = model.metadata
         record = model.frontEnd
         let t = record.transform
         do {
@@ -59,6 +62,7 @@ public final class Transcriber: @unchecked Sendable {
         frontEnd = other.frontEnd
         pipeline = other.pipeline
         stage = other.stage
+        metadata = other.metadata
         network = try other.network.copy()
         sliding = Self.slidingEvaluator(network, geometry: record.geometry)
     }
@@ -112,9 +116,15 @@ public final class Transcriber: @unchecked Sendable {
     /// keys that are not candidates) for `outputs` of `image`; nil without a stage or without the
     /// frame and onset heads it reads.
     public func stageProbabilities(_ outputs: HeadOutputs, of image: LevelImage) -> [Float]? {
-        guard let stage, let strip = Thumbnailer(image, geometry: record.geometry).strip(before: 0, after: 0),
-              let inputs = TemporalStage.Inputs(outputs: outputs, strip: strip) else { return nil }
+        guard let stage, let inputs = stageInputs(outputs, of: image) else { return nil }
         return stage.probabilities(inputs)
+    }
+
+    /// What a temporal stage reads of `outputs` of `image`: the frame and onset heads and the key
+    /// rows of the thumbnail strip; nil without those heads or a strip of one column per frame.
+    public func stageInputs(_ outputs: HeadOutputs, of image: LevelImage) -> TemporalStage.Inputs? {
+        guard let strip = Thumbnailer(image, geometry: record.geometry).strip(before: 0, after: 0) else { return nil }
+        return TemporalStage.Inputs(outputs: outputs, strip: strip)
     }
 
     /// The time grid the model's outputs lie on.
